@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .context import Finding, NodeStatement, analyse
+from .context import ClauseReader, Finding, NodeStatement, analyse
 from .dictionary import Dictionary, load_dictionary
-from .matching import ChineseMatcher, EnglishMatcher, Match, normalize, split_groups
+from .matching import ChineseMatcher, EnglishMatcher, Match
 
 LABELS = ("malignant", "benign", "indeterminate")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -188,10 +187,11 @@ class ReportClassifier:
         if self.two_class not in (None, "malignant", "benign"):
             raise ValueError(f"two_class must be malignant or benign, got {self.two_class!r}")
 
-    def matcher(self, language: str):
+    def reader(self, language: str) -> ClauseReader:
         if language not in self._matchers:
             entries = self.dictionary.for_language(language)
-            self._matchers[language] = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
+            matcher = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
+            self._matchers[language] = ClauseReader(language, matcher)
         return self._matchers[language]
 
     def config(self) -> dict[str, object]:
@@ -213,9 +213,7 @@ class ReportClassifier:
             text = text[: self.max_chars]
             flags.append("truncated")
         language = detect_language(text) if self.language == "auto" else self.language
-        norm = normalize(text, language)
-        scope_matches, matches = split_groups(self.matcher(language).find(norm))
-        statements, findings = analyse(text, language, scope_matches, matches)
+        statements, findings = analyse(text, self.reader(language))
         decisions = [decide_statement(s, self.hedge_as) for s in statements]
         target = ""
         used = [d for d in decisions if d.label is not None]
@@ -284,6 +282,3 @@ def evidence_rows(result: ReportResult) -> list[dict[str, object]]:
         })
     return rows
 
-
-def label_counts(results: Mapping[str, int] | None = None) -> dict[str, int]:
-    return {label: (results or {}).get(label, 0) for label in LABELS}

@@ -6,23 +6,27 @@ The model is NegEx/ConText's, at clause granularity:
 * A clause is about a *node* if it holds a node anchor (淋巴结, level III, neck …),
   about the *thyroid* if it holds thyroid context (or another non-node structure);
   with both, the head word decides (the last in Chinese, the first in English).
-  A clause with neither continues the previous clause's subject. Findings in thyroid clauses never decide a node label.
-  Hilum words are about a node wherever they stand.
+  A clause with neither continues the previous clause's subject. A non-cervical region
+  (axilla) takes its clause, and the following ones until a neck region is named, out
+  of scope. Findings outside node scope never decide a node label; hilum words are about
+  a node wherever they stand.
 * A node statement starts at every piece that names a node, so a negation of one side
   ("no abnormal nodes on the left; right level III node with …") never covers the other.
 * Pre-negations reach forward and post-negations back, within their clause, and stop at
   a terminator (but, except, 但, 除…外). Leaning hedges mark findings of their clause;
   an equivocal hedge (cannot be excluded, 不除外) marks its whole node statement.
+
+Everything that depends on one clause only is computed once per distinct clause text
+and memoised (:class:`ClauseReader`): real reports repeat their sentences verbatim.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .matching import Match
+from .matching import _LRU, Match, split_groups
 
 _SENTENCE_END = re.compile(r"[。！？!?\n]|(?<!\d)\.(?!\d)")
 _PIECE_END = re.compile(r"[;；]")
@@ -77,6 +81,18 @@ class NodeStatement:
     findings: tuple[Finding, ...]
 
 
+@dataclass(frozen=True)
+class ClauseReading:
+    """What one clause says on its own (offsets relative to the clause)."""
+
+    anchors: tuple[Match, ...]
+    subject: str | None  # "node", "thyroid" or None (continues the previous clause)
+    names_region: bool
+    outside: bool  # names a non-cervical region
+    findings: tuple[tuple[Match, Match | None, Match | None], ...]  # (finding, negator, hedge)
+    equivocal: tuple[Match, ...]
+
+
 def split_clauses(text: str) -> list[Clause]:
     """Clauses with their sentence and piece numbers; offsets are into ``text``."""
     boundaries: list[tuple[int, int]] = []  # (position, rank) rank 3 sentence, 2 piece, 1 clause
@@ -86,16 +102,76 @@ def split_clauses(text: str) -> list[Clause]:
     clauses: list[Clause] = []
     start, sentence, piece = 0, 0, 0
     for pos, rank in boundaries:
-        if pos > start and text[start:pos].strip():
+        if pos > start and not text[start:pos].isspace():
             clauses.append(Clause(start, pos, sentence, piece))
         start = pos + 1
         if rank >= 2:
             piece += 1
         if rank == 3:
             sentence += 1
-    if start < len(text) and text[start:].strip():
+    if start < len(text) and not text[start:].isspace():
         clauses.append(Clause(start, len(text), sentence, piece))
     return clauses
+
+
+def _no_terminator_between(terminators: Sequence[Match], lo: int, hi: int) -> bool:
+    return not any(lo <= t.start and t.end <= hi for t in terminators)
+
+
+def read_clause(text: str, language: str, matcher) -> ClauseReading:
+    """Match one clause and apply its negations and hedges."""
+    scope_matches, matches = split_groups(matcher.find(text))
+    anchors, subject, region, outside = [], None, False, False
+    for m in scope_matches:
+        if m.category == "non_cervical":
+            outside = True
+            continue
+        kind = "thyroid" if m.category == "thyroid_context" else "node"
+        if kind == "node":
+            anchors.append(m)
+            region = region or m.category == "neck_region"
+        # The head of a Chinese phrase is its last noun (颈部皮下 is subcutaneous), of an
+        # English one its first (lymph node in the thyroid bed is a node).
+        if language == "zh" or subject is None:
+            subject = kind
+    terminators = [m for m in matches if m.category == "terminator"]
+    pre = [m for m in matches if m.category == "negation_pre"]
+    post = [m for m in matches if m.category == "negation_post"]
+    leaning = next((m for m in matches if m.category == "hedge_leaning"), None)
+    findings = []
+    for m in matches:
+        if m.entry.role != "finding":
+            continue
+        negator = next((q for q in reversed(pre) if q.end <= m.start
+                        and _no_terminator_between(terminators, q.end, m.start)), None)
+        if negator is None:
+            negator = next((q for q in post if q.start >= m.end
+                            and _no_terminator_between(terminators, m.end, q.start)), None)
+        findings.append((m, negator, leaning))
+    equivocal = tuple(m for m in matches if m.category == "hedge_equivocal")
+    return ClauseReading(tuple(anchors), subject, region, outside, tuple(findings), equivocal)
+
+
+class ClauseReader:
+    """:func:`read_clause` with a bounded memo per distinct clause text."""
+
+    def __init__(self, language: str, matcher, cache_size: int = 100_000) -> None:
+        self.language = language
+        self.matcher = matcher
+        self._cache = _LRU(cache_size)
+
+    def __call__(self, text: str) -> ClauseReading:
+        reading = self._cache.get(text)
+        if reading is None:
+            reading = read_clause(text, self.language, self.matcher)
+            self._cache.put(text, reading)
+        return reading
+
+
+def _shift(m: Match | None, offset: int) -> Match | None:
+    if m is None or offset == 0:
+        return m
+    return Match(m.start + offset, m.end + offset, m.text, m.entry, m.score)
 
 
 _ZH_LEVEL = re.compile(r"([IV]+)[AB]?\s*(?:[~～\-–至到、,，和及与]\s*([IV]+)[AB]?)?\s*区")
@@ -125,118 +201,60 @@ def _side(text: str) -> str:
     return "left" if left else "right" if right else ""
 
 
-def _clause_scopes(clauses: Sequence[Clause], language: str, scope_matches: Sequence[Match],
-                   clause_of) -> tuple[list[str], dict[int, list[Match]]]:
-    """What each clause is about, and the node anchors it holds.
-
-    A non-cervical region (axilla) makes its clause and the following ones "other" until a
-    neck region is named: "右侧腋下…可见淋巴门结构" is an axillary node, not a cervical one.
-    """
-    anchors_in: dict[int, list[Match]] = {}
-    subject: dict[int, str] = {}
-    regions: set[int] = set()
-    outside: set[int] = set()
-    for m in scope_matches:  # sorted by position
-        c = clause_of(m)
-        if m.category == "non_cervical":
-            outside.add(c)
-            continue
-        kind = "thyroid" if m.category == "thyroid_context" else "node"
-        if kind == "node":
-            anchors_in.setdefault(c, []).append(m)
-        if m.category == "neck_region":
-            regions.add(c)
-        # The head of a Chinese phrase is its last noun (颈部皮下 is subcutaneous), of an
-        # English one its first (lymph node in the thyroid bed is a node).
-        if language == "zh" or c not in subject:
-            subject[c] = kind
-    scope: list[str] = []
-    current = "unknown"
-    for i, clause in enumerate(clauses):
-        if i in outside:
-            current = "other"
-        elif current == "other" and i not in regions and (
-                i == 0 or clauses[i - 1].sentence == clause.sentence or i not in subject):
-            pass  # still about the axillary (or other non-neck) node
-        else:
-            current = subject.get(i, current)
-        if current == "other":
-            anchors_in.pop(i, None)
-        scope.append(current)
-    return scope, anchors_in
-
-
-def _no_terminator_between(terminators: Sequence[Match], lo: int, hi: int) -> bool:
-    return not any(lo <= t.start and t.end <= hi for t in terminators)
-
-
-def analyse(text: str, language: str, scope_matches: Sequence[Match], matches: Sequence[Match]) -> tuple[
-        list[NodeStatement], list[Finding]]:
-    """Node statements and every finding (node, thyroid or unknown scope) of one report."""
+def analyse(text: str, reader: ClauseReader) -> tuple[list[NodeStatement], list[Finding]]:
+    """Node statements and every finding (node, thyroid, other or unknown scope) of one report."""
     clauses = split_clauses(text)
-    if not clauses:
-        return [], []
-    clause_starts = [c.start for c in clauses]
+    readings = [reader(text[c.start:c.end]) for c in clauses]
 
-    def clause_of(m: Match) -> int:
-        return max(0, bisect.bisect_right(clause_starts, m.start) - 1)
-
-    scope, anchors_in = _clause_scopes(clauses, language, scope_matches, clause_of)
+    # Subject of each clause, carried forward; an axillary region stays out of scope
+    # until a neck region is named.
+    scope: list[str] = []
+    current, sentence = "unknown", -1
+    for c, r in zip(clauses, readings):
+        if r.outside:
+            current = "other"
+        elif current != "other" or r.names_region or (r.subject and c.sentence != sentence):
+            current = r.subject or current
+        sentence = c.sentence
+        scope.append(current)
 
     # Node statements: a new one starts at each piece that names a node.
-    statement_of_clause: list[int] = []
-    piece_has_anchor = {clauses[i].piece for i in anchors_in}
+    piece_has_anchor = {c.piece for c, r, s in zip(clauses, readings, scope) if r.anchors and s != "other"}
+    statement_of: list[int] = []
     statement, last_piece = -1, None
-    for clause in clauses:
-        if clause.piece != last_piece:
-            if clause.piece in piece_has_anchor or statement < 0:
+    for c in clauses:
+        if c.piece != last_piece:
+            if c.piece in piece_has_anchor or statement < 0:
                 statement += 1
-            last_piece = clause.piece
-        statement_of_clause.append(statement)
-
-    by_clause: dict[int, list[Match]] = {}
-    for m in matches:
-        by_clause.setdefault(clause_of(m), []).append(m)
+            last_piece = c.piece
+        statement_of.append(statement)
 
     findings: list[Finding] = []
     equivocal: dict[int, list[Match]] = {}
-    for c, in_clause in by_clause.items():
-        terminators = [m for m in in_clause if m.category == "terminator"]
-        pre = [m for m in in_clause if m.category == "negation_pre"]
-        post = [m for m in in_clause if m.category == "negation_post"]
-        leaning = [m for m in in_clause if m.category == "hedge_leaning"]
-        for m in in_clause:
-            if m.category == "hedge_equivocal" and scope[c] == "node":
-                equivocal.setdefault(statement_of_clause[c], []).append(m)
-            if m.entry.role != "finding":
-                continue
-            negator = next((q for q in reversed(pre) if q.end <= m.start
-                            and _no_terminator_between(terminators, q.end, m.start)), None)
-            if negator is None:
-                negator = next((q for q in post if q.start >= m.end
-                                and _no_terminator_between(terminators, m.end, q.start)), None)
-            hedge = leaning[0] if leaning else None
-            where = "node" if m.category in ALWAYS_NODAL and scope[c] != "other" else scope[c]
+    for c, r, where_clause, s in zip(clauses, readings, scope, statement_of):
+        if where_clause == "node" and r.equivocal:
+            equivocal.setdefault(s, []).extend(_shift(m, c.start) for m in r.equivocal)
+        for m, negator, hedge in r.findings:
+            where = "node" if m.category in ALWAYS_NODAL and where_clause != "other" else where_clause
             affirmed, negated = POLARITY[m.category]
             findings.append(Finding(
-                match=m,
+                match=_shift(m, c.start),
                 scope=where,
-                statement=statement_of_clause[c] if where == "node" else -1,
+                statement=s if where == "node" else -1,
                 polarity=negated if negator is not None else affirmed,
-                negated_by=negator,
-                hedged_by=hedge,
+                negated_by=_shift(negator, c.start),
+                hedged_by=_shift(hedge, c.start),
             ))
-    findings.sort(key=lambda f: f.match.start)
 
     statements: list[NodeStatement] = []
     for index in range(statement + 1):
-        members = [i for i, s in enumerate(statement_of_clause) if s == index]
-        start, end = clauses[members[0]].start, clauses[members[-1]].end
         own = tuple(f for f in findings if f.statement == index)
-        anchors = tuple(m for i in members for m in anchors_in.get(i, ()))
         hedges = tuple(equivocal.get(index, ()))
         if not (own or hedges):
             continue
+        members = [i for i, s in enumerate(statement_of) if s == index]
+        start, end = clauses[members[0]].start, clauses[members[-1]].end
+        anchors = tuple(_shift(m, clauses[i].start) for i in members for m in readings[i].anchors)
         chunk = text[start:end]
         statements.append(NodeStatement(index, start, end, chunk, _side(chunk), _levels(chunk),
                                         anchors, hedges, own))

@@ -66,6 +66,8 @@ class NormalizedText:
 
 def normalize(text: str, language: str) -> NormalizedText:
     """NFKC per character (full-width letters, Ⅲ → III); Chinese also drops quotes and spaces."""
+    if text.isascii() and (language == "en" or not any(ch in _ZH_DROP for ch in text)):
+        return NormalizedText(text, text, tuple(range(len(text) + 1)))
     chars: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):
@@ -164,36 +166,37 @@ class EnglishMatcher:
         self._cache.put(key, found)
         return found
 
-    def find(self, norm: NormalizedText) -> list[Match]:
-        doc = self.tokenizer(norm.text)
-        words = [t.text for t in doc]
+    def find(self, text: str) -> list[Match]:
+        """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
+        norm = normalize(text, "en")
+        words, starts, ends, wordy = [], [], [], []
+        for token in self.tokenizer(norm.text):
+            word = token.text
+            words.append(word)
+            starts.append(token.idx)
+            ends.append(token.idx + len(word))
+            wordy.append(token.is_alpha or "-" in word)
         lowers = [w.lower() for w in words]
-        alpha = [t.is_alpha or "-" in t.text for t in doc]
-        starts = [t.idx for t in doc]
-        ends = [t.idx + len(t.text) for t in doc]
         found: list[Match] = []
         n_tokens = len(words)
         for i in range(n_tokens):
-            for n in range(1, self.max_n + 1):
+            for n in range(1, min(self.max_n, n_tokens - i) + 1):
                 j = i + n
-                if j > n_tokens:
-                    break
+                entries = self.exact_ci.get(tuple(lowers[i:j]), []) + self.exact_cs.get(tuple(words[i:j]), [])
+                if not entries:
+                    if n not in self.fuzzy or not wordy[j - 1]:
+                        continue
+                    window = " ".join(lowers[i:j])
+                    if len(window) < 5 or not all(wordy[i:j]):
+                        continue
+                    hit = self._fuzzy_lookup(window, n)
+                    if hit is None:
+                        continue
+                    entries, score = [hit[0]], round(hit[1], 1)
+                else:
+                    score = 100.0
                 s, e = norm.span(starts[i], ends[j - 1])
-                exact_hit = False
-                for entry in self.exact_ci.get(tuple(lowers[i:j]), ()):
-                    found.append(Match(s, e, norm.original[s:e], entry, 100.0))
-                    exact_hit = True
-                for entry in self.exact_cs.get(tuple(words[i:j]), ()):
-                    found.append(Match(s, e, norm.original[s:e], entry, 100.0))
-                    exact_hit = True
-                if exact_hit or n not in self.fuzzy or not all(alpha[i:j]):
-                    continue
-                window = " ".join(lowers[i:j])
-                if len(window) < 5:
-                    continue
-                hit = self._fuzzy_lookup(window, n)
-                if hit is not None:
-                    found.append(Match(s, e, norm.original[s:e], hit[0], round(hit[1], 1)))
+                found.extend(Match(s, e, text[s:e], entry, score) for entry in entries)
         return found
 
 
@@ -216,7 +219,9 @@ class ChineseMatcher:
         self.starts = re.compile("(?=" + "|".join(alternatives) + ")", re.IGNORECASE) if terms else None
         self.fuzzy = [(normalize(e.term, "zh").text, e) for e in entries if e.match == "fuzzy"]
 
-    def find(self, norm: NormalizedText) -> list[Match]:
+    def find(self, original: str) -> list[Match]:
+        """Every exact or fuzzy entry in ``original`` (spans into it; overlaps unresolved)."""
+        norm = normalize(original, "zh")
         text = norm.text
         lowered = text.lower()
         found: list[Match] = []
@@ -236,7 +241,7 @@ class ChineseMatcher:
                 ):
                     continue  # a Latin abbreviation inside a longer word (Ca in CDFI)
                 s, e = norm.span(pos, end)
-                found.extend(Match(s, e, norm.original[s:e], entry, 100.0) for entry in entries)
+                found.extend(Match(s, e, original[s:e], entry, 100.0) for entry in entries)
         for term, entry in self.fuzzy:
             start = 0
             while start < len(text) - 1:
@@ -246,6 +251,6 @@ class ChineseMatcher:
                 ds, de = start + al.dest_start, start + al.dest_end
                 if text[ds:de] != term:
                     s, e = norm.span(ds, de)
-                    found.append(Match(s, e, norm.original[s:e], entry, round(al.score, 1)))
+                    found.append(Match(s, e, original[s:e], entry, round(al.score, 1)))
                 start = max(de, start + 1)
         return found

@@ -1,0 +1,1 @@
+"""Y-Net: joint lymph-node segmentation and benign/malignant classification."""

@@ -1,0 +1,145 @@
+"""`reportmine`: classify ultrasound reports, explain one, check or show a dictionary.
+
+A thin layer: every command is one call into the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .dictionary import DictionaryError
+
+EXIT_BAD_INPUT = 2
+
+
+def _classifier_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=("auto", "en", "zh"), default="auto",
+                        help="report language (default: detected per report)")
+    parser.add_argument("--dictionary", metavar="PATH",
+                        help="a dictionary CSV or a folder of them (default: the shipped en + zh)")
+    parser.add_argument("--hedge-as", choices=("indeterminate", "malignant"), default="indeterminate",
+                        help="how equivocal hedges (cannot be excluded, 不除外) count (default: indeterminate)")
+    parser.add_argument("--two-class", choices=("malignant", "benign"), metavar="SIDE",
+                        help="map indeterminate to SIDE (malignant or benign), as in the paper's binary setting")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reportmine", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("classify", help="label every report of a .xlsx/.csv file",
+                       description="Label each report malignant / benign / indeterminate with its evidence.")
+    c.add_argument("file", help="reports workbook (.xlsx) or table (.csv)")
+    c.add_argument("--text-col", help="column holding the report text (default: detected)")
+    c.add_argument("--id-col", help="column holding the report id (default: id/ln_id/report_id, else row)")
+    c.add_argument("--sheet", help="worksheet name (default: the first)")
+    c.add_argument("--encoding", help="CSV encoding (default: UTF-8, else GB18030)")
+    c.add_argument("--out", help="output .xlsx or .csv (default: FILE.classified.xlsx/.csv beside FILE)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    _classifier_options(c)
+
+    e = sub.add_parser("explain", help="show how one text is classified, step by step")
+    e.add_argument("text", help="the report text (quote it)")
+    e.add_argument("--level", help="target node level (e.g. III)")
+    e.add_argument("--side", help="target node side (left/right)")
+    _classifier_options(e)
+
+    d = sub.add_parser("dictionary", help="check or show a synonym dictionary")
+    dsub = d.add_subparsers(dest="action", required=True)
+    dc = dsub.add_parser("check", help="validate a dictionary; problems name file and line")
+    dc.add_argument("path", nargs="?", help="dictionary CSV or folder (default: the shipped one)")
+    ds = dsub.add_parser("show", help="print a dictionary as a table")
+    ds.add_argument("path", nargs="?", help="dictionary CSV or folder (default: the shipped one)")
+    ds.add_argument("--lang", choices=("en", "zh"), help="only this language")
+    ds.add_argument("--category", help="only this category")
+    return parser
+
+
+def _classifier(args):
+    from .classify import ReportClassifier
+
+    return ReportClassifier(dictionary=args.dictionary, language=args.lang, hedge_as=args.hedge_as,
+                            two_class=args.two_class)
+
+
+def _cmd_classify(args) -> int:
+    from tqdm import tqdm
+
+    from .batch import classify_file
+
+    classifier = _classifier(args)
+    bar = tqdm(unit=" reports", desc="classifying", disable=True if args.quiet else None, file=sys.stderr)
+    try:
+        summary = classify_file(args.file, args.out, text_col=args.text_col, id_col=args.id_col,
+                                sheet=args.sheet, encoding=args.encoding, classifier=classifier,
+                                progress=bar.update)
+    finally:
+        bar.close()
+    print(summary.summary())
+    return 0
+
+
+def _cmd_explain(args) -> int:
+    result = _classifier(args).classify(args.text, level=args.level, side=args.side)
+    print(result.summary())
+    return 0
+
+
+def _cmd_dictionary(args) -> int:
+    from .dictionary import check_dictionary, dictionary_files, entries_table, load_dictionary
+
+    if args.action == "check":
+        files = dictionary_files(args.path)
+        problems = check_dictionary(args.path)
+        for problem in problems:
+            print(problem)
+        errors = [p for p in problems if p.severity == "error"]
+        print(f"{len(files)} file(s) checked: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+        return EXIT_BAD_INPUT if errors else 0
+    dictionary = load_dictionary(args.path, strict=False)
+    rows = [r for r in entries_table(dictionary.entries)
+            if (args.lang is None or r["language"] == args.lang)
+            and (args.category is None or r["category"] == args.category)]
+    columns = ("term", "category", "language", "match", "min_score", "case_sensitive", "source")
+    widths = {c: max(len(c), *(_width(str(r[c])) for r in rows)) if rows else len(c) for c in columns}
+    print("  ".join(_pad(c, widths[c]) for c in columns))
+    print("  ".join("-" * widths[c] for c in columns))
+    for r in rows:
+        print("  ".join(_pad(str(r[c]), widths[c]) for c in columns))
+    print(f"{len(rows)} entries")
+    return 0
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def main(argv=None) -> int:
+    from .io import InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"classify": _cmd_classify, "explain": _cmd_explain, "dictionary": _cmd_dictionary}
+    try:
+        return handlers[args.command](args)
+    except (InputError, DictionaryError, ValueError) as exc:
+        print(f"reportmine: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("reportmine: interrupted; no output written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""What produced an output: library versions, configuration, input hashes, time."""
+
+from __future__ import annotations
+
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+
+PACKAGES = ("reportmine", "numpy", "scipy", "pandas", "spacy", "rapidfuzz", "scikit-learn",
+            "statsmodels", "openpyxl", "torch")
+
+
+def versions(packages=PACKAGES) -> dict[str, str]:
+    """Installed versions (read from metadata: nothing heavy is imported)."""
+    found = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def run_record(config: dict, inputs: dict[str, str]) -> dict:
+    """The block every output carries: when, with what versions, config and input hashes."""
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "config": config,
+        "inputs_sha256": inputs,
+        "platform": platform.platform(),
+    }
