@@ -5,21 +5,24 @@ Library entry points::
     from reportmine import ReportClassifier, classify_text, classify_file
     result = classify_text("Right level III node with microcalcifications.")
     result.label, result.reason
+
+Submodules load on first use, so ``reportmine.stats`` and the ``benchmark`` calculators
+start without the text-mining stack.
 """
 
-from .batch import ClassifySummary, classify_file, classify_frame
-from .classify import ReportClassifier, ReportResult, classify_text
-from .dictionary import Dictionary, DictionaryError, load_dictionary
+from importlib import import_module
 
-__all__ = [
-    "ClassifySummary",
-    "Dictionary",
-    "DictionaryError",
-    "ReportClassifier",
-    "ReportResult",
-    "classify_file",
-    "classify_frame",
-    "classify_text",
-    "load_dictionary",
-]
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "ClassifySummary": "batch", "classify_file": "batch", "classify_frame": "batch",
+    "ReportClassifier": "classify", "ReportResult": "classify", "classify_text": "classify",
+    "Dictionary": "dictionary", "DictionaryError": "dictionary", "load_dictionary": "dictionary",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'reportmine' has no attribute {name!r}")

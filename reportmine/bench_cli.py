@@ -1,10 +1,256 @@
-"""`benchmark`: diagnostic-accuracy calculators (and, later, the model comparison)."""
+"""`benchmark`: diagnostic-accuracy calculators (MedCalc-style) on the command line.
+
+Subcommands print a readable table, or one JSON object with --json (non-finite numbers as
+the strings "Inf", "-Inf", "NaN"). They import only the statistics engine: no torch, no
+network code, so they start fast.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _finite(value):
+    """JSON-safe: non-finite floats become "Inf" / "-Inf" / "NaN"."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Inf" if value > 0 else "-Inf"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _emit(payload: dict, text: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_finite(payload), ensure_ascii=False, allow_nan=False))
+    else:
+        print(text)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; counts must be ≥ 0")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value > 1:
+        value /= 100.0  # accept percentages
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a prevalence between 0 and 1 (or 0–100 %)")
+    return value
+
+
+def cmd_metrics(args) -> int:
+    from .stats import diagnostic_metrics
+
+    if args.tp + args.fn == 0 or args.fp + args.tn == 0:
+        raise UsageError("zero denominator: need at least one diseased (TP+FN) and one non-diseased (FP+TN) case")
+    m = diagnostic_metrics(args.tp, args.fp, args.fn, args.tn, ci_method=args.ci_method,
+                           prevalence=args.prevalence, conf_level=args.conf_level)
+    payload = m.as_dict() | {"table": {"tp": args.tp, "fp": args.fp, "fn": args.fn, "tn": args.tn},
+                             "prevalence": m.prevalence, "prevalence_source": m.prevalence_source,
+                             "conf_level": args.conf_level}
+    _emit(payload, m.summary(), args.json)
+    return 0
+
+
+def cmd_mcnemar(args) -> int:
+    from .stats import mcnemar
+
+    r = mcnemar(args.b, args.c, a=args.a, d=args.d)
+    payload = {
+        "b": r.b, "c": r.c, "a": r.a, "d": r.d,
+        "exact": {"p_value": r.exact.p_value, "method": r.exact.method},
+        "chi2": {"statistic": r.chi2.statistic, "p_value": r.chi2.p_value, "method": r.chi2.method},
+        "chi2_corrected": {"statistic": r.chi2_corrected.statistic, "p_value": r.chi2_corrected.p_value,
+                           "method": r.chi2_corrected.method},
+        "reported": r.reported,
+    }
+    _emit(payload, r.summary(), args.json)
+    return 0
+
+
+def _read_table(path: Path, columns: list[str]):
+    import pandas as pd
+
+    if not path.exists():
+        raise UsageError(f"{path}: file not found")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(path)
+        elif path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, encoding="utf-8-sig")
+        else:
+            raise UsageError(f"{path}: use a .csv or .xlsx file")
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(f"{path}: cannot read ({exc})") from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(f"{path}: no column {missing[0]!r}; columns: {', '.join(map(str, frame.columns))}")
+    return frame
+
+
+def cmd_roc(args) -> int:
+    import numpy as np
+
+    from .stats import auc_delong, delong_test, youden
+    from .stats.roc import as_labels
+
+    if len(args.score_col) > 2:
+        raise UsageError("give one or two --score-col")
+    frame = _read_table(Path(args.file), [args.label_col, *args.score_col])
+    try:
+        labels = as_labels(frame[args.label_col].tolist(), f"{args.file}: column {args.label_col!r}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if labels.min() == labels.max():
+        raise UsageError(f"{args.file}: column {args.label_col!r} holds a single class; need cases and controls")
+    scores = {}
+    for col in args.score_col:
+        values = frame[col]
+        numeric = np.asarray(pd_to_numeric(values))
+        bad = np.flatnonzero(~np.isfinite(numeric))
+        if bad.size:
+            raise UsageError(f"{args.file}: row {int(bad[0]) + 2}, column {col!r}: {values.iloc[bad[0]]!r} "
+                             "is not a number")
+        scores[col] = numeric
+    markers, lines = [], []
+    for col, s in scores.items():
+        auc = auc_delong(labels, s, args.conf_level)
+        cut = youden(labels, s)
+        markers.append({"name": col, "auc": auc.auc, "ci_low": auc.ci_low, "ci_high": auc.ci_high,
+                        "variance": auc.variance, "method": auc.method, "youden_threshold": cut.threshold,
+                        "youden_threshold_as_observed_score": cut.threshold_as_observed_score,
+                        "sensitivity": cut.sensitivity, "specificity": cut.specificity,
+                        "n_cases": auc.n_cases, "n_controls": auc.n_controls})
+        lines += [f"{col}: {auc.summary()}", f"  Youden {cut.summary()}"]
+    payload = {"markers": markers}
+    if len(scores) == 2:
+        (a, sa), (b, sb) = scores.items()
+        t = delong_test(labels, sa, sb, args.conf_level)
+        payload["delong_test"] = {"z": t.z, "p_value": t.p_value, "difference": t.difference,
+                                  "ci_low": t.ci_low, "ci_high": t.ci_high, "method": t.method}
+        lines.append(f"{a} vs {b}: {t.summary()}")
+    _emit(payload, "\n".join(lines), args.json)
+    return 0
+
+
+def pd_to_numeric(values):
+    import pandas as pd
+
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def cmd_reconstruct(args) -> int:
+    from .stats import reconstruct
+
+    if (args.n_pos is None) != (args.n_neg is None):
+        raise UsageError("give both --n-pos and --n-neg, or --n, or neither")
+    r = reconstruct(args.sen, args.spe, args.acc, args.ppv, args.npv, n_pos=args.n_pos, n_neg=args.n_neg,
+                    n=args.n, decimals=args.decimals, max_n=args.max_n)
+
+    def fit(f):
+        return {"tp": f.tp, "fp": f.fp, "fn": f.fn, "tn": f.tn, "n_pos": f.n_pos, "n_neg": f.n_neg,
+                "values": f.values, "mismatched": list(f.mismatched)}
+
+    payload = {"exactly_consistent": r.exactly_consistent, "search": r.search,
+               "reported": {k: {"percent": v.percent, "decimals": v.decimals} for k, v in r.reported.items()},
+               "consistent": [fit(f) for f in r.consistent], "truncated": r.truncated,
+               "best_fits": [fit(f) for f in r.best_fits]}
+    _emit(payload, r.summary(), args.json)
+    return 0
+
+
+def _not_yet(args) -> int:
+    print(f"benchmark {args.command}: not yet implemented (lands with the comparison issue)", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmark", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    conf = dict(type=float, default=0.95, help="confidence level (default 0.95)")
+
+    m = sub.add_parser("metrics", help="Sen, Spe, Acc, PPV, NPV, LR+ and LR− of a 2×2 table, with CIs")
+    for name, what in (("tp", "true positives"), ("fp", "false positives"), ("fn", "false negatives"),
+                       ("tn", "true negatives")):
+        m.add_argument(f"--{name}", type=_count, required=True, help=what)
+    m.add_argument("--ci-method", choices=("clopper-pearson", "wilson", "jeffreys", "agresti-coull", "logit"),
+                   help="method for all five proportions (default: MedCalc's — Clopper–Pearson; logit for PPV/NPV)")
+    m.add_argument("--prevalence", type=_fraction, help="re-weight PPV, NPV and accuracy to this prevalence")
+    m.add_argument("--conf-level", **conf)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_metrics)
+
+    mc = sub.add_parser("mcnemar", help="McNemar tests for two tests read on the same cases")
+    mc.add_argument("--b", type=_count, required=True, help="test 1 positive, test 2 negative")
+    mc.add_argument("--c", type=_count, required=True, help="test 1 negative, test 2 positive")
+    mc.add_argument("--a", type=_count, help="both positive (optional)")
+    mc.add_argument("--d", type=_count, help="both negative (optional)")
+    mc.add_argument("--json", action="store_true")
+    mc.set_defaults(func=cmd_mcnemar)
+
+    r = sub.add_parser("roc", help="AUC with DeLong CI, Youden cut-off; paired DeLong test for two scores")
+    r.add_argument("file", help=".csv or .xlsx with a label column and score column(s)")
+    r.add_argument("--label-col", required=True, help="1/0 or malignant/benign")
+    r.add_argument("--score-col", action="append", required=True, help="higher = more likely malignant; twice to compare")
+    r.add_argument("--conf-level", **conf)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_roc)
+
+    rc = sub.add_parser("reconstruct", help="which integer 2×2 tables fit published percentages?")
+    for name in ("sen", "spe", "acc", "ppv", "npv"):
+        rc.add_argument(f"--{name}", help=f"reported {name} in percent (decimals are read from the text)")
+    rc.add_argument("--n-pos", type=_count, help="number diseased")
+    rc.add_argument("--n-neg", type=_count, help="number non-diseased")
+    rc.add_argument("--n", type=_count, help="total number (group sizes unknown)")
+    rc.add_argument("--decimals", type=int, help="decimals of every reported value (default: as written)")
+    rc.add_argument("--max-n", type=int, default=2000, help="largest group size searched without --n/--n-pos")
+    rc.add_argument("--json", action="store_true")
+    rc.set_defaults(func=cmd_reconstruct)
+
+    for name in ("compare", "demo"):
+        sub.add_parser(name, help="(not yet implemented)").set_defaults(func=_not_yet)
+    return parser
 
 
 def main(argv=None) -> int:
-    print("benchmark: not yet implemented", file=sys.stderr)
-    return 1
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed a one-line usage error
+        return EXIT_BAD_INPUT if exc.code not in (0, None) else 0
+    try:
+        return args.func(args)
+    except (UsageError, ValueError) as exc:
+        print(f"benchmark {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
