@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .context import ClauseReader, Finding, NodeStatement, analyse
+from .context import PieceReader, Finding, NodeStatement, analyse
 from .dictionary import Dictionary, load_dictionary
 from .matching import ChineseMatcher, EnglishMatcher, Match
 
@@ -32,6 +32,8 @@ DEFAULT_MAX_CHARS = 20_000
 
 def detect_language(text: str) -> str:
     """'zh' when Chinese characters make up at least a fifth of the letters, else 'en'."""
+    if _CJK.search(text) is None:
+        return "en"
     cjk = len(_CJK.findall(text))
     latin = len(_LATIN.findall(text))
     return "zh" if cjk and cjk >= 0.2 * (cjk + latin) else "en"
@@ -187,11 +189,12 @@ class ReportClassifier:
         if self.two_class not in (None, "malignant", "benign"):
             raise ValueError(f"two_class must be malignant or benign, got {self.two_class!r}")
 
-    def reader(self, language: str) -> ClauseReader:
+    def reader(self, language: str) -> PieceReader:
         if language not in self._matchers:
             entries = self.dictionary.for_language(language)
             matcher = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
-            self._matchers[language] = ClauseReader(language, matcher)
+            digit_free = not any(ch.isdigit() for e in entries for ch in e.term)
+            self._matchers[language] = PieceReader(language, matcher, fold_digits=digit_free)
         return self._matchers[language]
 
     def config(self) -> dict[str, object]:

@@ -17,7 +17,7 @@ The model is NegEx/ConText's, at clause granularity:
   an equivocal hedge (cannot be excluded, 不除外) marks its whole node statement.
 
 Everything that depends on one clause only is computed once per distinct clause text
-and memoised (:class:`ClauseReader`): real reports repeat their sentences verbatim.
+and memoised (:class:`PieceReader`): real reports repeat their sentences verbatim.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
-from .matching import _LRU, Match, split_groups
+from .matching import Match, split_groups
 
-_SENTENCE_END = re.compile(r"[。！？!?\n]|(?<!\d)\.(?!\d)")
-_PIECE_END = re.compile(r"[;；]")
+# Pieces end at a sentence end or a semicolon; clauses at a comma or colon.
+_PIECE_END = re.compile(r"[。！？!?\n.;；]")  # a "." between digits (1.5 cm) is no sentence end
 _CLAUSE_END = re.compile(r"[,，:：]")
 
 # What a finding says once negation is applied: (affirmed, negated).
@@ -46,16 +48,7 @@ POLARITY = {
 ALWAYS_NODAL = frozenset({"hilum_present", "hilum_absent", "hilum_unclear"})
 
 
-@dataclass(frozen=True)
-class Clause:
-    start: int
-    end: int
-    sentence: int
-    piece: int  # global piece index
-
-
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     match: Match
     scope: str  # "node", "thyroid", "other" (non-cervical) or "unknown"
     statement: int  # index of the node statement, -1 outside node scope
@@ -74,11 +67,18 @@ class NodeStatement:
     start: int
     end: int
     text: str
-    side: str  # left | right | bilateral | ""
-    levels: tuple[str, ...]
-    anchors: tuple[Match, ...]
     equivocal: tuple[Match, ...]  # equivocal hedges inside node scope
     findings: tuple[Finding, ...]
+
+    @cached_property
+    def side(self) -> str:
+        """left | right | bilateral | "" (read from the statement's text when first asked)."""
+        return _side(self.text)
+
+    @cached_property
+    def levels(self) -> tuple[str, ...]:
+        """Neck levels named in the statement, ranges expanded (II–IV → II, III, IV)."""
+        return _levels(self.text)
 
 
 @dataclass(frozen=True)
@@ -91,27 +91,6 @@ class ClauseReading:
     outside: bool  # names a non-cervical region
     findings: tuple[tuple[Match, Match | None, Match | None], ...]  # (finding, negator, hedge)
     equivocal: tuple[Match, ...]
-
-
-def split_clauses(text: str) -> list[Clause]:
-    """Clauses with their sentence and piece numbers; offsets are into ``text``."""
-    boundaries: list[tuple[int, int]] = []  # (position, rank) rank 3 sentence, 2 piece, 1 clause
-    for rank, pattern in ((3, _SENTENCE_END), (2, _PIECE_END), (1, _CLAUSE_END)):
-        boundaries.extend((m.start(), rank) for m in pattern.finditer(text))
-    boundaries.sort()
-    clauses: list[Clause] = []
-    start, sentence, piece = 0, 0, 0
-    for pos, rank in boundaries:
-        if pos > start and not text[start:pos].isspace():
-            clauses.append(Clause(start, pos, sentence, piece))
-        start = pos + 1
-        if rank >= 2:
-            piece += 1
-        if rank == 3:
-            sentence += 1
-    if start < len(text) and not text[start:].isspace():
-        clauses.append(Clause(start, len(text), sentence, piece))
-    return clauses
 
 
 def _no_terminator_between(terminators: Sequence[Match], lo: int, hi: int) -> bool:
@@ -152,26 +131,66 @@ def read_clause(text: str, language: str, matcher) -> ClauseReading:
     return ClauseReading(tuple(anchors), subject, region, outside, tuple(findings), equivocal)
 
 
-class ClauseReader:
-    """:func:`read_clause` with a bounded memo per distinct clause text."""
+_DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
 
-    def __init__(self, language: str, matcher, cache_size: int = 100_000) -> None:
+
+def split_piece(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the non-blank clauses of one piece."""
+    spans, start = [], 0
+    for m in _CLAUSE_END.finditer(text):
+        if m.start() > start and not text[start:m.start()].isspace():
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text) and not text[start:].isspace():
+        spans.append((start, len(text)))
+    return spans
+
+
+class PieceReader:
+    """Split a piece into clauses and read each (:func:`read_clause`), with a bounded memo.
+
+    Real reports repeat their sentences verbatim, so the memo is per distinct piece. When no
+    dictionary term contains a digit, pieces that differ only in their digits ("12 x 8 mm" /
+    "15 x 9 mm") read the same, and the key folds digits to 0 (same length, same offsets).
+    Matched text is always re-read from the report itself.
+    """
+
+    def __init__(self, language: str, matcher, *, fold_digits: bool = False, cache_size: int = 100_000) -> None:
         self.language = language
         self.matcher = matcher
-        self._cache = _LRU(cache_size)
+        self.fold_digits = fold_digits
+        self.cache_size = cache_size
+        self._cache: dict[str, tuple[tuple[int, int, ClauseReading], ...]] = {}
+        self._clauses: dict[str, ClauseReading] = {}  # second level: a new piece of known clauses
 
-    def __call__(self, text: str) -> ClauseReading:
-        reading = self._cache.get(text)
+    def fold(self, text: str) -> str:
+        return text.translate(_DIGITS_TO_ZERO) if self.fold_digits else text
+
+    def __call__(self, piece: str, key: str) -> tuple[tuple[int, int, ClauseReading], ...]:
+        readings = self._cache.get(key)
+        if readings is None:
+            readings = tuple((a, b, self._clause(piece[a:b], key[a:b])) for a, b in split_piece(piece))
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()  # bounded memory; the common phrases come straight back
+            self._cache[key] = readings
+        return readings
+
+    def _clause(self, clause: str, key: str) -> ClauseReading:
+        reading = self._clauses.get(key)
         if reading is None:
-            reading = read_clause(text, self.language, self.matcher)
-            self._cache.put(text, reading)
+            reading = read_clause(clause, self.language, self.matcher)
+            if len(self._clauses) >= self.cache_size:
+                self._clauses.clear()
+            self._clauses[key] = reading
         return reading
 
 
-def _shift(m: Match | None, offset: int) -> Match | None:
-    if m is None or offset == 0:
-        return m
-    return Match(m.start + offset, m.end + offset, m.text, m.entry, m.score)
+def _shift(m: Match | None, offset: int, text: str) -> Match | None:
+    """The clause-relative match placed in the report (its text read from the report)."""
+    if m is None:
+        return None
+    start, end = m.start + offset, m.end + offset
+    return Match(start, end, text[start:end], m.entry, m.score)
 
 
 _ZH_LEVEL = re.compile(r"([IV]+)[AB]?\s*(?:[~～\-–至到、,，和及与]\s*([IV]+)[AB]?)?\s*区")
@@ -201,61 +220,74 @@ def _side(text: str) -> str:
     return "left" if left else "right" if right else ""
 
 
-def analyse(text: str, reader: ClauseReader) -> tuple[list[NodeStatement], list[Finding]]:
-    """Node statements and every finding (node, thyroid, other or unknown scope) of one report."""
-    clauses = split_clauses(text)
-    readings = [reader(text[c.start:c.end]) for c in clauses]
+def analyse(text: str, reader: PieceReader) -> tuple[list[NodeStatement], list[Finding]]:
+    """Node statements and every finding (node, thyroid, other or unknown scope) of one report.
 
-    # Subject of each clause, carried forward; an axillary region stays out of scope
-    # until a neck region is named.
-    scope: list[str] = []
-    current, sentence = "unknown", -1
-    for c, r in zip(clauses, readings):
-        if r.outside:
-            current = "other"
-        elif current != "other" or r.names_region or (r.subject and c.sentence != sentence):
-            current = r.subject or current
-        sentence = c.sentence
-        scope.append(current)
-
-    # Node statements: a new one starts at each piece that names a node.
-    piece_has_anchor = {c.piece for c, r, s in zip(clauses, readings, scope) if r.anchors and s != "other"}
-    statement_of: list[int] = []
-    statement, last_piece = -1, None
-    for c in clauses:
-        if c.piece != last_piece:
-            if c.piece in piece_has_anchor or statement < 0:
-                statement += 1
-            last_piece = c.piece
-        statement_of.append(statement)
-
+    One pass, a piece at a time: a piece decides whether it starts a new node statement only
+    once all its clauses are read.
+    """
     findings: list[Finding] = []
     equivocal: dict[int, list[Match]] = {}
-    for c, r, where_clause, s in zip(clauses, readings, scope, statement_of):
-        if where_clause == "node" and r.equivocal:
-            equivocal.setdefault(s, []).extend(_shift(m, c.start) for m in r.equivocal)
-        for m, negator, hedge in r.findings:
-            where = "node" if m.category in ALWAYS_NODAL and where_clause != "other" else where_clause
-            affirmed, negated = POLARITY[m.category]
-            findings.append(Finding(
-                match=_shift(m, c.start),
-                scope=where,
-                statement=s if where == "node" else -1,
-                polarity=negated if negator is not None else affirmed,
-                negated_by=_shift(negator, c.start),
-                hedged_by=_shift(hedge, c.start),
-            ))
+    bounds: dict[int, list[int]] = {}  # statement -> [start, end]
+    current, statement, last_sentence = "unknown", -1, -1
+    folded = reader.fold(text)
+    start = sentence = 0
+    ends = [m.start() for m in _PIECE_END.finditer(text)]
+    ends.append(len(text))
+    for pos in ends:
+        if pos < len(text) and text[pos] == "." and 0 < pos < len(text) - 1 and text[pos - 1].isdigit() \
+                and text[pos + 1].isdigit():
+            continue
+        if pos > start:
+            piece = reader(text[start:pos], folded[start:pos])
+            # The subject carries forward; an axillary region stays out of scope until a neck
+            # region is named (or a new sentence names another subject).
+            scopes = []
+            named = False
+            for _, _, r in piece:
+                if r.outside:
+                    current = "other"
+                elif current != "other" or r.names_region or (r.subject and sentence != last_sentence):
+                    current = r.subject or current
+                last_sentence = sentence
+                scopes.append(current)
+                if r.anchors and current != "other":
+                    named = True
+            if named or statement < 0:
+                statement += 1
+            s = statement
+            for (a, b, r), where_clause in zip(piece, scopes):
+                offset = start + a
+                span = bounds.get(s)
+                if span is None:
+                    bounds[s] = [offset, start + b]
+                else:
+                    span[1] = start + b
+                if r.equivocal and where_clause == "node":
+                    equivocal.setdefault(s, []).extend(_shift(m, offset, text) for m in r.equivocal)
+                for m, negator, hedge in r.findings:
+                    category = m.entry.category
+                    where = "node" if category in ALWAYS_NODAL and where_clause != "other" else where_clause
+                    affirmed, negated = POLARITY[category]
+                    findings.append(Finding(
+                        Match(m.start + offset, m.end + offset, text[m.start + offset:m.end + offset], m.entry,
+                              m.score),
+                        where, s if where == "node" else -1,
+                        affirmed if negator is None else negated,
+                        None if negator is None else _shift(negator, offset, text),
+                        None if hedge is None else _shift(hedge, offset, text),
+                    ))
+        start = pos + 1
+        if pos < len(text) and text[pos] not in ";；":
+            sentence += 1
 
     statements: list[NodeStatement] = []
-    for index in range(statement + 1):
-        own = tuple(f for f in findings if f.statement == index)
-        hedges = tuple(equivocal.get(index, ()))
-        if not (own or hedges):
-            continue
-        members = [i for i, s in enumerate(statement_of) if s == index]
-        start, end = clauses[members[0]].start, clauses[members[-1]].end
-        anchors = tuple(_shift(m, clauses[i].start) for i in members for m in readings[i].anchors)
-        chunk = text[start:end]
-        statements.append(NodeStatement(index, start, end, chunk, _side(chunk), _levels(chunk),
-                                        anchors, hedges, own))
+    by_statement: dict[int, list[Finding]] = {}
+    for f in findings:
+        if f.statement >= 0:
+            by_statement.setdefault(f.statement, []).append(f)
+    for index in sorted(set(by_statement) | set(equivocal)):
+        lo, hi = bounds[index]
+        statements.append(NodeStatement(index, lo, hi, text[lo:hi], tuple(equivocal.get(index, ())),
+                                        tuple(by_statement.get(index, ()))))
     return statements, findings

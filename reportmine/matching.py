@@ -16,6 +16,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -37,9 +38,8 @@ _PRIORITY = {
 }
 
 
-@dataclass(frozen=True)
-class Match:
-    """One dictionary entry found in a text."""
+class Match(NamedTuple):
+    """One dictionary entry found in a text (a tuple: millions are made in a large run)."""
 
     start: int  # character offset in the original text
     end: int
@@ -134,7 +134,10 @@ class EnglishMatcher:
         self.tokenizer = spacy.blank("en").tokenizer
         self.exact_ci: dict[tuple[str, ...], list[Entry]] = {}
         self.exact_cs: dict[tuple[str, ...], list[Entry]] = {}
-        self.fuzzy: dict[int, list[tuple[str, Entry]]] = {}
+        # fuzzy terms by token count, indexed by first and by last letter: one edit can
+        # change at most one of them, so every candidate within one typo is compared
+        self.fuzzy: dict[tuple[int, str], list[tuple[str, Entry]]] = {}
+        self.fuzzy_lengths: set[int] = set()
         self.max_n = 1
         for entry in entries:
             tokens = tuple(t.text for t in self.tokenizer(entry.term))
@@ -145,9 +148,11 @@ class EnglishMatcher:
             else:
                 self.exact_ci.setdefault(tuple(t.lower() for t in tokens), []).append(entry)
             if entry.match == "fuzzy":
-                self.fuzzy.setdefault(n, []).append((" ".join(tokens).lower(), entry))
-        self._choices = {n: [term for term, _ in items] for n, items in self.fuzzy.items()}
-        self._cutoff = {n: min(e.min_score for _, e in items) for n, items in self.fuzzy.items()}
+                term = " ".join(tokens).lower()
+                self.fuzzy_lengths.add(n)
+                for key in {(n, "^" + term[0]), (n, "$" + term[-1])}:
+                    self.fuzzy.setdefault(key, []).append((term, entry))
+        self.first_tokens = {k[0] for k in self.exact_ci} | {k[0].lower() for k in self.exact_cs}
         self._cache = _LRU(cache_size)
 
     def _fuzzy_lookup(self, window: str, n: int) -> tuple[Entry, float] | None:
@@ -155,47 +160,55 @@ class EnglishMatcher:
         hit = self._cache.get(key, False)
         if hit is not False:
             return hit
+        candidates = self.fuzzy.get((n, "^" + window[0]), []) + self.fuzzy.get((n, "$" + window[-1]), [])
         found = None
-        best = process.extractOne(window, self._choices[n], scorer=fuzz.ratio,
-                                  score_cutoff=self._cutoff[n])
-        if best is not None:
-            term, score, index = best
-            entry = self.fuzzy[n][index][1]
-            if score >= entry.min_score and term != window:
-                found = (entry, score)
+        if candidates:
+            cutoff = min(e.min_score for _, e in candidates)
+            best = process.extractOne(window, [t for t, _ in candidates], scorer=fuzz.ratio, score_cutoff=cutoff)
+            if best is not None:
+                term, score, index = best
+                entry = candidates[index][1]
+                if score >= entry.min_score and term != window:
+                    found = (entry, score)
         self._cache.put(key, found)
         return found
 
     def find(self, text: str) -> list[Match]:
         """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
+        from spacy.attrs import IDX, IS_ALPHA, LENGTH
+
         norm = normalize(text, "en")
-        words, starts, ends, wordy = [], [], [], []
-        for token in self.tokenizer(norm.text):
-            word = token.text
-            words.append(word)
-            starts.append(token.idx)
-            ends.append(token.idx + len(word))
-            wordy.append(token.is_alpha or "-" in word)
+        doc = self.tokenizer(norm.text)
+        table = doc.to_array([IDX, LENGTH, IS_ALPHA]).tolist() if len(doc) else []
+        words = [norm.text[i:i + n] for i, n, _ in table]
         lowers = [w.lower() for w in words]
+        wordy = [bool(a) or "-" in w for (_, _, a), w in zip(table, words)]
         found: list[Match] = []
         n_tokens = len(words)
         for i in range(n_tokens):
+            exact_here = lowers[i] in self.first_tokens
+            fuzzy_here = wordy[i]
+            if not (exact_here or fuzzy_here):
+                continue
             for n in range(1, min(self.max_n, n_tokens - i) + 1):
                 j = i + n
-                entries = self.exact_ci.get(tuple(lowers[i:j]), []) + self.exact_cs.get(tuple(words[i:j]), [])
-                if not entries:
-                    if n not in self.fuzzy or not wordy[j - 1]:
+                entries = []
+                if exact_here:
+                    entries = self.exact_ci.get(tuple(lowers[i:j]), []) + self.exact_cs.get(tuple(words[i:j]), [])
+                if entries:
+                    score = 100.0
+                else:
+                    if n not in self.fuzzy_lengths or not fuzzy_here or not all(wordy[i:j]):
                         continue
                     window = " ".join(lowers[i:j])
-                    if len(window) < 5 or not all(wordy[i:j]):
+                    if len(window) < 5:
                         continue
                     hit = self._fuzzy_lookup(window, n)
                     if hit is None:
                         continue
                     entries, score = [hit[0]], round(hit[1], 1)
-                else:
-                    score = 100.0
-                s, e = norm.span(starts[i], ends[j - 1])
+                start, end = table[i][0], table[j - 1][0] + table[j - 1][1]
+                s, e = norm.span(start, end)
                 found.extend(Match(s, e, text[s:e], entry, score) for entry in entries)
         return found
 
