@@ -26,8 +26,10 @@ from .matching import ChineseMatcher, EnglishMatcher, Match
 
 LABELS = ("malignant", "benign", "indeterminate")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
 DEFAULT_MAX_CHARS = 20_000
+
+
+_NOT_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
 
 
 def detect_language(text: str) -> str:
@@ -35,8 +37,8 @@ def detect_language(text: str) -> str:
     if _CJK.search(text) is None:
         return "en"
     cjk = len(_CJK.findall(text))
-    latin = len(_LATIN.findall(text))
-    return "zh" if cjk and cjk >= 0.2 * (cjk + latin) else "en"
+    latin = len(text.encode("ascii", "ignore").translate(None, _NOT_LETTERS))
+    return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ class ReportClassifier:
     two_class: str | None = None
     max_chars: int = DEFAULT_MAX_CHARS
     _matchers: dict = field(default_factory=dict, init=False, repr=False)
+    _decisions: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.dictionary, Dictionary):
@@ -196,6 +199,24 @@ class ReportClassifier:
             digit_free = not any(ch.isdigit() for e in entries for ch in e.term)
             self._matchers[language] = PieceReader(language, matcher, fold_digits=digit_free)
         return self._matchers[language]
+
+    def _decide(self, statement: NodeStatement) -> StatementDecision:
+        """:func:`decide_statement`, memoised on what the decision depends on."""
+        key = (tuple((f.match.text, f.match.entry, f.polarity) for f in statement.findings),
+               tuple((m.text, m.entry) for m in statement.equivocal))
+        template = self._decisions.get(key)
+        if template is None:
+            d = decide_statement(statement, self.hedge_as)
+            positions = {id(f): i for i, f in enumerate(statement.findings)}
+            picks = tuple(positions.get(id(x), -1) for x in d.deciding)
+            template = (d.label, d.rule, d.reason, picks if -1 not in picks else None)
+            if len(self._decisions) >= 100_000:
+                self._decisions.clear()
+            self._decisions[key] = template
+            return d
+        label, rule, reason, picks = template
+        deciding = statement.equivocal if picks is None else tuple(statement.findings[i] for i in picks)
+        return StatementDecision(statement, label, rule, reason, deciding)
 
     def config(self) -> dict[str, object]:
         return {"language": self.language, "hedge_as": self.hedge_as, "two_class": self.two_class or "",
@@ -217,7 +238,7 @@ class ReportClassifier:
             flags.append("truncated")
         language = detect_language(text) if self.language == "auto" else self.language
         statements, findings = analyse(text, self.reader(language))
-        decisions = [decide_statement(s, self.hedge_as) for s in statements]
+        decisions = [self._decide(s) for s in statements]
         target = ""
         used = [d for d in decisions if d.label is not None]
         if level is not None or side is not None:

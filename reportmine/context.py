@@ -162,6 +162,7 @@ class PieceReader:
         self.cache_size = cache_size
         self._cache: dict[str, tuple[tuple[int, int, ClauseReading], ...]] = {}
         self._clauses: dict[str, ClauseReading] = {}  # second level: a new piece of known clauses
+        self._analyses: dict[tuple[str, str, bool], PieceAnalysis] = {}
 
     def fold(self, text: str) -> str:
         return text.translate(_DIGITS_TO_ZERO) if self.fold_digits else text
@@ -175,6 +176,17 @@ class PieceReader:
             self._cache[key] = readings
         return readings
 
+    def analysis(self, piece: str, key: str, current: str, new_sentence: bool) -> PieceAnalysis:
+        """Scope and findings of a piece given the subject it inherits (memoised too)."""
+        memo_key = (key, current, new_sentence)
+        found = self._analyses.get(memo_key)
+        if found is None:
+            found = _analyse_piece(self(piece, key), current, new_sentence)
+            if len(self._analyses) >= self.cache_size:
+                self._analyses.clear()
+            self._analyses[memo_key] = found
+        return found
+
     def _clause(self, clause: str, key: str) -> ClauseReading:
         reading = self._clauses.get(key)
         if reading is None:
@@ -185,10 +197,15 @@ class PieceReader:
         return reading
 
 
-def _shift(m: Match | None, offset: int, text: str) -> Match | None:
-    """The clause-relative match placed in the report (its text read from the report)."""
+def _shift(m: Match | None, offset: int) -> Match | None:
+    """A clause-relative match made piece-relative (its text is re-read when placed)."""
     if m is None:
         return None
+    return Match(m.start + offset, m.end + offset, "", m.entry, m.score)
+
+
+def _place(m: Match, offset: int, text: str) -> Match:
+    """A piece-relative match placed in the report, its text read from the report."""
     start, end = m.start + offset, m.end + offset
     return Match(start, end, text[start:end], m.entry, m.score)
 
@@ -220,11 +237,49 @@ def _side(text: str) -> str:
     return "left" if left else "right" if right else ""
 
 
+class PieceAnalysis(NamedTuple):
+    """What a piece contributes, offsets relative to the piece (see :func:`analyse`)."""
+
+    current: str  # the subject after the piece
+    named: bool  # names a (cervical) node: starts a new node statement
+    start: int  # first and last clause boundaries
+    end: int
+    # (match, scope, in node statement, polarity, negator, hedge) per finding
+    findings: tuple[tuple[Match, str, bool, str | None, Match | None, Match | None], ...]
+    equivocal: tuple[Match, ...]
+
+
+def _analyse_piece(readings, current: str, new_sentence: bool) -> PieceAnalysis:
+    named = False
+    findings, equivocal = [], []
+    for a, _, r in readings:
+        # The subject carries forward; an axillary region stays out of scope until a neck
+        # region is named (or a new sentence names another subject).
+        if r.outside:
+            current = "other"
+        elif current != "other" or r.names_region or (r.subject and new_sentence):
+            current = r.subject or current
+        new_sentence = False
+        if r.anchors and current != "other":
+            named = True
+        if r.equivocal and current == "node":
+            equivocal.extend(_shift(m, a) for m in r.equivocal)
+        for m, negator, hedge in r.findings:
+            category = m.entry.category
+            where = "node" if category in ALWAYS_NODAL and current != "other" else current
+            affirmed, negated = POLARITY[category]
+            findings.append((_shift(m, a), where, where == "node", affirmed if negator is None else negated,
+                             _shift(negator, a), _shift(hedge, a)))
+    start = readings[0][0] if readings else 0
+    end = readings[-1][1] if readings else 0
+    return PieceAnalysis(current, named, start, end, tuple(findings), tuple(equivocal))
+
+
 def analyse(text: str, reader: PieceReader) -> tuple[list[NodeStatement], list[Finding]]:
     """Node statements and every finding (node, thyroid, other or unknown scope) of one report.
 
     One pass, a piece at a time: a piece decides whether it starts a new node statement only
-    once all its clauses are read.
+    once all its clauses are read. Matched text is read from ``text`` itself.
     """
     findings: list[Finding] = []
     equivocal: dict[int, list[Match]] = {}
@@ -232,53 +287,36 @@ def analyse(text: str, reader: PieceReader) -> tuple[list[NodeStatement], list[F
     current, statement, last_sentence = "unknown", -1, -1
     folded = reader.fold(text)
     start = sentence = 0
+    size = len(text)
     ends = [m.start() for m in _PIECE_END.finditer(text)]
-    ends.append(len(text))
+    ends.append(size)
     for pos in ends:
-        if pos < len(text) and text[pos] == "." and 0 < pos < len(text) - 1 and text[pos - 1].isdigit() \
+        if pos < size and text[pos] == "." and 0 < pos < size - 1 and text[pos - 1].isdigit() \
                 and text[pos + 1].isdigit():
             continue
         if pos > start:
-            piece = reader(text[start:pos], folded[start:pos])
-            # The subject carries forward; an axillary region stays out of scope until a neck
-            # region is named (or a new sentence names another subject).
-            scopes = []
-            named = False
-            for _, _, r in piece:
-                if r.outside:
-                    current = "other"
-                elif current != "other" or r.names_region or (r.subject and sentence != last_sentence):
-                    current = r.subject or current
-                last_sentence = sentence
-                scopes.append(current)
-                if r.anchors and current != "other":
-                    named = True
-            if named or statement < 0:
+            p = reader.analysis(text[start:pos], folded[start:pos], current, sentence != last_sentence)
+            last_sentence = sentence
+            current = p.current
+            if p.named or statement < 0:
                 statement += 1
-            s = statement
-            for (a, b, r), where_clause in zip(piece, scopes):
-                offset = start + a
-                span = bounds.get(s)
+            if p.end > p.start:
+                span = bounds.get(statement)
                 if span is None:
-                    bounds[s] = [offset, start + b]
+                    bounds[statement] = [start + p.start, start + p.end]
                 else:
-                    span[1] = start + b
-                if r.equivocal and where_clause == "node":
-                    equivocal.setdefault(s, []).extend(_shift(m, offset, text) for m in r.equivocal)
-                for m, negator, hedge in r.findings:
-                    category = m.entry.category
-                    where = "node" if category in ALWAYS_NODAL and where_clause != "other" else where_clause
-                    affirmed, negated = POLARITY[category]
-                    findings.append(Finding(
-                        Match(m.start + offset, m.end + offset, text[m.start + offset:m.end + offset], m.entry,
-                              m.score),
-                        where, s if where == "node" else -1,
-                        affirmed if negator is None else negated,
-                        None if negator is None else _shift(negator, offset, text),
-                        None if hedge is None else _shift(hedge, offset, text),
-                    ))
+                    span[1] = start + p.end
+            if p.equivocal:
+                equivocal.setdefault(statement, []).extend(_place(m, start, text) for m in p.equivocal)
+            for m, where, in_node, polarity, negator, hedge in p.findings:
+                findings.append(Finding(
+                    Match(m.start + start, m.end + start, text[m.start + start:m.end + start], m.entry, m.score),
+                    where, statement if in_node else -1, polarity,
+                    None if negator is None else _place(negator, start, text),
+                    None if hedge is None else _place(hedge, start, text),
+                ))
         start = pos + 1
-        if pos < len(text) and text[pos] not in ";；":
+        if pos < size and text[pos] not in ";；":
             sentence += 1
 
     statements: list[NodeStatement] = []

@@ -1,0 +1,77 @@
+"""Checkpoints: state dict plus everything needed to reproduce and to refuse a wrong file.
+
+A checkpoint holds only tensors and plain values (dicts, lists, strings, numbers), so it is
+always loaded with ``torch.load(weights_only=True)``: a checkpoint file is untrusted input.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .model import YNet, YNetConfig
+
+FORMAT = "ynet-checkpoint/1"
+LABEL_MAP = {"benign": 0, "malignant": 1}
+
+
+class CheckpointError(ValueError):
+    """The file is not a usable Y-Net checkpoint; the message names it."""
+
+
+def plain(value):
+    """Numpy scalars and tuples made plain Python, so the file loads with weights_only=True."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_checkpoint(path: str | Path, model: YNet, meta: dict) -> None:
+    from reportmine.provenance import versions
+
+    tensors = {k: meta[k] for k in ("optimizer", "scheduler", "rng") if k in meta}
+    rest = plain({k: v for k, v in meta.items() if k not in tensors})
+    payload = {"format": FORMAT, "state_dict": model.state_dict(), "label_map": LABEL_MAP,
+               "versions": versions(), **rest, **tensors}
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign or corrupt files
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({type(exc).__name__})") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a Y-Net checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__!r})")
+    return state
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[YNet, dict]:
+    """The model of a checkpoint (eval mode) and the checkpoint's metadata."""
+    state = load_checkpoint(path, map_location=device)
+    try:
+        model = YNet(YNetConfig.from_dict(state["config"]))
+        model.load_state_dict(state["state_dict"], strict=True)
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: checkpoint of another architecture ({str(exc).splitlines()[0][:120]})") from exc
+    model.to(device).eval()
+    return model, {k: v for k, v in state.items() if k not in ("state_dict", "optimizer", "scheduler", "rng")}

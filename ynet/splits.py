@@ -1,0 +1,70 @@
+"""Train/test split and cross-validation folds: stratified by label, grouped by patient.
+
+Nodes of one group (``split_group``, else ``patient_id``, else the node itself) never
+straddle the test set and the training set, nor two folds. A manifest's own ``split``
+column wins over the drawn test set. The assignment is written to ``splits.csv`` in the
+run folder and reused; a run folder made for another manifest is an error, never a silent
+re-split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from .data import DataError, Manifest
+
+
+def assign_splits(manifest: Manifest, *, folds: int = 5, test_fraction: float = 0.2, seed: int = 0) -> pd.DataFrame:
+    """One row per node: id, group, label, split (train | test), fold (0…folds−1; −1 for test)."""
+    if folds < 2:
+        raise ValueError("cross-validation needs at least 2 folds")
+    ids = [n.id for n in manifest.nodes]
+    groups = np.array([n.group for n in manifest.nodes])
+    labels = np.array([n.label for n in manifest.nodes])
+    given = [n.split for n in manifest.nodes]
+    split = np.array(["train"] * len(ids), dtype=object)
+    if any(s == "test" for s in given):
+        split[[i for i, s in enumerate(given) if s == "test"]] = "test"
+    elif test_fraction > 0:
+        n_parts = max(2, int(round(1 / test_fraction)))
+        sgkf = StratifiedGroupKFold(n_splits=n_parts, shuffle=True, random_state=seed)
+        _, test_idx = next(sgkf.split(np.zeros(len(ids)), labels, groups))
+        split[test_idx] = "test"
+    fold = np.full(len(ids), -1)
+    train_idx = np.flatnonzero(split == "train")
+    if len(set(groups[train_idx])) < folds:
+        raise DataError(f"{manifest.path}: only {len(set(groups[train_idx]))} training groups for {folds} folds")
+    sgkf = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (_, val) in enumerate(sgkf.split(np.zeros(len(train_idx)), labels[train_idx], groups[train_idx])):
+        fold[train_idx[val]] = k
+    # a group split between a manifest's train and test rows would leak
+    leaked = set(groups[split == "test"]) & set(groups[split == "train"])
+    if leaked:
+        raise DataError(f"{manifest.path}: group(s) {sorted(leaked)[:3]} have rows in both train and test")
+    return pd.DataFrame({"id": ids, "group": groups, "label": labels, "split": split, "fold": fold})
+
+
+def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fraction: float, seed: int) -> pd.DataFrame:
+    """The saved assignment if the run folder has one for this manifest, else a new one (saved)."""
+    path = run_dir / "splits.csv"
+    meta = run_dir / "splits.sha256"
+    if path.exists():
+        saved_hash = meta.read_text().strip() if meta.exists() else ""
+        if saved_hash != manifest.sha256:
+            raise DataError(f"{path}: made for another manifest (sha256 {saved_hash[:12]}…, now "
+                            f"{manifest.sha256[:12]}…); use a new --out folder")
+        table = pd.read_csv(path, dtype={"id": str, "group": str})
+        if set(table["id"]) != {n.id for n in manifest.nodes} or table["fold"].max() + 1 != folds:
+            raise DataError(f"{path}: does not match this manifest's rows or --folds {folds}; use a new --out folder")
+        return table
+    table = assign_splits(manifest, folds=folds, test_fraction=test_fraction, seed=seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
+    meta.write_text(manifest.sha256 + "\n")
+    return table
