@@ -30,7 +30,9 @@ class JointLoss(torch.nn.Module):
                 labels: torch.Tensor) -> LossParts:
         zero = cls_logits.sum() * 0.0
         cls = F.cross_entropy(cls_logits.float(), labels, ignore_index=-1) if (labels >= 0).any() else zero
-        seg = zero
+        # a batch without masks still touches the decoder (a zero loss), so DistributedDataParallel
+        # sees every parameter used in every step
+        seg = seg_logits.sum() * 0.0 if seg_logits is not None else zero
         if seg_logits is not None and (masks >= 0).any():
             seg = F.cross_entropy(seg_logits.float(), masks, ignore_index=-1)
             if self.dice_weight:

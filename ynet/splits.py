@@ -48,8 +48,10 @@ def assign_splits(manifest: Manifest, *, folds: int = 5, test_fraction: float = 
     return pd.DataFrame({"id": ids, "group": groups, "label": labels, "split": split, "fold": fold})
 
 
-def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fraction: float, seed: int) -> pd.DataFrame:
-    """The saved assignment if the run folder has one for this manifest, else a new one (saved)."""
+def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fraction: float, seed: int,
+                   write: bool = True) -> pd.DataFrame:
+    """The saved assignment if the run folder has one for this manifest, else a new one (saved
+    unless ``write`` is false: under torchrun only rank 0 writes; the draw is deterministic)."""
     path = run_dir / "splits.csv"
     meta = run_dir / "splits.sha256"
     if path.exists():
@@ -62,6 +64,8 @@ def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fracti
             raise DataError(f"{path}: does not match this manifest's rows or --folds {folds}; use a new --out folder")
         return table
     table = assign_splits(manifest, folds=folds, test_fraction=test_fraction, seed=seed)
+    if not write:
+        return table
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     table.to_csv(tmp, index=False)

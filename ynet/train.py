@@ -323,11 +323,13 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
     from reportmine.provenance import versions
 
     run_dir = Path(run_dir)
-    if run_dir.exists() and any(run_dir.iterdir()) and not resume and (run_dir / "run.json").exists():
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    if main_process and (run_dir / "run.json").exists() and not resume:
         raise ValueError(f"{run_dir}: holds a previous run; pass --resume to continue it or choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(manifest_path, exclude_labels=cfg.exclude_labels)
-    splits = load_or_assign(manifest, run_dir, folds=cfg.folds, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    splits = load_or_assign(manifest, run_dir, folds=cfg.folds, test_fraction=cfg.test_fraction, seed=cfg.seed,
+                            write=main_process)
     if cfg.fold is not None and not 0 <= cfg.fold < cfg.folds:
         raise ValueError(f"--fold {cfg.fold} is outside 0…{cfg.folds - 1}")
     prep = Preprocessing(size=cfg.image_size)
@@ -335,14 +337,15 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
     wanted = set(needed)
     nodes = [n for n in manifest.nodes if n.id in wanted]
     cohort = PreparedCohort(nodes, prep, need_masks=False)  # nodes without a mask train the classifier only
-    _write_json(run_dir / "run.json", {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
-                                       "train_config": cfg.to_dict(), "preprocessing": prep.to_dict(),
-                                       "versions": versions(), "excluded_rows": manifest.excluded,
-                                       "n_train": len(nodes), "n_test": int((splits["split"] == "test").sum())})
+    if main_process:
+        _write_json(run_dir / "run.json", {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
+                                           "train_config": cfg.to_dict(), "preprocessing": prep.to_dict(),
+                                           "versions": versions(), "excluded_rows": manifest.excluded,
+                                           "n_train": len(nodes), "n_test": int((splits["split"] == "test").sum())})
     folds = [cfg.fold] if cfg.fold is not None else list(range(cfg.folds))
     results = [train_fold(cohort, splits, k, cfg, run_dir, manifest, resume=resume, progress=progress,
                           on_batch=on_batch) for k in folds]
-    if Distributed.from_env(resolve_device(cfg.device)).main:
+    if main_process:
         oof = [pd.read_csv(run_dir / f"fold_{k}" / "oof_predictions.csv") for k in folds
                if (run_dir / f"fold_{k}" / "oof_predictions.csv").exists()]
         if oof:

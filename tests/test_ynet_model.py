@@ -1,0 +1,108 @@
+"""Y-Net blocks and model: shapes, sizes, parameter budget, learning on phantoms."""
+
+import numpy as np
+import pytest
+import torch
+
+from reportmine.stats import dice
+from ynet.blocks import ESPBlock, PyramidPooling
+from ynet.data import Preprocessing, preprocess, standardise
+from ynet.loss import JointLoss
+from ynet.model import YNet, YNetConfig, count_parameters
+from ynet.phantom import make_phantom
+
+
+@pytest.mark.parametrize("size", [(256, 256), (192, 320)])
+def test_shapes_both_variants(size):
+    x = torch.randn(2, 1, *size)
+    seg, cls = YNet(YNetConfig(width=0.5)).eval()(x)
+    assert seg.shape == (2, 2, *size) and cls.shape == (2, 2)
+    seg, cls = YNet(YNetConfig(variant="cls-only", width=0.5)).eval()(x)
+    assert seg is None and cls.shape == (2, 2)
+
+
+def test_default_parameter_budget_and_variants():
+    full = count_parameters(YNet())
+    cls_only = count_parameters(YNet(YNetConfig(variant="cls-only")))
+    assert full <= 2_000_000
+    assert cls_only < full  # the decoder is really gone
+    assert not hasattr(YNet(YNetConfig(variant="cls-only")), "pyramid")
+    assert count_parameters(YNet(YNetConfig(width=0.25))) < full / 8
+
+
+def test_stride_is_enforced_and_batchnorm_is_pytorch_default():
+    with pytest.raises(ValueError, match="divisible"):
+        YNet(YNetConfig(width=0.5))(torch.randn(1, 1, 100, 100))
+    for module in YNet().modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            assert module.momentum == 0.1
+
+
+def test_esp_block_fuses_hierarchically():
+    block = ESPBlock(16, 16, dilations=(1, 2, 4, 8)).eval()
+    assert [b.dilation[0] for b in block.branches] == [1, 2, 4, 8]
+    x = torch.randn(1, 16, 24, 24)
+    assert block(x).shape == x.shape
+    # channels 4..7 (second group) hold d2, 8..11 hold d2+d4: zeroing the d4 branch changes
+    # only the groups from the third on
+    with torch.no_grad():
+        reduced = block.reduce(x)
+        d = [b(reduced) for b in block.branches]
+    assert torch.allclose(d[1] + d[2], d[1] + d[2])  # sanity of the recomputation
+    with torch.no_grad():
+        block.branches[2].weight.zero_()
+        out_without = torch.cat([d[0], d[1], d[1], d[1] + d[3]], 1)
+        block.norm.eval()
+        expected = block.act(block.norm(out_without + x))
+        assert torch.allclose(block(x), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("bins", [(3, 5, 7, 9), (2, 4)])
+def test_pyramid_pooling_any_size(bins):
+    pp = PyramidPooling(32, bins).eval()
+    for size in ((16, 16), (12, 20), (9, 9)):
+        x = torch.randn(1, 32, *size)
+        assert pp(x).shape == x.shape
+    assert pp.bins == bins
+
+
+def test_tiny_model_overfits_phantoms():
+    torch.manual_seed(0)
+    phantoms = [make_phantom(i, i % 2 == 0) for i in range(8)]
+    prep = Preprocessing(size=128)
+    prepared = [preprocess(p.image.astype(np.float32) / 255, None, p.mask, prep) for p in phantoms]
+    x = torch.from_numpy(np.stack([standardise(p.image) for p in prepared]))[:, None]
+    masks = torch.from_numpy(np.stack([p.mask for p in prepared])).long()
+    labels = torch.tensor([int(p.malignant) for p in phantoms])
+    model = YNet(YNetConfig(width=0.5))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    loss_fn = JointLoss(dice_weight=1.0)
+    first = None
+    for _ in range(60):
+        model.train()
+        seg, cls = model(x)
+        parts = loss_fn(seg, cls, masks, labels)
+        opt.zero_grad()
+        parts.total.backward()
+        opt.step()
+        first = first if first is not None else parts.total.item()
+    model.eval()
+    with torch.no_grad():
+        seg, cls = model(x)
+    d = np.median([dice(a, b) for a, b in zip(seg.argmax(1).numpy(), masks.numpy())])
+    assert parts.total.item() < 0.5 * first
+    assert d > 0.8
+    assert (cls.argmax(1) == labels).float().mean() == 1.0
+
+
+def test_loss_ignores_missing_masks_and_labels():
+    seg = torch.randn(2, 2, 8, 8, requires_grad=True)
+    cls = torch.randn(2, 2, requires_grad=True)
+    masks = torch.full((2, 8, 8), -1, dtype=torch.long)
+    labels = torch.tensor([1, -1])
+    parts = JointLoss()(seg, cls, masks, labels)
+    assert parts.segmentation.item() == 0
+    expected = torch.nn.functional.cross_entropy(cls[:1], labels[:1])
+    assert torch.isclose(parts.classification, expected)
+    parts.total.backward()
+    assert seg.grad is not None
