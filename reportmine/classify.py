@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .context import PieceReader, Finding, NodeStatement, analyse
+from .context import Finding, NodeStatement, PieceReader, analyse
 from .dictionary import Dictionary, load_dictionary
 from .matching import ChineseMatcher, EnglishMatcher, Match
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pydicom
 import pytest
 import torch
 from PIL import Image

@@ -21,7 +21,17 @@ import torch
 from PIL import Image
 
 from .checkpoint import CheckpointError, load_model
-from .data import DataError, Node, Preprocessing, preprocess, read_image, read_manifest, read_mask, restore_mask, standardise
+from .data import (
+    DataError,
+    Node,
+    Preprocessing,
+    preprocess,
+    read_image,
+    read_manifest,
+    read_mask,
+    restore_mask,
+    standardise,
+)
 from .train import resolve_device
 
 log = logging.getLogger(__name__)
