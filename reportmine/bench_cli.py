@@ -1,4 +1,4 @@
-"""`benchmark`: diagnostic-accuracy calculators (MedCalc-style) on the command line.
+"""`benchmark`: diagnostic-accuracy calculators (MedCalc-style), the model comparison page and the demo.
 
 Subcommands print a readable table, or one JSON object with --json (non-finite numbers as
 the strings "Inf", "-Inf", "NaN"). They import only the statistics engine: no torch, no
@@ -186,9 +186,29 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
-def _not_yet(args) -> int:
-    print(f"benchmark {args.command}: not yet implemented (lands with the comparison issue)", file=sys.stderr)
-    return 1
+def cmd_compare(args) -> int:
+    from .compare.run import CompareOptions, compare
+
+    if not args.model and not args.predictions and not args.reports:
+        raise UsageError("give at least one --model, --predictions or --reports")
+    options = CompareOptions(models=args.model or [], predictions=args.predictions or [], reports=args.reports,
+                             split=args.split, indeterminate=args.indeterminate, threshold=args.threshold,
+                             max_missing=args.max_missing, exclude_labels=tuple(args.exclude_label),
+                             device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic)
+    page = compare(args.manifest, args.out, options)
+    print(f"written: {page}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import time
+
+    from .compare.demo import run_demo
+
+    start = time.perf_counter()
+    page = run_demo(args.out, epochs=args.epochs, seed=args.seed, keep_runs=args.keep_runs, say=print)
+    print(f"written: {page} ({time.perf_counter() - start:.0f} s). The demo data are synthetic.")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,8 +254,32 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(func=cmd_reconstruct)
 
-    for name in ("compare", "demo"):
-        sub.add_parser(name, help="(not yet implemented)").set_defaults(func=_not_yet)
+    cp = sub.add_parser("compare", help="models vs original reports vs pathology: one HTML page")
+    cp.add_argument("--model", action="append", help="Y-Net checkpoint (repeat for several index tests)")
+    cp.add_argument("--manifest", required=True, help="cohort manifest (.csv/.xlsx) with the gold label")
+    cp.add_argument("--reports", help="a `reportmine classify` output (default: classify the manifest's report_text)")
+    cp.add_argument("--predictions", action="append", help="precomputed `ynet predict` CSV (repeatable)")
+    cp.add_argument("--split", default="test", help="split to evaluate (manifest split column or the run's splits.csv)")
+    cp.add_argument("--indeterminate", choices=("positive", "negative", "exclude"), default="positive",
+                    help="how indeterminate report calls count (default: positive)")
+    cp.add_argument("--threshold", default="youden-oof",
+                    help="models' cut-off: youden-oof (default; from the training run's out-of-fold predictions), "
+                         "youden-test (optimistic) or a probability")
+    cp.add_argument("--max-missing", type=int, default=0, help="nodes allowed to lack a result (default 0)")
+    cp.add_argument("--exclude-label", action="append", default=[], help="drop manifest rows with this label")
+    cp.add_argument("--out", default="reports/compare", help="output folder (index.html, tables.xlsx, figures/)")
+    cp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--title", default="Y-Net versus the original ultrasound reports")
+    cp.add_argument("--synthetic", action="store_true", help="mark the page as synthetic demonstration data")
+    cp.set_defaults(func=cmd_compare)
+
+    dm = sub.add_parser("demo", help="the whole chain on the shipped synthetic cohort (a few minutes on a CPU)")
+    dm.add_argument("--out", default="reports/demo")
+    dm.add_argument("--epochs", type=int, default=12)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder")
+    dm.set_defaults(func=cmd_demo)
     return parser
 
 
@@ -247,7 +291,7 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT if exc.code not in (0, None) else 0
     try:
         return args.func(args)
-    except (UsageError, ValueError) as exc:
+    except (UsageError, ValueError, FileNotFoundError) as exc:
         print(f"benchmark {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

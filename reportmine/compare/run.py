@@ -1,0 +1,263 @@
+"""`benchmark compare`: score the split with each checkpoint, take the report labels, join on
+the node id against the gold label, and write the page (the one call the CLI makes)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..io import InputError, file_sha256
+from .analysis import REPORTS_NAME, Comparison, Flow, IndexTest, calls_from_scores, choose_threshold
+
+log = logging.getLogger(__name__)
+
+VARIANT_NAMES = {"seg+cls": "Y-Net (segmentation + classification)", "cls-only": "Y-Net (classification only)"}
+LABEL_CALLS = {"malignant": 1, "benign": 0, "indeterminate": -1, "1": 1, "0": 0}
+
+
+@dataclass
+class CompareOptions:
+    models: list[str] = field(default_factory=list)
+    predictions: list[str] = field(default_factory=list)
+    reports: str | None = None
+    split: str = "test"
+    indeterminate: str = "positive"
+    threshold: str = "youden-oof"
+    max_missing: int = 0
+    exclude_labels: tuple[str, ...] = ()
+    device: str = "auto"
+    seed: int = 0
+    title: str = "Y-Net versus the original ultrasound reports"
+    synthetic: bool = False
+
+
+def _sha(path: Path) -> str:
+    return file_sha256(path)
+
+
+def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
+    nodes = manifest.nodes
+    given = {n.split for n in nodes if n.split}
+    if given:
+        ids = [n.id for n in nodes if n.split == options.split]
+        return ids, f"the manifest's split column ({options.split})"
+    for model in options.models:
+        splits = Path(model).resolve().parent.parent / "splits.csv"
+        if splits.exists():
+            table = pd.read_csv(splits, dtype={"id": str})
+            ids = list(table.loc[table["split"] == options.split, "id"])
+            return ids, f"{options.split} part of the training run's splits ({splits})"
+    if options.split == "all":
+        return [n.id for n in nodes], "all manifest rows"
+    raise InputError("cannot tell which nodes are in the split: the manifest has no split column and no "
+                     "checkpoint has a run folder with splits.csv (use --split all to compare on every row)")
+
+
+def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTest | None, dict, list | None]:
+    """The reports index test, the report texts by id, and (when we classified them) the
+    dictionary entries each report matched, for Table 1."""
+    if options.reports:
+        path = Path(options.reports)
+        from ..io import ID_COLUMN_NAMES, choose_column, read_table_chunks
+
+        frame = pd.concat(read_table_chunks(path))
+        id_col = choose_column(path, list(frame.columns), None, ID_COLUMN_NAMES, "id")
+        if id_col is None:
+            raise InputError(f"{path}: no id column (ln_id / id / report_id) to join the reports on")
+        if "label" not in frame.columns:
+            raise InputError(f"{path}: no label column (a `reportmine classify` output has one)")
+        column = "label_3class" if "label_3class" in frame.columns else "label"
+        bad = frame.loc[~frame[column].astype(str).str.lower().isin(LABEL_CALLS), column]
+        if len(bad):
+            raise InputError(f"{path}: row {bad.index[0]}, column {column}: {bad.iloc[0]!r} is not a report label")
+        test = IndexTest("reports", REPORTS_NAME, "reports", frame[id_col].astype(str).tolist(),
+                         frame[column].astype(str).str.lower().map(LABEL_CALLS).to_numpy(), source=str(path),
+                         sha256=_sha(path))
+        texts = dict(zip(frame[id_col].astype(str), frame["text"].astype(str))) if "text" in frame.columns else {}
+        return test, texts, _evidence_of(path, ids)
+    texts = {n.id: n.meta.get("report_text", "") for n in manifest.nodes}
+    if not any(str(t).strip() for t in texts.values()):
+        return None, {}, None
+    from ..classify import ReportClassifier, evidence_rows
+
+    clf = ReportClassifier()
+    calls, used = [], []
+    by_id = {n.id: n for n in manifest.nodes}
+    for i in ids:
+        node = by_id[i]
+        result = clf.classify(texts[i], level=node.meta.get("level"), side=node.meta.get("side"))
+        calls.append(LABEL_CALLS[result.label_3class])
+        used.append([e["entry"] + "\x00" + e["category"] + "\x00" + e["dictionary_line"]
+                     for e in evidence_rows(result) if e["scope"] == "node"])
+    test = IndexTest("reports", REPORTS_NAME, "reports", list(ids), np.array(calls),
+                     source=f"{manifest.path} (report_text, classified by reportmine)", sha256=manifest.sha256)
+    return test, {i: texts[i] for i in ids}, used
+
+
+def _evidence_of(path: Path, ids: list[str]) -> list | None:
+    """Node-scope dictionary entries per report from a `reportmine classify` output's evidence
+    (the xlsx "evidence" sheet or the CSV's sibling .evidence.csv), for Table 1."""
+    try:
+        if path.suffix.lower() == ".xlsx":
+            ev = pd.read_excel(path, sheet_name="evidence", dtype={"id": str})
+        elif path.with_suffix(".evidence.csv").exists():
+            ev = pd.read_csv(path.with_suffix(".evidence.csv"), dtype={"id": str}, encoding="utf-8-sig")
+        else:
+            return None
+    except (ValueError, KeyError):
+        return None
+    if not {"id", "entry", "category", "dictionary_line", "scope"} <= set(ev.columns):
+        return None
+    ev = ev[ev["scope"] == "node"]
+    grouped = {i: [f"{e}\x00{c}\x00{d}" for e, c, d in zip(g["entry"], g["category"], g["dictionary_line"])]
+               for i, g in ev.groupby("id")}
+    return [grouped.get(i, []) for i in ids]
+
+
+def _oof_for(model: Path) -> pd.DataFrame | None:
+    oof = model.resolve().parent.parent / "oof_predictions.csv"
+    return pd.read_csv(oof) if oof.exists() else None
+
+
+def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Series, work: Path) -> list[IndexTest]:
+    tests = []
+    for k, model in enumerate(options.models):
+        from ynet.checkpoint import load_checkpoint
+        from ynet.predict import predict
+
+        path = Path(model)
+        state = load_checkpoint(path)
+        if state.get("manifest_sha256") and state["manifest_sha256"] != manifest.sha256:
+            log.warning("%s was trained on another manifest version", path)
+        variant = state["config"].get("variant", "seg+cls")
+        name = VARIANT_NAMES.get(variant, f"Y-Net ({variant})")
+        if any(t.name == name for t in tests):
+            name = f"{name} [{path.parent.name}]"
+        out_csv = work / f"predictions_model{k + 1}.csv"
+        predict([path], out_csv, manifest=manifest.path, ids=ids, masks_dir=work / "masks" / f"model{k + 1}",
+                device=options.device, exclude_labels=options.exclude_labels)
+        preds = pd.read_csv(out_csv, dtype={"ln_id": str})
+        scores = preds["prob_malignant"].to_numpy()
+        labels = preds["ln_id"].map(gold).to_numpy()
+        threshold, rule = choose_threshold(options.threshold, labels, scores, _oof_for(path))
+        tests.append(IndexTest(f"model{k + 1}", name, "model", preds["ln_id"].tolist(),
+                               calls_from_scores(scores, threshold), scores, threshold, rule, str(path),
+                               _sha(path), preds["dice"].to_numpy(), preds["mask_file"].fillna("").tolist()))
+    for k, pred_path in enumerate(options.predictions):
+        path = Path(pred_path)
+        if not path.exists():
+            raise InputError(f"{path}: predictions file not found")
+        preds = pd.read_csv(path, dtype={"ln_id": str})
+        if "ln_id" not in preds.columns or "prob_malignant" not in preds.columns:
+            raise InputError(f"{path}: needs ln_id and prob_malignant columns (a `ynet predict` output)")
+        unknown = sorted(set(preds["ln_id"]) - set(gold.index))
+        if len(unknown) == len(preds):
+            raise InputError(f"{path}: none of its ids are in this manifest's {options.split} split "
+                             "(predictions for another manifest?)")
+        scores = pd.to_numeric(preds["prob_malignant"], errors="coerce").to_numpy()
+        if np.isnan(scores).any():
+            row = int(np.flatnonzero(np.isnan(scores))[0]) + 2
+            raise InputError(f"{path}: row {row}, column prob_malignant: not a number")
+        labels = preds["ln_id"].map(gold).to_numpy()
+        known = ~pd.isna(labels)
+        threshold, rule = choose_threshold(options.threshold if options.threshold != "youden-oof" else "0.5",
+                                           labels[known].astype(int), scores[known], None)
+        if options.threshold == "youden-oof":
+            rule += " (youden-oof needs a checkpoint's run folder; precomputed predictions use 0.5)"
+        tests.append(IndexTest(f"pred{k + 1}", f"Predictions: {path.stem}", "predictions", preds["ln_id"].tolist(),
+                               calls_from_scores(scores, threshold), scores, threshold, rule, str(path), _sha(path),
+                               preds["dice"].to_numpy() if "dice" in preds.columns else None,
+                               preds.get("mask_file", pd.Series([""] * len(preds))).fillna("").tolist()))
+    return tests
+
+
+def _flow(manifest, ids, tests: list[IndexTest], split_desc: str, max_missing: int) -> Flow:
+    wanted = set(ids)
+    missing, extra, dups, with_result = {}, {}, {}, {}
+    for t in tests:
+        seen = pd.Series(t.ids)
+        dups[t.name] = sorted(seen[seen.duplicated()].unique().tolist())
+        present = set(t.ids)
+        missing[t.name] = sorted(wanted - present)
+        extra[t.name] = sorted(present - wanted)
+        with_result[t.name] = len(wanted & present)
+    for t in tests:
+        if dups[t.name]:
+            raise InputError(f"{t.source}: duplicate id(s) {', '.join(dups[t.name][:5])}")
+        if len(missing[t.name]) > max_missing:
+            raise InputError(f"{t.source}: {len(missing[t.name])} node(s) of the split have no result "
+                             f"(e.g. {', '.join(missing[t.name][:3])}); allowed: --max-missing {max_missing}")
+    reports = next((t for t in tests if t.kind == "reports"), None)
+    indeterminate = 0
+    if reports is not None:
+        calls = dict(zip(reports.ids, reports.calls))
+        indeterminate = sum(1 for i in ids if calls.get(i) == -1)
+    return Flow(len(manifest.nodes) + manifest.excluded, manifest.excluded, len(ids), split_desc, with_result,
+                missing, extra, dups, indeterminate)
+
+
+def build_comparison(manifest_path: str | Path, options: CompareOptions, work: Path) -> tuple[Comparison, dict]:
+    """Everything the page shows, plus provenance and the report texts (for error examples)."""
+    from ynet.data import read_manifest
+
+    manifest = read_manifest(manifest_path, exclude_labels=options.exclude_labels)
+    ids, split_desc = _split_ids(manifest, options)
+    if not ids:
+        raise InputError(f"{manifest.path}: no rows in split {options.split!r}")
+    gold = pd.Series({n.id: n.label for n in manifest.nodes})[ids]
+    if gold.nunique() < 2:
+        raise InputError(f"{manifest.path}: the {options.split} split holds one class only "
+                         f"({'malignant' if gold.iloc[0] == 1 else 'benign'}); accuracy needs both")
+    tests = _model_tests(options, manifest, ids, gold, work)
+    reports, texts, matches = _reports(options, manifest, ids)
+    if reports is not None:
+        tests.append(reports)
+    if not tests:
+        raise InputError("nothing to compare: give --model, --predictions or reports")
+    flow = _flow(manifest, ids, tests, split_desc, options.max_missing)
+    meta_rows = {n.id: n.meta for n in manifest.nodes if n.id in set(ids)}
+    meta = pd.DataFrame.from_dict(meta_rows, orient="index").reindex(ids)
+    comparison = Comparison(gold, tests, options.indeterminate, flow, meta)
+    provenance = {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
+                  "split": split_desc, "report_texts": texts, "report_matches": matches,
+                  "images": {n.id: str(n.image) for n in manifest.nodes if n.id in set(ids)},
+                  "ref_masks": {n.id: [str(m) for m in n.masks] for n in manifest.nodes if n.id in set(ids)},
+                  "reports_present": reports is not None}
+    return comparison, provenance
+
+
+def compare(manifest: str | Path, out: str | Path, options: CompareOptions) -> Path:
+    """Build the comparison and write OUT/index.html (+ tables.xlsx, CSVs, figures) atomically."""
+    import os
+    import shutil
+    import tempfile
+
+    from .page import write_outputs
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".compare-", dir=out.parent))
+    try:
+        comparison, provenance = build_comparison(manifest, options, work)
+        staged = work / "page"
+        staged.mkdir()
+        write_outputs(comparison, provenance, options, staged, work)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            staged.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staged.rename(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out / "index.html"
+
+
+def options_digest(options: CompareOptions) -> str:
+    return hashlib.sha256(repr(sorted(vars(options).items())).encode()).hexdigest()[:12]

@@ -1,0 +1,199 @@
+"""`benchmark compare`: the page's numbers, flow, escaping and bad input."""
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reportmine.bench_cli import main
+from reportmine.compare.demo import make_demo_cohort
+from reportmine.stats import auc_delong, diagnostic_metrics, two_by_two
+from ynet.train import TrainConfig, train
+
+HOSTILE = '<script>alert("x")</script>" onload="steal()'
+
+
+class Tables(HTMLParser):
+    """Collects table cells (text and attributes) by table id, and every tag seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[dict]]] = {}
+        self.tags: list[tuple[str, dict]] = []
+        self._table = None
+        self._row = None
+        self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "table":
+            self._table = attrs.get("id")
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+            self.tables[self._table].append(self._row)
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = {"attrs": attrs, "text": ""}
+            self._row.append(self._cell)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell["text"] += data
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cohort")
+    manifest = make_demo_cohort(root, n=60, seed=5)
+    frame = pd.read_csv(manifest)
+    test_rows = frame.index[frame["split"] == "test"]
+    # a report that is wrong about a benign test node, carrying hostile text
+    benign_test = [i for i in test_rows if frame.loc[i, "label"] == "benign"][0]
+    frame.loc[benign_test, "report_text"] = "Right level III lymph node, metastatic. " + HOSTILE
+    frame.to_csv(manifest, index=False)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def predictions(cohort, tmp_path_factory):
+    frame = pd.read_csv(cohort)
+    test = frame[frame["split"] == "test"]
+    rng = np.random.default_rng(0)
+    probs = np.clip(0.5 + 0.3 * (test["label"] == "malignant") + rng.normal(0, 0.2, len(test)), 0.01, 0.99)
+    path = tmp_path_factory.mktemp("preds") / "preds.csv"
+    pd.DataFrame({"ln_id": test["ln_id"], "prob_malignant": probs}).to_csv(path, index=False)
+    return path
+
+
+def _page(out: Path) -> Tables:
+    parser = Tables()
+    parser.feed((out / "index.html").read_text(encoding="utf-8"))
+    return parser
+
+
+def test_page_numbers_equal_the_engine(cohort, predictions, tmp_path, capsys):
+    out = tmp_path / "page"
+    code = main(["compare", "--manifest", str(cohort), "--predictions", str(predictions), "--threshold", "0.5",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    page = _page(out)
+    frame = pd.read_csv(cohort)
+    test = frame[frame["split"] == "test"].set_index("ln_id")
+    preds = pd.read_csv(predictions).set_index("ln_id")
+    gold = (test["label"] == "malignant").astype(int)
+    model_calls = (preds.loc[gold.index, "prob_malignant"] > 0.5).astype(int)
+    expected = {"Predictions: preds": diagnostic_metrics(two_by_two(gold, model_calls))}
+    # the reports: classified by reportmine from the manifest text, indeterminate counted positive
+    from reportmine.classify import ReportClassifier
+
+    clf = ReportClassifier()
+    calls = [clf.classify(test.loc[i, "report_text"], level=test.loc[i, "level"], side=test.loc[i, "side"]).label_3class
+             for i in gold.index]
+    expected["Original ultrasound reports"] = diagnostic_metrics(two_by_two(gold, calls, indeterminate="positive"))
+
+    rows = page.tables["table3"][1:]
+    assert len(rows) == 2
+    for row in rows:
+        name = row[0]["text"]
+        metrics = expected[name]
+        for cell in row[1:8]:
+            key = cell["attrs"]["data-key"]
+            engine = getattr(metrics, key)
+            for attr, value in (("data-estimate", engine.estimate), ("data-low", engine.ci_low),
+                                ("data-high", engine.ci_high)):
+                shown = float(cell["attrs"][attr])  # nan / inf follow the engine's zero-cell rule
+                assert shown == pytest.approx(value, rel=1e-12, nan_ok=True), (name, key, attr)
+            if key in ("sensitivity", "specificity", "accuracy", "ppv", "npv"):
+                assert cell["text"].startswith(f"{100 * engine.estimate:.1f} (")
+        auc_cell = row[8]
+        if name.startswith("Predictions"):
+            ref = auc_delong(gold.to_numpy(), preds.loc[gold.index, "prob_malignant"].to_numpy())
+            assert float(auc_cell["attrs"]["data-estimate"]) == pytest.approx(ref.auc, rel=1e-12)
+        else:
+            assert auc_cell["text"] == "—"
+
+    # 2x2 table on the page agrees too
+    for row in page.tables["two-by-two"][1:]:
+        t = expected[row[0]["text"]].table
+        assert [int(c["text"]) for c in row[1:5]] == [t.tp, t.fp, t.fn, t.tn]
+
+    # flow: counts add up
+    html = (out / "index.html").read_text(encoding="utf-8")
+    flow = {a.get("data-step") + (a.get("data-test") or ""): None for tag, a in page.tags if a.get("data-step")}
+    assert flow
+    n_manifest = len(frame)
+    assert f"<b>{n_manifest}</b>nodes in the manifest" in html
+    assert f"<b>{len(test)}</b>in the split" in html
+    assert f"<b>{len(test)}</b>with Predictions: preds" in html
+
+    # hostile report text is escaped, never markup
+    assert HOSTILE not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&#34; onload=&#34;steal()" in html
+    assert not any(tag == "script" for tag, _ in page.tags)
+    assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs)
+    errors = page.tables["errors"]
+    assert any("alert" in c["text"] for row in errors for c in row)
+
+    # tables and figures as files; every image inline
+    xlsx = pd.ExcelFile(out / "tables.xlsx")
+    assert {"flow", "table3_accuracy", "paired_tests", "table1_dictionary", "table2_location"} <= set(xlsx.sheet_names)
+    assert (out / "tables" / "table3_accuracy.csv").exists() and (out / "figures" / "roc.png").exists()
+    assert all(a["src"].startswith("data:image/png;base64,") for tag, a in page.tags if tag == "img")
+    assert "table1" in page.tables and "paired" in page.tables
+
+
+def test_models_checkpoints_and_youden_oof(cohort, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(cohort, run, TrainConfig(fold=0, epochs=2, width=0.25, image_size=64, batch_size=8, seed=1), progress=False)
+    out = tmp_path / "page"
+    code = main(["compare", "--manifest", str(cohort), "--model", str(run / "fold_0" / "best.pt"), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "Y-Net (segmentation + classification)" in html and "out-of-fold" in html
+    assert "fig-dice" in html and "fig-examples" in html
+
+
+def test_page_without_reports_says_so(cohort, predictions, tmp_path, capsys):
+    frame = pd.read_csv(cohort).drop(columns=["report_text"])
+    manifest = Path(cohort).parent / "no_reports.csv"
+    frame.to_csv(manifest, index=False)
+    out = tmp_path / "page"
+    assert main(["compare", "--manifest", str(manifest), "--predictions", str(predictions), "--threshold", "0.5",
+                 "--out", str(out)]) == 0
+    page = _page(out)
+    assert any(a.get("id") == "no-reports" for _, a in page.tags)
+    assert len(page.tables["table3"]) == 2  # header + the one model
+
+
+@pytest.mark.parametrize("problem", ["other_manifest", "no_id_column", "one_class"])
+def test_bad_input_exit_2_and_no_partial_page(cohort, predictions, tmp_path, capsys, problem):
+    argv = ["compare", "--manifest", str(cohort), "--threshold", "0.5", "--out", str(tmp_path / "page")]
+    if problem == "other_manifest":
+        other = tmp_path / "other.csv"
+        pd.DataFrame({"ln_id": ["zz1", "zz2"], "prob_malignant": [0.2, 0.9]}).to_csv(other, index=False)
+        argv += ["--predictions", str(other)]
+    elif problem == "no_id_column":
+        reports = tmp_path / "reports.csv"
+        pd.DataFrame({"who": ["a"], "label": ["benign"]}).to_csv(reports, index=False)
+        argv += ["--predictions", str(predictions), "--reports", str(reports)]
+    else:
+        frame = pd.read_csv(cohort)
+        frame = frame[(frame["split"] == "train") | (frame["label"] == "benign")]
+        single = tmp_path / "single.csv"
+        frame.to_csv(single, index=False)
+        argv[2] = str(single)
+        argv += ["--predictions", str(predictions)]
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and err.startswith("benchmark compare: error:")
+    assert not (tmp_path / "page").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".compare-")]
