@@ -17,6 +17,8 @@ def test_wheel_ships_dictionaries_and_classifies(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "reportmine/_dictionaries/en.csv" in names and "reportmine/_dictionaries/zh.csv" in names
     assert "reportmine/data/example_reports.xlsx" in names
+    assert "reportmine/compare/templates/page.html.j2" in names
+    assert "reportmine/data/demo_cohort/manifest.csv" in names
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
