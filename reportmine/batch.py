@@ -18,12 +18,11 @@ from .io import (
     AtomicTableWriter,
     InputError,
     choose_column,
-    file_sha256,
     is_text_cell,
     read_table_chunks,
     write_json_atomic,
 )
-from .provenance import run_record
+from .provenance import file_sha256, run_record
 
 log = logging.getLogger(__name__)
 

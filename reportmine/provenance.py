@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("reportmine", "numpy", "scipy", "pandas", "spacy", "rapidfuzz", "scikit-learn",
             "statsmodels", "openpyxl", "torch")
@@ -19,6 +21,15 @@ def versions(packages=PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def run_record(config: dict, inputs: dict[str, str]) -> dict:

@@ -22,7 +22,6 @@ Preprocessing (:func:`preprocess`), as the paper's §2.5 and documented in the R
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,8 @@ import pandas as pd
 import torch
 from PIL import Image
 from scipy import ndimage
+
+from reportmine.provenance import file_sha256
 
 LABELS = {"benign": 0, "malignant": 1, "0": 0, "1": 1}
 LABEL_NAMES = ("benign", "malignant")
@@ -274,14 +275,6 @@ ID_COLUMNS = ("ln_id", "id")
 META_SKIP = {"ln_id", "id", "patient_id", "image", "mask", "label", "split", "split_group"}
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), require_labels: bool = True,
                   require_masks: bool = False) -> Manifest:
     """Read and validate a cohort manifest (errors name the file, row and column)."""
@@ -344,7 +337,7 @@ def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), requi
         nodes.append(Node(node_id, row, patient, group, root / image, masks, label, split, meta))
     if not nodes:
         raise DataError(f"{path}: no rows to use" + (f" ({excluded} excluded by label)" if excluded else ""))
-    return Manifest(path, _file_sha256(path), tuple(nodes), excluded)
+    return Manifest(path, file_sha256(path), tuple(nodes), excluded)
 
 
 # ---------------------------------------------------------------- dataset and augmentation

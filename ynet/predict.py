@@ -7,7 +7,6 @@ back at each image's original resolution before they are written and scored.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -19,6 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+
+from reportmine.provenance import file_sha256
 
 from .checkpoint import CheckpointError, load_model
 from .data import (
@@ -52,14 +53,6 @@ class PredictionSummary:
         dice = "" if np.isnan(self.dice_median) else f"; median Dice {self.dice_median:.3f}"
         return (f"{self.n} images scored with {self.n_models} model(s){dice}\n  written: {self.out}"
                 + (f", masks in {self.masks_dir}" if self.masks_dir else ""))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def nodes_from_images(paths: Sequence[str | Path]) -> list[Node]:
@@ -143,4 +136,4 @@ def predict(models: Sequence[str | Path], out: str | Path, *, manifest: str | Pa
     dices = frame["dice"].dropna()
     return PredictionSummary(len(frame), str(out), str(mask_folder or ""),
                              float(dices.median()) if len(dices) else float("nan"), len(loaded),
-                             tuple(_sha256(Path(m)) for m in models))
+                             tuple(file_sha256(Path(m)) for m in models))

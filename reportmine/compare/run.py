@@ -3,7 +3,6 @@ the node id against the gold label, and write the page (the one call the CLI mak
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import InputError, file_sha256
+from ..io import InputError
+from ..provenance import file_sha256
 from .analysis import REPORTS_NAME, Comparison, Flow, IndexTest, calls_from_scores, choose_threshold
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,6 @@ class CompareOptions:
     seed: int = 0
     title: str = "Y-Net versus the original ultrasound reports"
     synthetic: bool = False
-
-
-def _sha(path: Path) -> str:
-    return file_sha256(path)
 
 
 def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
@@ -77,7 +73,7 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
             raise InputError(f"{path}: row {bad.index[0]}, column {column}: {bad.iloc[0]!r} is not a report label")
         test = IndexTest("reports", REPORTS_NAME, "reports", frame[id_col].astype(str).tolist(),
                          frame[column].astype(str).str.lower().map(LABEL_CALLS).to_numpy(), source=str(path),
-                         sha256=_sha(path))
+                         sha256=file_sha256(path))
         texts = dict(zip(frame[id_col].astype(str), frame["text"].astype(str))) if "text" in frame.columns else {}
         return test, texts, _evidence_of(path, ids)
     texts = {n.id: n.meta.get("report_text", "") for n in manifest.nodes}
@@ -147,7 +143,7 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
         threshold, rule = choose_threshold(options.threshold, labels, scores, _oof_for(path))
         tests.append(IndexTest(f"model{k + 1}", name, "model", preds["ln_id"].tolist(),
                                calls_from_scores(scores, threshold), scores, threshold, rule, str(path),
-                               _sha(path), preds["dice"].to_numpy(), preds["mask_file"].fillna("").tolist()))
+                               file_sha256(path), preds["dice"].to_numpy(), preds["mask_file"].fillna("").tolist()))
     for k, pred_path in enumerate(options.predictions):
         path = Path(pred_path)
         if not path.exists():
@@ -170,7 +166,7 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
         if options.threshold == "youden-oof":
             rule += " (youden-oof needs a checkpoint's run folder; precomputed predictions use 0.5)"
         tests.append(IndexTest(f"pred{k + 1}", f"Predictions: {path.stem}", "predictions", preds["ln_id"].tolist(),
-                               calls_from_scores(scores, threshold), scores, threshold, rule, str(path), _sha(path),
+                               calls_from_scores(scores, threshold), scores, threshold, rule, str(path), file_sha256(path),
                                preds["dice"].to_numpy() if "dice" in preds.columns else None,
                                preds.get("mask_file", pd.Series([""] * len(preds))).fillna("").tolist()))
     return tests
@@ -258,6 +254,3 @@ def compare(manifest: str | Path, out: str | Path, options: CompareOptions) -> P
         shutil.rmtree(work, ignore_errors=True)
     return out / "index.html"
 
-
-def options_digest(options: CompareOptions) -> str:
-    return hashlib.sha256(repr(sorted(vars(options).items())).encode()).hexdigest()[:12]
