@@ -107,7 +107,6 @@ def _evaluate(model, loader, device):
     from ynet.loss import JointLoss
 
     model.eval()
-    loss_fn = JointLoss()
     losses, probs, labels, dices = [], [], [], []
     with torch.no_grad():
         for image, mask, label, _ in loader:
@@ -122,7 +121,6 @@ def _evaluate(model, loader, device):
             if seg is not None:
                 for p, m in zip(seg.argmax(1).cpu().numpy(), mask.cpu().numpy()):
                     dices.append(dice(p, m))
-    del loss_fn
     return sum(losses) / len(labels), np.array(probs), np.array(labels), np.array(dices)
 
 
@@ -163,7 +161,7 @@ def speed(name: str, device: str, steps: int = 12) -> dict:
     return {"params": params, "train_images_per_s": train_ips, **out}
 
 
-def fit(name: str, data: Path, epochs: int, device: str, seed: int, run_dir: Path) -> dict:
+def fit(name: str, data: Path, epochs: int, device: str, seed: int) -> dict:
     from reportmine.stats import auc_delong, summarize_overlap
     from ynet.loss import JointLoss
 
@@ -223,7 +221,7 @@ def _worker(args) -> int:
     if args.worker == "speed":
         print(json.dumps(speed(args.model, args.device)))
     else:
-        print(json.dumps(fit(args.model, Path(args.data), args.epochs, args.device, args.seed, Path(args.out))))
+        print(json.dumps(fit(args.model, Path(args.data), args.epochs, args.device, args.seed)))
     return 0
 
 
