@@ -179,7 +179,7 @@ class ReportClassifier:
     hedge_as: str = "indeterminate"
     two_class: str | None = None
     max_chars: int = DEFAULT_MAX_CHARS
-    _matchers: dict = field(default_factory=dict, init=False, repr=False)
+    _readers: dict = field(default_factory=dict, init=False, repr=False)
     _decisions: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -193,12 +193,12 @@ class ReportClassifier:
             raise ValueError(f"two_class must be malignant or benign, got {self.two_class!r}")
 
     def reader(self, language: str) -> PieceReader:
-        if language not in self._matchers:
+        if language not in self._readers:
             entries = self.dictionary.for_language(language)
             matcher = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
             digit_free = not any(ch.isdigit() for e in entries for ch in e.term)
-            self._matchers[language] = PieceReader(language, matcher, fold_digits=digit_free)
-        return self._matchers[language]
+            self._readers[language] = PieceReader(language, matcher, fold_digits=digit_free)
+        return self._readers[language]
 
     def _decide(self, statement: NodeStatement) -> StatementDecision:
         """:func:`decide_statement`, memoised on what the decision depends on."""

@@ -1,7 +1,7 @@
 """Y-Net against segmentation peers on a real cohort (BUSI, DDTI), measured in one run.
 
     python -m ynet.benchmark --data ../shared/datasets/busi --name busi --epochs 12 \
-        --out reports/benchmarks [--device cpu] [--models ynet,ynet_cls_only,peer,monai]
+        --out reports/benchmarks [--device cpu] [--models ynet,ynet_cls_only,peer,monai] [--folds 5]
 
 Needs, in the same venv, ``segmentation_models_pytorch`` (peer: Unet-resnet34 with an
 auxiliary classification head, no pretrained weights) and ``monai`` (UNet, segmentation only).
@@ -13,7 +13,10 @@ Protocol: labels benign vs malignant (``normal`` excluded); one fixed grouped sp
 ``split_group`` (test ≈ 20 %, then fold 0 of 5 of the rest for validation); the same
 preprocessing, augmentation, optimiser (Adam, lr 1e-3, batch 8), loss (cross-entropy for
 mask and class) and epoch budget for every model; the checkpoint with the lowest
-validation loss is scored on the test split. Speed is measured first, model after model
+validation loss is scored on the test split. With ``--folds K`` each model is trained K times,
+fold k of the training part validating the k-th model, and the test split is scored by the
+average of the K models (class probabilities and mask probabilities averaged; each single
+model's test AUC and Dice are kept too). Speed is measured first, model after model
 in separate processes on an otherwise idle machine: training images/s over 12 steps,
 inference images/s at batch 1 and 8; peak memory is each training process's maximum RSS.
 """
@@ -26,6 +29,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,7 +81,7 @@ def build(name: str) -> torch.nn.Module:
     raise ValueError(f"unknown model {name!r}")
 
 
-def _cohort(data: Path, seed: int):
+def _cohort(data: Path, seed: int, fold: int = 0):
     from ynet.data import PreparedCohort, Preprocessing, read_manifest
     from ynet.splits import assign_splits
 
@@ -86,8 +90,8 @@ def _cohort(data: Path, seed: int):
     cohort = PreparedCohort(manifest.nodes, Preprocessing(size=256), need_masks=True)
     index = {n.id: i for i, n in enumerate(cohort.nodes)}
     part = {
-        "train": [index[i] for i in table.loc[(table["split"] == "train") & (table["fold"] != 0), "id"]],
-        "val": [index[i] for i in table.loc[table["fold"] == 0, "id"]],
+        "train": [index[i] for i in table.loc[(table["split"] == "train") & (table["fold"] != fold), "id"]],
+        "val": [index[i] for i in table.loc[table["fold"] == fold, "id"]],
         "test": [index[i] for i in table.loc[table["split"] == "test", "id"]],
     }
     return manifest, cohort, part
@@ -102,7 +106,9 @@ def _loader(cohort, idx, augment: bool, seed: int, shuffle: bool, batch: int):
                                            drop_last=shuffle)
 
 
-def _evaluate(model, loader, device):
+def _evaluate(model, loader, device, maps: dict | None = None):
+    """Mean loss, P(malignant), labels and Dice per image; with ``maps`` (a dict of two lists),
+    the foreground probability maps and reference masks are kept there."""
     from reportmine.stats import dice
     from ynet.loss import JointLoss
 
@@ -121,6 +127,9 @@ def _evaluate(model, loader, device):
             if seg is not None:
                 for p, m in zip(seg.argmax(1).cpu().numpy(), mask.cpu().numpy()):
                     dices.append(dice(p, m))
+                if maps is not None:
+                    maps["fg"] += list(seg.float().softmax(1)[:, 1].cpu().numpy().astype(np.float16))
+                    maps["mask"] += list(mask.cpu().numpy().astype(np.uint8))
     return sum(losses) / len(labels), np.array(probs), np.array(labels), np.array(dices)
 
 
@@ -161,13 +170,16 @@ def speed(name: str, device: str, steps: int = 12) -> dict:
     return {"params": params, "train_images_per_s": train_ips, **out}
 
 
-def fit(name: str, data: Path, epochs: int, device: str, seed: int) -> dict:
-    from reportmine.stats import auc_delong, summarize_overlap
+def fit(name: str, data: Path, epochs: int, device: str, seed: int, fold: int = 0,
+        test_maps: Path | None = None) -> dict:
+    """Train one model on the training part less ``fold``, score the test split; ``test_maps``
+    (an .npz path) receives the test probabilities, labels and foreground maps."""
+    from reportmine.stats import auc_delong
     from ynet.loss import JointLoss
 
     torch.manual_seed(seed)
     dev = torch.device(device)
-    manifest, cohort, part = _cohort(data, seed)
+    manifest, cohort, part = _cohort(data, seed, fold)
     model = build(name).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=1e-5)
@@ -201,33 +213,73 @@ def fit(name: str, data: Path, epochs: int, device: str, seed: int) -> dict:
             best = val_loss
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
-    _, probs, labels, dices = _evaluate(model, test_loader, dev)
-    result = {"model": name, "name": NAMES[name], "epochs": epochs, "training_seconds": time.perf_counter() - started,
+    maps = {"fg": [], "mask": []} if test_maps is not None else None
+    _, probs, labels, dices = _evaluate(model, test_loader, dev, maps)
+    if test_maps is not None:
+        np.savez(test_maps, probs=probs, labels=labels, fg=np.array(maps["fg"], dtype=np.float16),
+                 masks=np.array(maps["mask"], dtype=np.uint8))
+    result = {"model": name, "name": NAMES[name], "epochs": epochs, "fold": fold,
+              "training_seconds": time.perf_counter() - started,
               "n_train": len(part["train"]), "n_val": len(part["val"]), "n_test": len(part["test"]),
               "history": history, "dice_median": None, "dice_q1": None, "dice_q3": None, "auc": None,
               "auc_ci_low": None, "auc_ci_high": None, "dice_values": dices.tolist(), "probs": probs.tolist(),
               "labels": labels.tolist(), "manifest_sha256": manifest.sha256}
-    if dices.size:
-        s = summarize_overlap(dices, n_boot=1000, seed=seed)
-        result.update(dice_median=s.median, dice_q1=s.q1, dice_q3=s.q3)
-    if probs.size:
-        a = auc_delong(labels, probs)
-        result.update(auc=a.auc, auc_ci_low=a.ci_low, auc_ci_high=a.ci_high)
+    result.update(_scores(dices, labels, probs, seed))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def _scores(dices: np.ndarray, labels: np.ndarray, probs: np.ndarray, seed: int) -> dict:
+    from reportmine.stats import auc_delong, summarize_overlap
+
+    out = {}
+    if dices.size:
+        s = summarize_overlap(dices, n_boot=1000, seed=seed)
+        out.update(dice_median=s.median, dice_q1=s.q1, dice_q3=s.q3)
+    if probs.size:
+        a = auc_delong(labels, probs)
+        out.update(auc=a.auc, auc_ci_low=a.ci_low, auc_ci_high=a.ci_high)
+    return out
+
+
+def _ensemble(fold_results: list[dict], map_files: list[Path], seed: int) -> dict:
+    """Average the fold models' test probabilities and foreground maps; score the average."""
+    from reportmine.stats import dice
+
+    runs = [np.load(f) for f in map_files]
+    labels = runs[0]["labels"]
+    probs = np.mean([r["probs"] for r in runs], axis=0) if runs[0]["probs"].size else np.array([])
+    dices = np.array([])
+    if runs[0]["fg"].size:
+        fg = np.mean([r["fg"].astype(np.float32) for r in runs], axis=0)
+        # foreground probability ≥ 0.5 is the two-class argmax of the averaged softmax
+        dices = np.array([dice((f >= 0.5).astype(np.uint8), m) for f, m in zip(fg, runs[0]["masks"])])
+    first = fold_results[0]
+    result = {k: first[k] for k in ("model", "name", "epochs", "n_train", "n_val", "n_test", "manifest_sha256")}
+    result |= {"folds": len(fold_results), "history": first["history"],
+               "training_seconds": sum(r["training_seconds"] for r in fold_results),
+               "peak_rss_mb": max(r["peak_rss_mb"] for r in fold_results),
+               "dice_values": dices.tolist(), "probs": probs.tolist(), "labels": labels.tolist(),
+               "dice_median": None, "dice_q1": None, "dice_q3": None, "auc": None, "auc_ci_low": None,
+               "auc_ci_high": None,
+               "single_models": [{k: r.get(k) for k in ("fold", "auc", "dice_median", "training_seconds")}
+                                 for r in fold_results]}
+    return result | _scores(dices, labels, probs, seed)
 
 
 def _worker(args) -> int:
     if args.worker == "speed":
         print(json.dumps(speed(args.model, args.device)))
     else:
-        print(json.dumps(fit(args.model, Path(args.data), args.epochs, args.device, args.seed)))
+        print(json.dumps(fit(args.model, Path(args.data), args.epochs, args.device, args.seed, args.fold,
+                             Path(args.maps) if args.maps else None)))
     return 0
 
 
-def _run(kind: str, model: str, args) -> dict:
+def _run(kind: str, model: str, args, fold: int = 0, maps: Path | None = None) -> dict:
     cmd = [sys.executable, "-m", "ynet.benchmark", "--worker", kind, "--model", model, "--data", str(args.data),
-           "--epochs", str(args.epochs), "--device", args.device, "--seed", str(args.seed), "--out", str(args.out)]
+           "--epochs", str(args.epochs), "--device", args.device, "--seed", str(args.seed), "--out", str(args.out),
+           "--fold", str(fold)] + (["--maps", str(maps)] if maps else [])
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -262,32 +314,48 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--folds", type=int, default=1,
+                        help="train one model per cross-validation fold (of 5) and score their average")
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
     parser.add_argument("--worker", choices=("speed", "fit"), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--fold", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--maps", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return _worker(args)
+    if not 1 <= args.folds <= 5:
+        parser.error(f"--folds must be between 1 and 5, got {args.folds}")
     models = [m for m in args.models.split(",") if m]
     hardware = f"{platform.machine()} CPU, {torch.get_num_threads()} threads" if args.device == "cpu" else \
         torch.cuda.get_device_name(0)
     speeds = {m: _run("speed", m, args) for m in models}
     results = {}
     for m in models:
-        results[m] = _run("fit", m, args) | speeds[m] | {"hardware": hardware}
+        if args.folds == 1:
+            results[m] = _run("fit", m, args) | speeds[m] | {"hardware": hardware}
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            maps = [Path(tmp) / f"fold{k}.npz" for k in range(args.folds)]
+            runs = [_run("fit", m, args, fold=k, maps=maps[k]) for k in range(args.folds)]
+            results[m] = _ensemble(runs, maps, args.seed) | speeds[m] | {"hardware": hardware}
     keys = ("dice_median", "dice_q1", "dice_q3", "auc", "auc_ci_low", "auc_ci_high", "params", "train_images_per_s",
             "infer_images_per_s_b1", "infer_images_per_s_b8", "peak_rss_mb", "epochs", "hardware", "n_train",
-            "n_val", "n_test", "training_seconds", "name")
+            "n_val", "n_test", "training_seconds", "name", "folds", "single_models")
     payload = {m: {k: r.get(k) for k in keys} for m, r in results.items()}
+    split = "grouped by split_group; test ~20 %, " + (
+        "validation = fold 0 of 5" if args.folds == 1 else f"{args.folds} models, model k validated on fold k of 5, "
+                                                          "test scored by their average")
     payload["protocol"] = {"data": str(args.data), "seed": args.seed, "epochs": args.epochs, "device": args.device,
                            "torch": torch.__version__, "python": platform.python_version(),
                            "manifest_sha256": next(iter(results.values()))["manifest_sha256"],
-                           "excluded": "normal", "split": "grouped by split_group; test ~20 %, validation = fold 0 of 5"}
+                           "folds": args.folds, "excluded": "normal", "split": split}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=2))
     (args.out / f"{args.name}_runs.json").write_text(json.dumps(results))
     _plots(results, args.out, args.name)
-    lines = [f"# {args.name.upper()}: Y-Net vs peers ({args.epochs} epochs each, {hardware})", "",
+    ensemble = "" if args.folds == 1 else f", average of {args.folds} fold models"
+    lines = [f"# {args.name.upper()}: Y-Net vs peers ({args.epochs} epochs each{ensemble}, {hardware})", "",
              "| model | params | test Dice median [Q1, Q3] | test AUC (95 % CI, DeLong) | train img/s | "
              "infer img/s b1 | infer img/s b8 | peak RSS |", "|---|---:|---|---|---:|---:|---:|---:|"]
     for m, r in payload.items():
@@ -301,6 +369,17 @@ def main(argv=None) -> int:
         p, y = payload["peer"], payload["ynet"]
         lines += ["", f"Y-Net / smp peer: inference (b8) {y['infer_images_per_s_b8'] / p['infer_images_per_s_b8']:.1f}×, "
                       f"training {y['train_images_per_s'] / p['train_images_per_s']:.1f}×."]
+    for m, r in payload.items():
+        if m != "protocol" and r.get("single_models"):
+            single = [x for x in r["single_models"] if x["auc"] is not None or x["dice_median"] is not None]
+            aucs = np.array([x["auc"] for x in single if x["auc"] is not None])
+            dices = np.array([x["dice_median"] for x in single if x["dice_median"] is not None])
+            parts = [f"AUC {', '.join(f'{a:.3f}' for a in aucs)} (mean {aucs.mean():.3f}, SD {aucs.std(ddof=1):.3f})"
+                     if aucs.size > 1 else "",
+                     f"Dice median {', '.join(f'{d:.3f}' for d in dices)} (mean {dices.mean():.3f})"
+                     if dices.size > 1 else ""]
+            lines += ["", f"{r['name']}, each fold model alone on the test split: " + "; ".join(x for x in parts if x)
+                      + f"; {r['training_seconds'] / 60:.0f} min of training in all."]
     lines += ["", f"Split: {payload['protocol']['split']}; n = {payload[models[0]]['n_train']} train, "
                   f"{payload[models[0]]['n_val']} validation, {payload[models[0]]['n_test']} test.",
               f"Plots: `{args.name}_curves.png`. Raw per-image values: `{args.name}_runs.json`."]
