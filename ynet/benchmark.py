@@ -317,6 +317,9 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=1,
                         help="train one model per cross-validation fold (of 5) and score their average")
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
+    parser.add_argument("--fits", type=Path,
+                        help="reuse the trained-model results of an earlier run (its *_runs.json) and measure "
+                             "only the speeds anew, e.g. after another job disturbed the speed phase")
     parser.add_argument("--worker", choices=("speed", "fit"), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--fold", type=int, default=0, help=argparse.SUPPRESS)
@@ -329,16 +332,25 @@ def main(argv=None) -> int:
     models = [m for m in args.models.split(",") if m]
     hardware = f"{platform.machine()} CPU, {torch.get_num_threads()} threads" if args.device == "cpu" else \
         torch.cuda.get_device_name(0)
+    earlier = json.loads(args.fits.read_text()) if args.fits else {}
+    if args.fits:
+        for m in models:
+            fits = earlier.get(m)
+            if fits is None or fits["epochs"] != args.epochs or fits.get("folds", 1) != args.folds:
+                parser.error(f"{args.fits}: no {m} model trained for {args.epochs} epochs and {args.folds} fold(s)")
     speeds = {m: _run("speed", m, args) for m in models}
     results = {}
     for m in models:
-        if args.folds == 1:
-            results[m] = _run("fit", m, args) | speeds[m] | {"hardware": hardware}
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            maps = [Path(tmp) / f"fold{k}.npz" for k in range(args.folds)]
-            runs = [_run("fit", m, args, fold=k, maps=maps[k]) for k in range(args.folds)]
-            results[m] = _ensemble(runs, maps, args.seed) | speeds[m] | {"hardware": hardware}
+        if args.fits:
+            fits = earlier[m]
+        elif args.folds == 1:
+            fits = _run("fit", m, args)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                maps = [Path(tmp) / f"fold{k}.npz" for k in range(args.folds)]
+                runs = [_run("fit", m, args, fold=k, maps=maps[k]) for k in range(args.folds)]
+                fits = _ensemble(runs, maps, args.seed)
+        results[m] = fits | speeds[m] | {"hardware": hardware}
     keys = ("dice_median", "dice_q1", "dice_q3", "auc", "auc_ci_low", "auc_ci_high", "params", "train_images_per_s",
             "infer_images_per_s_b1", "infer_images_per_s_b8", "peak_rss_mb", "epochs", "hardware", "n_train",
             "n_val", "n_test", "training_seconds", "name", "folds", "single_models")
@@ -349,7 +361,8 @@ def main(argv=None) -> int:
     payload["protocol"] = {"data": str(args.data), "seed": args.seed, "epochs": args.epochs, "device": args.device,
                            "torch": torch.__version__, "python": platform.python_version(),
                            "manifest_sha256": next(iter(results.values()))["manifest_sha256"],
-                           "folds": args.folds, "excluded": "normal", "split": split}
+                           "folds": args.folds, "excluded": "normal", "split": split,
+                           "fits_from": str(args.fits) if args.fits else None}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=2))
     (args.out / f"{args.name}_runs.json").write_text(json.dumps(results))
