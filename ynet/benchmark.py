@@ -19,6 +19,8 @@ average of the K models (class probabilities and mask probabilities averaged; ea
 model's test AUC and Dice are kept too). Speed is measured first, model after model
 in separate processes on an otherwise idle machine: training images/s over 12 steps,
 inference images/s at batch 1 and 8; peak memory is each training process's maximum RSS.
+``--fits RUNS_JSON`` keeps an earlier run's trained-model results and measures only the speeds
+again (for when another job shared the machine during the speed phase).
 """
 
 from __future__ import annotations
@@ -396,6 +398,9 @@ def main(argv=None) -> int:
     lines += ["", f"Split: {payload['protocol']['split']}; n = {payload[models[0]]['n_train']} train, "
                   f"{payload[models[0]]['n_val']} validation, {payload[models[0]]['n_test']} test.",
               f"Plots: `{args.name}_curves.png`. Raw per-image values: `{args.name}_runs.json`."]
+    if args.fits:
+        lines += ["", f"Trained-model results (Dice, AUC, peak RSS) from the earlier run `{args.fits.name}`; "
+                      "speeds measured anew in this run."]
     (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
