@@ -286,7 +286,7 @@ def _run(kind: str, model: str, args, fold: int = 0, maps: Path | None = None) -
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _plots(results: dict, out: Path, name: str) -> None:
+def _plots(results: dict, out: Path, name: str, folds: int = 1) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -297,7 +297,7 @@ def _plots(results: dict, out: Path, name: str) -> None:
         epochs = [h["epoch"] for h in r["history"]]
         axes[0].plot(epochs, [h["val_loss"] for h in r["history"]], label=NAMES[key])
     axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("validation loss")
+    axes[0].set_ylabel("validation loss" if folds == 1 else "validation loss (fold-0 model)")
     axes[0].legend(fontsize=7)
     with_dice = {k: r for k, r in results.items() if r["dice_values"]}
     axes[1].boxplot([r["dice_values"] for r in with_dice.values()], showfliers=False)
@@ -368,7 +368,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=2))
     (args.out / f"{args.name}_runs.json").write_text(json.dumps(results))
-    _plots(results, args.out, args.name)
+    _plots(results, args.out, args.name, args.folds)
     ensemble = "" if args.folds == 1 else f", average of {args.folds} fold models"
     lines = [f"# {args.name.upper()}: Y-Net vs peers ({args.epochs} epochs each{ensemble}, {hardware})", "",
              "| model | params | test Dice median [Q1, Q3] | test AUC (95 % CI, DeLong) | train img/s | "
