@@ -194,7 +194,6 @@ def fit(name: str, data: Path, epochs: int, device: str, seed: int, fold: int = 
         train_set.set_epoch(epoch)
         model.train()
         t0 = time.perf_counter()
-        seen = 0
         for image, mask, label, _ in train_loader:
             image, mask, label = image.to(dev), mask.to(dev), label.to(dev)
             seg, cls = model(image)
@@ -204,7 +203,6 @@ def fit(name: str, data: Path, epochs: int, device: str, seed: int, fold: int = 
             opt.zero_grad()
             parts.total.backward()
             opt.step()
-            seen += image.shape[0]
         sched.step()
         val_loss, probs, labels, dices = _evaluate(model, val_loader, dev)
         history.append({"epoch": epoch + 1, "val_loss": val_loss, "seconds": time.perf_counter() - t0,
@@ -223,8 +221,7 @@ def fit(name: str, data: Path, epochs: int, device: str, seed: int, fold: int = 
     result = {"model": name, "name": NAMES[name], "epochs": epochs, "fold": fold,
               "training_seconds": time.perf_counter() - started,
               "n_train": len(part["train"]), "n_val": len(part["val"]), "n_test": len(part["test"]),
-              "history": history, "dice_median": None, "dice_q1": None, "dice_q3": None, "auc": None,
-              "auc_ci_low": None, "auc_ci_high": None, "dice_values": dices.tolist(), "probs": probs.tolist(),
+              "history": history, "dice_values": dices.tolist(), "probs": probs.tolist(),
               "labels": labels.tolist(), "manifest_sha256": manifest.sha256}
     result.update(_scores(dices, labels, probs, seed))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -232,9 +229,10 @@ def fit(name: str, data: Path, epochs: int, device: str, seed: int, fold: int = 
 
 
 def _scores(dices: np.ndarray, labels: np.ndarray, probs: np.ndarray, seed: int) -> dict:
+    """Test Dice median [Q1, Q3] and AUC with DeLong CI; None where the model has no such output."""
     from reportmine.stats import auc_delong, summarize_overlap
 
-    out = {}
+    out = dict.fromkeys(("dice_median", "dice_q1", "dice_q3", "auc", "auc_ci_low", "auc_ci_high"))
     if dices.size:
         s = summarize_overlap(dices, n_boot=1000, seed=seed)
         out.update(dice_median=s.median, dice_q1=s.q1, dice_q3=s.q3)
@@ -262,8 +260,6 @@ def _ensemble(fold_results: list[dict], map_files: list[Path], seed: int) -> dic
                "training_seconds": sum(r["training_seconds"] for r in fold_results),
                "peak_rss_mb": max(r["peak_rss_mb"] for r in fold_results),
                "dice_values": dices.tolist(), "probs": probs.tolist(), "labels": labels.tolist(),
-               "dice_median": None, "dice_q1": None, "dice_q3": None, "auc": None, "auc_ci_low": None,
-               "auc_ci_high": None,
                "single_models": [{k: r.get(k) for k in ("fold", "auc", "dice_median", "training_seconds")}
                                  for r in fold_results]}
     return result | _scores(dices, labels, probs, seed)
