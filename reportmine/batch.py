@@ -12,19 +12,15 @@ from pathlib import Path
 import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
-from .io import (
-    ID_COLUMN_NAMES,
-    TEXT_COLUMN_NAMES,
-    AtomicTableWriter,
-    InputError,
-    choose_column,
-    is_text_cell,
-    read_table_chunks,
-    write_json_atomic,
-)
-from .provenance import file_sha256, run_record
+from .core.errors import InputError
+from .core.outputs import AtomicTableWriter, write_json_atomic
+from .core.provenance import file_sha256, run_record
+from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
 log = logging.getLogger(__name__)
+
+TEXT_COLUMN_NAMES = ("report_text", "text", "report", "findings", "impression", "description",
+                     "conclusion", "超声所见", "检查所见", "超声描述", "报告", "超声提示", "诊断")
 
 RESULT_COLUMNS = ("id", "row", "label", "label_3class", "rule", "reason", "language", "flags",
                   "target_node", "node_statements", "deciding_statement", "evidence", "text")

@@ -124,7 +124,7 @@ def _pad(text: str, width: int) -> str:
 
 
 def main(argv=None) -> int:
-    from .io import InputError
+    from .core.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reportmine.core.labels import CLASS_NAMES
+
 from .model import YNet, YNetConfig
 
 FORMAT = "ynet-checkpoint/1"
-LABEL_MAP = {"benign": 0, "malignant": 1}
+LABEL_MAP = {name: index for index, name in enumerate(CLASS_NAMES)}
 
 
 class CheckpointError(ValueError):
@@ -35,7 +37,7 @@ def plain(value):
 
 
 def save_checkpoint(path: str | Path, model: YNet, meta: dict) -> None:
-    from reportmine.provenance import versions
+    from reportmine.core.provenance import versions
 
     tensors = {k: meta[k] for k in ("optimizer", "scheduler", "rng") if k in meta}
     rest = plain({k: v for k, v in meta.items() if k not in tensors})

@@ -33,10 +33,11 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from reportmine.provenance import file_sha256
+from reportmine.core.labels import BENIGN, CLASS_NAMES, MALIGNANT
+from reportmine.core.provenance import file_sha256
 
-LABELS = {"benign": 0, "malignant": 1, "0": 0, "1": 1}
-LABEL_NAMES = ("benign", "malignant")
+LABELS = {BENIGN: 0, MALIGNANT: 1, "0": 0, "1": 1}
+LABEL_NAMES = CLASS_NAMES
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".bmp", ".tif", ".tiff")
 
 

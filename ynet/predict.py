@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from reportmine.provenance import file_sha256
+from reportmine.core.provenance import file_sha256
 
 from .checkpoint import CheckpointError, load_model
 from .data import (

@@ -320,7 +320,7 @@ def _write_oof(path: Path, cohort: PreparedCohort, scores: dict) -> None:
 def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
           progress: bool = True, on_batch=None) -> dict:
     """Train every fold (or ``cfg.fold``) and write the run folder; returns a summary."""
-    from reportmine.provenance import versions
+    from reportmine.core.provenance import versions
 
     run_dir = Path(run_dir)
     main_process = int(os.environ.get("RANK", "0")) == 0

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..provenance import versions
+from ..core.provenance import versions
 from ..stats import roc_curve, summarize_overlap
 from . import figures
 from .analysis import Comparison
@@ -256,7 +256,7 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
     if location is not None:
         sheets["table2_location"] = location.reset_index()
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    from ..io import escape_cell
+    from ..core.outputs import escape_cell
 
     with pd.ExcelWriter(out / "tables.xlsx", engine="openpyxl") as writer:
         for name, frame in sheets.items():

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import InputError
-from ..provenance import file_sha256
+from ..core.errors import InputError
+from ..core.provenance import file_sha256
 from .analysis import REPORTS_NAME, Comparison, Flow, IndexTest, calls_from_scores, choose_threshold
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
     dictionary entries each report matched, for Table 1."""
     if options.reports:
         path = Path(options.reports)
-        from ..io import ID_COLUMN_NAMES, choose_column, read_table_chunks
+        from ..core.tables import ID_COLUMN_NAMES, choose_column, read_table_chunks
 
         frame = pd.concat(read_table_chunks(path))
         id_col = choose_column(path, list(frame.columns), None, ID_COLUMN_NAMES, "id")

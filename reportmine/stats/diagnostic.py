@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..core.labels import NEGATIVE_WORDS, POSITIVE_WORDS
 from .proportions import Proportion, normalize_method, proportion_ci, z_value
 
-POSITIVE_WORDS = {"1", "1.0", "malignant", "positive", "pos", "true", "yes", "m", "+"}
-NEGATIVE_WORDS = {"0", "0.0", "benign", "negative", "neg", "false", "no", "b", "-"}
 INDETERMINATE_WORDS = {"indeterminate", "equivocal", "uncertain", "i", "?"}
 INDETERMINATE_RULES = ("positive", "negative", "exclude")
 

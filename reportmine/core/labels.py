@@ -1,0 +1,32 @@
+"""The label vocabulary shared by report mining, the statistics, Y-Net and the comparison."""
+
+from __future__ import annotations
+
+BENIGN = "benign"
+MALIGNANT = "malignant"
+INDETERMINATE = "indeterminate"
+
+#: Class names in the order of the network's output (index 0 = benign, 1 = malignant).
+CLASS_NAMES = (BENIGN, MALIGNANT)
+#: Report labels: the two classes plus indeterminate.
+REPORT_LABELS = (MALIGNANT, BENIGN, INDETERMINATE)
+
+POSITIVE_WORDS = frozenset({"1", "1.0", "malignant", "positive", "pos", "true", "yes", "m", "+"})
+NEGATIVE_WORDS = frozenset({"0", "0.0", "benign", "negative", "neg", "false", "no", "b", "-"})
+
+
+def label_index(value) -> int | None:
+    """1 for a malignant/positive spelling, 0 for benign/negative, None for anything else."""
+    if isinstance(value, bool):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in POSITIVE_WORDS:
+        return 1
+    if text in NEGATIVE_WORDS:
+        return 0
+    return None
+
+
+def label_name(index: int) -> str:
+    """'malignant' for 1, 'benign' for 0."""
+    return CLASS_NAMES[int(index)]

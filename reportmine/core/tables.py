@@ -1,0 +1,190 @@
+"""Reading untrusted tables: ``.csv`` (UTF-8, UTF-8 with BOM, GB18030/GBK) and ``.xlsx``.
+
+CSV is read in chunks and a workbook row by row (openpyxl read-only), so a million-row
+export is read in bounded memory. Every error is an :class:`InputError` naming the file
+(and the row where it is known). Row numbers are those a spreadsheet shows: the header is
+row 1, the first data row is row 2.
+"""
+
+from __future__ import annotations
+
+import codecs
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+ENCODINGS = ("utf-8-sig", "gb18030")
+TABLE_SUFFIXES = (".csv", ".xlsx", ".xlsm")
+ID_COLUMN_NAMES = ("ln_id", "id", "report_id", "ID", "编号", "检查号")
+
+
+def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
+    """The first of UTF-8 (BOM or not) and GB18030 that decodes the file's first MiB."""
+    with open(path, "rb") as handle:
+        sample = handle.read(sample_bytes)
+    for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            decoder.decode(sample, final=len(sample) < sample_bytes)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{path}: cannot decode as UTF-8 or GB18030; pass --encoding")
+
+
+def check_readable(path: Path) -> None:
+    """A clear error unless ``path`` is an existing, readable .csv/.xlsx file."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a .csv or .xlsx file")
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise InputError(f"{path}: unsupported file type {path.suffix or '(none)'}; use .csv or .xlsx")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from exc
+
+
+def read_table_chunks(path: str | Path, *, sheet: str | None = None, encoding: str | None = None,
+                      chunksize: int = 5000) -> Iterator[pd.DataFrame]:
+    """Yield the table in chunks of string cells; the index is the file's row number."""
+    path = Path(path)
+    check_readable(path)
+    if path.suffix.lower() == ".csv":
+        if sheet is not None:
+            raise InputError(f"{path}: --sheet applies to .xlsx workbooks, not to a CSV file")
+        yield from _csv_chunks(path, encoding, chunksize)
+    else:
+        if encoding is not None:
+            raise InputError(f"{path}: --encoding applies to CSV files, not to a workbook")
+        yield from _xlsx_chunks(path, sheet, chunksize)
+
+
+def read_table(path: str | Path, *, sheet: str | None = None, encoding: str | None = None,
+               columns: Sequence[str] = ()) -> pd.DataFrame:
+    """The whole table as strings (index = file row), checked to hold ``columns``."""
+    frames = list(read_table_chunks(path, sheet=sheet, encoding=encoding))
+    frame = pd.concat(frames) if len(frames) > 1 else frames[0]
+    require_columns(path, frame.columns, columns)
+    return frame
+
+
+def require_columns(path: str | Path, present: Sequence[str], wanted: Sequence[str]) -> None:
+    missing = [c for c in wanted if c not in set(present)]
+    if missing:
+        raise InputError(f"{path}: no column {missing[0]!r}; columns: {', '.join(map(str, present))}")
+
+
+def _csv_chunks(path: Path, encoding: str | None, chunksize: int) -> Iterator[pd.DataFrame]:
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise InputError(f"{path}: unknown encoding {encoding!r}") from exc
+    chosen = encoding or detect_encoding(path)
+    row = 2  # data starts on line 2 of the file (line 1 is the header)
+    try:
+        reader = pd.read_csv(path, encoding=chosen, dtype=str, keep_default_na=False,
+                             chunksize=chunksize, on_bad_lines="error")
+        for chunk in reader:
+            chunk.index = range(row, row + len(chunk))
+            row += len(chunk)
+            yield chunk
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {_undecodable_row(path, chosen)}: bytes not valid {chosen}; "
+                         f"pass --encoding") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{path}: empty file (no header row)") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: malformed CSV: {str(exc).strip().splitlines()[-1]}") from exc
+
+
+def _undecodable_row(path: Path, encoding: str) -> str:
+    """'row N' of the first line that does not decode (a line count, not a chunk estimate)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return f"row {number}"
+    return "a row"
+
+
+def _xlsx_chunks(path: Path, sheet: str | None, chunksize: int) -> Iterator[pd.DataFrame]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__})") from exc
+    try:
+        if sheet is not None and sheet not in workbook.sheetnames:
+            raise InputError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(workbook.sheetnames)}")
+        ws = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise InputError(f"{path}: sheet {ws.title!r} is empty (no header row)")
+        columns = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
+        batch: list[list] = []
+        first_row = 2
+        for values in rows:
+            values = list(values) + [None] * (len(columns) - len(values))
+            batch.append([_cell_text(v) for v in values[: len(columns)]])
+            if len(batch) >= chunksize:
+                yield pd.DataFrame(batch, columns=columns, index=range(first_row, first_row + len(batch)))
+                first_row += len(batch)
+                batch = []
+        if batch or first_row == 2:
+            yield pd.DataFrame(batch, columns=columns, index=range(first_row, first_row + len(batch)))
+    finally:
+        workbook.close()
+
+
+def _cell_text(value):
+    """Strings stay strings; numbers and dates are kept as their text but marked non-text."""
+    if value is None or isinstance(value, str):
+        return value
+    return NonText(value)
+
+
+class NonText(str):
+    """A non-text cell, kept as its string form but recognisable as not a report."""
+
+    def __new__(cls, value):
+        obj = super().__new__(cls, str(value))
+        obj.original = value
+        return obj
+
+
+def is_text_cell(value) -> bool:
+    return isinstance(value, str) and not isinstance(value, NonText) and bool(value.strip())
+
+
+def choose_column(path: Path, columns: Sequence[str], wanted: str | None, names: Sequence[str],
+                  what: str, sample: pd.DataFrame | None = None) -> str | None:
+    """The named column, or the first of ``names`` present; for ``what='text'`` the one
+    column of long text; a clear error otherwise."""
+    if wanted is not None:
+        if wanted not in columns:
+            raise InputError(f"{path}: no column {wanted!r}; columns: {', '.join(map(str, columns))}")
+        return wanted
+    lowered = {str(c).strip().lower(): c for c in columns}
+    hits = [lowered[n.lower()] for n in names if n.lower() in lowered]
+    if hits:
+        return hits[0]
+    if what != "text" or sample is None:
+        return None
+    lengths = {c: sample[c].map(lambda v: len(v) if is_text_cell(v) else 0).mean() for c in columns}
+    long = [c for c, mean in lengths.items() if mean >= 15]
+    if len(long) == 1:
+        return long[0]
+    raise InputError(f"{path}: cannot tell which column holds the report text; pass --text-col "
+                     f"(columns: {', '.join(map(str, columns))})")
