@@ -166,7 +166,8 @@ def cmd_compare(args) -> int:
     options = CompareOptions(models=args.model or [], predictions=args.predictions or [], reports=args.reports,
                              split=args.split, indeterminate=args.indeterminate, threshold=args.threshold,
                              max_missing=args.max_missing, exclude_labels=tuple(args.exclude_label),
-                             device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic)
+                             device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic,
+                             unit_name=args.unit_name, unit=args.unit)
     page = compare(args.manifest, args.out, options)
     print(f"written: {page}")
     return 0
@@ -263,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--title", default="Y-Net versus the original ultrasound reports")
     cp.add_argument("--synthetic", action="store_true", help="mark the page as synthetic demonstration data")
+    cp.add_argument("--unit-name", default="node",
+                    help="what one manifest row is (node, lesion, nodule, lymph node, …): used in every caption")
+    cp.add_argument("--unit", choices=("node", "patient"),
+                    help="unit of analysis: patient = clustered CIs and tests (default when patient_id repeats), "
+                         "node = rows treated as independent")
     cp.set_defaults(func=cmd_compare)
 
     dm = sub.add_parser("demo", help="the whole chain on the shipped synthetic cohort (a few minutes on a CPU)")

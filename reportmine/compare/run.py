@@ -12,7 +12,15 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.provenance import file_sha256
-from .analysis import REPORTS_NAME, Comparison, Flow, IndexTest, calls_from_scores, choose_threshold
+from .analysis import (
+    REPORTS_NAME,
+    Comparison,
+    Flow,
+    IndexTest,
+    calls_from_scores,
+    choose_threshold,
+    choose_unit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,8 @@ class CompareOptions:
     seed: int = 0
     title: str = "Y-Net versus the original ultrasound reports"
     synthetic: bool = False
+    unit_name: str = "node"  # what one manifest row is: node, lesion, nodule, … (captions, flow, tables)
+    unit: str | None = None  # "node" (independent), "patient" (clustered) or None: clustered when patient_id repeats
 
 
 def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
@@ -218,7 +228,14 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
     flow = _flow(manifest, ids, tests, split_desc, options.max_missing)
     meta_rows = {n.id: n.meta for n in manifest.nodes if n.id in set(ids)}
     meta = pd.DataFrame.from_dict(meta_rows, orient="index").reindex(ids)
-    comparison = Comparison(gold, tests, options.indeterminate, flow, meta)
+    # the node's own id stands in for a missing patient id: such a node is its own cluster
+    clusters = pd.Series({n.id: n.patient_id or f"\x00{n.id}" for n in manifest.nodes})[ids]
+    try:
+        clustered, unit_reason = choose_unit(options.unit, clusters)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    comparison = Comparison(gold, tests, options.indeterminate, flow, meta, clusters=clusters, clustered=clustered,
+                            unit_name=options.unit_name, unit_reason=unit_reason)
     provenance = {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
                   "split": split_desc, "report_texts": texts, "report_matches": matches,
                   "images": {n.id: str(n.image) for n in manifest.nodes if n.id in set(ids)},
@@ -240,6 +257,7 @@ def compare(manifest: str | Path, out: str | Path, options: CompareOptions) -> P
     work = Path(tempfile.mkdtemp(prefix=".compare-", dir=out.parent))
     try:
         comparison, provenance = build_comparison(manifest, options, work)
+        provenance["output_folder"] = str(out.resolve())  # the page shows paths relative to it
         staged = work / "page"
         staged.mkdir()
         write_outputs(comparison, provenance, options, staged, work)
