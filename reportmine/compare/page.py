@@ -29,7 +29,7 @@ CLUSTERED_FOOTNOTE = ("95 % confidence intervals that account for several {units
                       "(e.g. sensitivity = all true positives / all malignant {units}) with a cluster-robust "
                       "standard error (Taylor linearisation, patients as clusters, K/(K − 1) factor) and a logit-Wald "
                       "interval, Clopper–Pearson on the {unit} counts where the estimate is 0 % or 100 % "
-                      "(marked *); Obuchowski (1997) for the AUC. The design effect (DE) is the clustered variance "
+                      "(marked *); Obuchowski (1997) for the AUC. The design effect is the clustered variance "
                       "over the binomial one.")
 MEASURE_NAMES = {"sensitivity": "Sen", "specificity": "Spe", "accuracy": "Acc", "ppv": "PPV", "npv": "NPV"}
 _ABSOLUTE = re.compile(r"(?<![\w.~])/[^\s(),;]+")
@@ -51,6 +51,17 @@ def relative_text(text: str, root: str | Path | None) -> str:
         except ValueError:  # another drive
             return path.name
     return _ABSOLUTE.sub(swap, str(text))
+
+
+def shown_source(text: str, manifest: str, root: str | Path | None) -> str:
+    """An index test's source (a file path, or a description naming the manifest) for the page."""
+    if root is None or not text:
+        return text
+    if Path(text).exists():
+        return shown_path(text, root)
+    if manifest and manifest in text:
+        text = text.replace(manifest, shown_path(manifest, root))
+    return relative_text(text, root)
 
 
 def shown_path(path: str | Path, root: str | Path | None) -> str:
@@ -362,7 +373,8 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         "paths_relative_to": "this output folder" if root else "the working folder",
         "split": relative_text(flow.split, root), "seed": options.seed, "indeterminate_rule": options.indeterminate,
         "threshold_rule": options.threshold, "index_tests": [
-            {"name": t.name, "kind": t.kind, "source": relative_text(t.source, root), "sha256": t.sha256,
+            {"name": t.name, "kind": t.kind, "source": shown_source(t.source, provenance["manifest"], root),
+             "sha256": t.sha256,
              "cut_off": t.threshold, "cut_off_rule": relative_text(t.threshold_rule, root)}
             for t in comparison.tests],
         "unit_of_analysis": {"unit_name": unit, "clustered": comparison.clustered, "reason": comparison.unit_reason,
