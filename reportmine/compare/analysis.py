@@ -44,21 +44,21 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-def choose_unit(unit: str | None, clusters: pd.Series) -> tuple[bool, str]:
+def choose_unit(unit: str | None, clusters: pd.Series, units: str = "units") -> tuple[bool, str]:
     """(clustered?, why). ``unit`` None decides from the data: clustered when a patient id repeats."""
     n_patients = clusters.nunique()
     repeats = n_patients < len(clusters)
     if unit is None:
         if repeats:
-            return True, (f"patient_id repeats ({len(clusters)} units from {n_patients} patients): "
+            return True, (f"patient_id repeats ({len(clusters)} {units} from {n_patients} patients): "
                           "clustered analysis")
-        return False, "one unit per patient (or no patient_id): units are independent"
+        return False, f"one {units[:-1] if units.endswith('s') else units} per patient (or no patient_id): independent"
     if unit not in UNITS:
         raise ValueError(f"--unit must be node or patient, got {unit!r}")
     if unit == "patient":
-        return True, f"--unit patient ({len(clusters)} units from {n_patients} patients)"
-    return False, "--unit node: units treated as independent" + (
-        f" although patient_id repeats ({len(clusters)} units from {n_patients} patients)" if repeats else "")
+        return True, f"--unit patient ({len(clusters)} {units} from {n_patients} patients)"
+    return False, f"--unit node: {units} treated as independent" + (
+        f" although patient_id repeats ({len(clusters)} {units} from {n_patients} patients)" if repeats else "")
 
 
 @dataclass

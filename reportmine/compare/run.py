@@ -20,6 +20,7 @@ from .analysis import (
     calls_from_scores,
     choose_threshold,
     choose_unit,
+    plural,
 )
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
     # the node's own id stands in for a missing patient id: such a node is its own cluster
     clusters = pd.Series({n.id: n.patient_id or f"\x00{n.id}" for n in manifest.nodes})[ids]
     try:
-        clustered, unit_reason = choose_unit(options.unit, clusters)
+        clustered, unit_reason = choose_unit(options.unit, clusters, plural(options.unit_name))
     except ValueError as exc:
         raise InputError(str(exc)) from None
     comparison = Comparison(gold, tests, options.indeterminate, flow, meta, clusters=clusters, clustered=clustered,
