@@ -35,6 +35,19 @@ MEASURE_NAMES = {"sensitivity": "Sen", "specificity": "Spe", "accuracy": "Acc", 
 _ABSOLUTE = re.compile(r"(?<![\w.~])/[^\s(),;]+")
 
 
+def _relative(path: Path, root: str | Path) -> str:
+    """``path`` relative to ``root``; a path that shares nothing with it but the filesystem root
+    (a temporary training folder, another disk) is shown by its last three parts only."""
+    path, root = path.resolve(), Path(root).resolve()
+    try:
+        common = Path(os.path.commonpath([path, root]))
+    except ValueError:  # another drive
+        common = None
+    if common is None or common == Path(common.anchor):
+        return "…/" + "/".join(path.parts[-3:])
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
 def relative_text(text: str, root: str | Path | None) -> str:
     """``text`` with every absolute path that exists on this machine shown relative to ``root``
     (the output folder), so a page does not carry the absolute paths of the machine that made it."""
@@ -43,13 +56,7 @@ def relative_text(text: str, root: str | Path | None) -> str:
 
     def swap(match: re.Match) -> str:
         found = match.group(0)
-        path = Path(found)
-        if not path.exists():
-            return found
-        try:
-            return Path(os.path.relpath(path.resolve(), Path(root))).as_posix()
-        except ValueError:  # another drive
-            return path.name
+        return _relative(Path(found), root) if Path(found).exists() else found
     return _ABSOLUTE.sub(swap, str(text))
 
 
@@ -66,12 +73,7 @@ def shown_source(text: str, manifest: str, root: str | Path | None) -> str:
 
 def shown_path(path: str | Path, root: str | Path | None) -> str:
     """A file path relative to ``root`` (the output folder)."""
-    if root is None:
-        return str(path)
-    try:
-        return Path(os.path.relpath(Path(path).resolve(), Path(root))).as_posix()
-    except ValueError:
-        return Path(path).name
+    return str(path) if root is None else _relative(Path(path), root)
 
 
 def pct(value: float) -> str:
@@ -370,7 +372,8 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
         "manifest": shown_path(provenance["manifest"], root), "manifest_sha256": provenance["manifest_sha256"],
-        "paths_relative_to": "this output folder" if root else "the working folder",
+        "paths_relative_to": ("this output folder (…/ = outside its tree: last parts only, the sha256 "
+                              "identifies the file)") if root else "the working folder",
         "split": relative_text(flow.split, root), "seed": options.seed, "indeterminate_rule": options.indeterminate,
         "threshold_rule": options.threshold, "index_tests": [
             {"name": t.name, "kind": t.kind, "source": shown_source(t.source, provenance["manifest"], root),
