@@ -1,5 +1,6 @@
 """`benchmark compare`: the page's numbers, flow, escaping and bad input."""
 
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -267,3 +268,21 @@ def test_bad_input_exit_2_and_no_partial_page(cohort, predictions, tmp_path, cap
     assert code == 2 and "\n" not in err and err.startswith("benchmark compare: error:")
     assert not (tmp_path / "page").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".compare-")]
+
+
+def test_page_paths_are_relative_or_shortened(tmp_path):
+    from reportmine.compare.page import relative_text, shown_path
+
+    out = tmp_path / "reports" / "demo"
+    out.mkdir(parents=True)
+    manifest = tmp_path / "cohort" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("x", encoding="utf-8")
+    assert shown_path(manifest, out) == "../../cohort/manifest.csv"
+    assert relative_text(f"splits ({manifest})", out) == "splits (../../cohort/manifest.csv)"
+    # a path sharing only the filesystem root with the output (a temporary run folder): last parts
+    here = Path(__file__).resolve()
+    disjoint = here.parts[1] != out.resolve().parts[1]
+    expected = "…/" + "/".join(here.parts[-3:]) if disjoint else os.path.relpath(here, out.resolve())
+    assert shown_path(here, out) == Path(expected).as_posix()
+    assert relative_text("/no/such/file.csv stays", out) == "/no/such/file.csv stays"

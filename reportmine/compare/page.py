@@ -44,7 +44,7 @@ def _relative(path: Path, root: str | Path) -> str:
     except ValueError:  # another drive
         common = None
     if common is None or common == Path(common.anchor):
-        return "…/" + "/".join(path.parts[-3:])
+        return "…/" + "/".join(path.parts[1:][-3:])
     return Path(os.path.relpath(path, root)).as_posix()
 
 
