@@ -10,12 +10,12 @@ are small frozen objects with ``summary()`` (the text the command prints) and ``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..core.errors import InputError
 from ..core.labels import NEGATIVE_WORDS, POSITIVE_WORDS
@@ -56,20 +56,18 @@ def _where(path: Path, row, column: str) -> str:
 
 def _binary_column(path: Path, frame, column: str, indeterminate_ok: bool) -> np.ndarray:
     """1 / 0 (and −1 for an indeterminate call where allowed) per row."""
-    out = np.empty(len(frame), dtype=np.int64)
-    for i, (row, value) in enumerate(frame[column].items()):
-        key = str(value if value is not None else "").strip().lower()
-        if key in POSITIVE_WORDS:
-            out[i] = 1
-        elif key in NEGATIVE_WORDS:
-            out[i] = 0
-        elif indeterminate_ok and key in INDETERMINATE_WORDS:
-            out[i] = -1
-        else:
-            allowed = "1/0, malignant/benign" + (" or indeterminate" if indeterminate_ok else "")
-            shown = repr(value) if key else "empty"
-            raise InputError(f"{_where(path, row, column)}: {shown} is not {allowed}")
-    return out
+    codes = {**{w: 1 for w in POSITIVE_WORDS}, **{w: 0 for w in NEGATIVE_WORDS}}
+    if indeterminate_ok:
+        codes |= {w: -1 for w in INDETERMINATE_WORDS}
+    keys = frame[column].fillna("").astype(str).str.strip().str.lower()
+    mapped = keys.map(codes)
+    bad = mapped.index[mapped.isna()]
+    if len(bad):
+        value = frame[column].loc[bad[0]]
+        allowed = "1/0, malignant/benign" + (" or indeterminate" if indeterminate_ok else "")
+        shown = repr(value) if keys.loc[bad[0]] else "empty"
+        raise InputError(f"{_where(path, bad[0], column)}: {shown} is not {allowed}")
+    return mapped.to_numpy(dtype=np.int64)
 
 
 def _cluster_column(path: Path, frame, column: str) -> np.ndarray:
@@ -81,16 +79,13 @@ def _cluster_column(path: Path, frame, column: str) -> np.ndarray:
 
 
 def _score_column(path: Path, frame, column: str) -> np.ndarray:
-    out = np.empty(len(frame), dtype=np.float64)
-    for i, (row, value) in enumerate(frame[column].items()):
-        try:
-            out[i] = float(str(value).strip())
-        except ValueError:
-            out[i] = math.nan
-        if not math.isfinite(out[i]):
-            shown = repr(value) if str(value).strip() else "empty"
-            raise InputError(f"{_where(path, row, column)}: {shown} is not a finite number")
-    return out
+    text = frame[column].fillna("").astype(str).str.strip()
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    bad = values.index[~np.isfinite(values.to_numpy())]
+    if len(bad):
+        shown = repr(frame[column].loc[bad[0]]) if text.loc[bad[0]] else "empty"
+        raise InputError(f"{_where(path, bad[0], column)}: {shown} is not a finite number")
+    return values.to_numpy()
 
 
 def _apply_rule(calls: np.ndarray, rule: str) -> np.ndarray:
