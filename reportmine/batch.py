@@ -120,12 +120,14 @@ def default_output(path: str | Path) -> Path:
 def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: str | None = None,
                   id_col: str | None = None, sheet: str | None = None, encoding: str | None = None,
                   classifier: ReportClassifier | None = None, chunksize: int = 5000,
-                  progress: Callable[[int], None] | None = None, **options) -> ClassifySummary:
+                  progress: Callable[[int], None] | None = None, overrides: str | Path | None = None,
+                  **options) -> ClassifySummary:
     """Classify every report of a .csv/.xlsx file and write results + evidence atomically.
 
     Nothing is written if the input is unusable (:class:`InputError`). The run record
     (versions, configuration, input hash) goes into a ``run`` sheet (xlsx) or a
-    ``.run.json`` file beside a CSV output.
+    ``.run.json`` file beside a CSV output. ``overrides``: a reviewer's corrections CSV
+    (:mod:`reportmine.review.overrides`), applied to the results and counted in the run record.
     """
     path = Path(path)
     out = Path(out) if out is not None else default_output(path)
@@ -142,7 +144,8 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
                                                "target_side_column": side_col or ""},
                         {str(path): file_sha256(path)})
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
-    sheets = {"results": RESULT_COLUMNS, "evidence": EVIDENCE_COLUMNS}
+    fixes = _override_applier(overrides)
+    sheets = {"results": fixes.columns(RESULT_COLUMNS) if fixes is not None else RESULT_COLUMNS, "evidence": EVIDENCE_COLUMNS}
     if out.suffix.lower() == ".xlsx":
         sheets["run"] = ("key", "value")
     writer = AtomicTableWriter(out, sheets, protect=[path])
@@ -150,13 +153,15 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     with writer:
         for chunk in _chain(first, chunks):
             results, evidence = _classify_chunk(classifier, chunk, text_col, id_col, level_col, side_col, counts)
-            writer.write("results", results)
+            writer.write("results", fixes.apply(results) if fixes is not None else results)
             writer.write("evidence", evidence)
             n += len(chunk)
             if progress is not None:
                 progress(len(chunk))
         if n == 0:
             raise InputError(f"{path}: no data rows")
+        if fixes is not None:
+            record["overrides"] = fixes.finish(path)
         if "run" in sheets:
             writer.write("run", _flatten_record(record))
     extra = [str(writer.sheet_path("evidence"))] if out.suffix.lower() == ".csv" else []
@@ -180,6 +185,14 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
         seconds=time.perf_counter() - started,
         record=record,
     )
+
+
+def _override_applier(overrides):
+    if overrides is None:
+        return None
+    from .review.overrides import OverrideApplier, read_overrides
+
+    return OverrideApplier(read_overrides(overrides))
 
 
 def _chain(first, rest):

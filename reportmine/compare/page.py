@@ -231,6 +231,7 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
             {"name": t.name, "kind": t.kind, "source": t.source, "sha256": t.sha256, "cut_off": t.threshold,
              "cut_off_rule": t.threshold_rule} for t in comparison.tests],
         "synthetic_data": options.synthetic,
+        "report_overrides": provenance.get("report_overrides"),
     }
     baseline_frame = []
     for b in baseline:
@@ -271,6 +272,6 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         title=options.title, record=record, flow=flow, table3=table3, paired=paired, dictionary=dictionary,
         location=location, baseline=baseline, subgroups=subgroups.to_dict("records") if not subgroups.empty else [],
         figures=figs, dice_summaries=dice_summaries, errors=_errors(comparison, provenance),
-        reports_present=provenance["reports_present"], ci_footnote=CI_FOOTNOTE, options=options,
+        reports_present=provenance["reports_present"], review_page=provenance.get("review_page"), ci_footnote=CI_FOOTNOTE, options=options,
         tests=comparison.tests, n_malignant=int(comparison.gold.sum()), n_benign=int((comparison.gold == 0).sum()))
     (out / "index.html").write_text(html, encoding="utf-8")
