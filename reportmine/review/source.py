@@ -49,9 +49,8 @@ class ClassifyOutput:
 
 def _unescaped(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(unescape_cell)
+    for column in frame.columns:  # every column: cells are text (object or pandas' str dtype)
+        frame[column] = frame[column].map(unescape_cell)
     return frame
 
 
