@@ -116,7 +116,8 @@ def _evidence_of(path: Path, ids: list[str]) -> list | None:
     return [grouped.get(i, []) for i in ids]
 
 
-def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, ids: list[str]) -> dict | None:
+def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, ids: list[str],
+                            nodes: list[str]) -> dict | None:
     """Replace report calls by a reviewer's corrections (--report-overrides); the run record's block."""
     if not options.report_overrides:
         return None
@@ -127,7 +128,8 @@ def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, 
 
     names = {1: "malignant", 0: "benign", -1: "indeterminate"}
     labels, record = apply_to_calls(read_overrides(options.report_overrides), list(reports.ids),
-                                    [names[int(c)] for c in reports.calls], reports.source, restrict_to=ids)
+                                    [names[int(c)] for c in reports.calls], reports.source, known_ids=nodes,
+                                    restrict_to=ids)
     reports.calls = np.array([LABEL_CALLS[label] for label in labels])
     reports.source += f" with {record['labels_overridden']} label(s) overridden by {options.report_overrides}"
     return record
@@ -274,7 +276,7 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
                          f"({'malignant' if gold.iloc[0] == 1 else 'benign'}); accuracy needs both")
     tests = _model_tests(options, manifest, ids, gold, work)
     reports, texts, matches = _reports(options, manifest, ids)
-    overridden = _apply_report_overrides(options, reports, ids)
+    overridden = _apply_report_overrides(options, reports, ids, [n.id for n in manifest.nodes])
     if reports is not None:
         tests.append(reports)
     if not tests:

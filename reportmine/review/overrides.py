@@ -124,18 +124,28 @@ class OverrideApplier:
 
 
 def apply_to_calls(overrides: Overrides, ids: list[str], labels: list[str], source: str | Path,
-                   *, restrict_to: Iterable[str] | None = None) -> tuple[list[str], dict]:
+                   *, known_ids: Iterable[str] = (), restrict_to: Iterable[str] | None = None
+                   ) -> tuple[list[str], dict]:
     """Report labels with the corrections applied, and the run-record block.
 
-    ``restrict_to`` (ids): corrections for reports outside it (another split) are allowed and
-    left out of the counts; a correction for an id that is not among ``ids`` at all is an error.
+    A correction for an id in ``known_ids`` but not in ``ids`` (a node of another split) is
+    left out; one for an id in neither is an error. ``restrict_to``: count only these ids.
     """
-    applier = OverrideApplier(overrides)
+    present = {str(i).strip() for i in ids}
+    known = present | {str(i).strip() for i in known_ids}
+    unknown = [i for i in overrides.corrections if i not in known]
+    if unknown:
+        c = overrides.corrections[unknown[0]]
+        raise InputError(f"{overrides.path}: row {c.row}, column id: {unknown[0]!r} is not a report of "
+                         f"{source} ({len(unknown)} correction(s) match no report)")
+    usable = Overrides(overrides.path, {i: c for i, c in overrides.corrections.items() if i in present},
+                       overrides.sha256)
+    applier = OverrideApplier(usable)
     rows = applier.apply([{"id": i, "label": lab} for i, lab in zip(ids, labels)])
-    record = applier.finish(source)
+    record = applier.finish(source) | {"corrections": len(overrides)}
     if restrict_to is not None:
-        keep = {str(i) for i in restrict_to}
-        in_split = [r for r in rows if str(r["id"]) in keep and r["reviewed"]]
+        keep = {str(i).strip() for i in restrict_to}
+        in_split = [r for r in rows if str(r["id"]).strip() in keep and r["reviewed"]]
         record.update(reviewed=len(in_split),
                       labels_overridden=sum(1 for r in in_split if r["label"] != r["machine_label"]))
         record["confirmed"] = record["reviewed"] - record["labels_overridden"]
