@@ -14,6 +14,7 @@ goes through the template's autoescaping.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def finding_spans(text: str, evidence: list[dict]) -> list[Span]:
     for ev in evidence:
         start, end = int(ev["start"]), int(ev["end"])
         parts = [f"{ev.get('entry') or ev['matched_text']} ({ev['category']})"]
-        if str(ev.get("match", "")) == "fuzzy":
+        if str(ev.get("match", "")) == "fuzzy" and _score(ev) < 100:
             parts.append(f"fuzzy score {ev.get('score', '')}")
         if ev.get("scope"):
             parts.append(f"scope {ev['scope']}")
@@ -147,8 +148,7 @@ def context_spans(text: str, result, matches) -> tuple[list[Span], list[Span], l
             continue
         what = "covers the node statement" if category == "hedge_equivocal" else "covers"
         cues.append(_cue_span(start, end, category, text, spans, what))
-    anchors = [Span(m.start, m.end, "anchor", (("data-category", m.category),
-                                              ("title", f"{m.entry.term} ({m.category})")))
+    anchors = [Span(m.start, m.end, "anchor", (("data-category", m.category),))
                for m in matches if m.category in ANCHOR_CATEGORIES]
     statement_spans = []
     for start, end, d in statements:
@@ -215,29 +215,37 @@ def rests_on_hedge(rule: str, evidence: list[dict], result=None) -> bool:
     return bool(deciding) and all(f.hedged_by is not None for f in deciding)
 
 
-def review_reasons(label3: str, rule: str, evidence: list[dict], anchors: list[Span],
+def _score(ev: dict) -> float:
+    try:
+        return float(ev.get("score", 100) or 100)
+    except ValueError:
+        return 100.0
+
+
+_SENTENCE_END = re.compile(r"[。！？!?;；\n]|\.(?!\d)")
+
+
+def _near(text: str, start: int, end: int, anchor: Span) -> bool:
+    """Within NEAR_NODE_CHARS characters of the node word, in the same sentence."""
+    lo, hi = (end, anchor.start) if end <= anchor.start else (anchor.end, start)
+    if hi - lo > NEAR_NODE_CHARS:
+        return False
+    return _SENTENCE_END.search(text, lo, max(lo, hi)) is None
+
+
+def review_reasons(text: str, label3: str, rule: str, evidence: list[dict], anchors: list[Span],
                    gold: str | None, reread_label: str, label: str, result=None) -> tuple[str, ...]:
     reasons = []
     if rests_on_hedge(rule, evidence, result):
         reasons.append("hedged")
     if label3 == "indeterminate":
         reasons.append("indeterminate")
-    for ev in evidence:
-        try:
-            score = float(ev.get("score", 100) or 100)
-        except ValueError:
-            score = 100.0
-        if str(ev.get("match", "")) == "fuzzy" and score < FUZZY_REVIEW_BELOW:
-            reasons.append("fuzzy")
-            break
+    if any(str(ev.get("match", "")) == "fuzzy" and _score(ev) < FUZZY_REVIEW_BELOW for ev in evidence):
+        reasons.append("fuzzy")
     nodes = [a for a in anchors if dict(a.attrs).get("data-category") in NODE_WORDS]
-    for ev in evidence:
-        if str(ev.get("scope", "")) != "thyroid":
-            continue
-        start, end = int(ev["start"]), int(ev["end"])
-        if any(a.start - NEAR_NODE_CHARS <= end and start <= a.end + NEAR_NODE_CHARS for a in nodes):
-            reasons.append("thyroid-near-node")
-            break
+    if any(str(ev.get("scope", "")) == "thyroid" and _near(text, int(ev["start"]), int(ev["end"]), a)
+           for ev in evidence for a in nodes):
+        reasons.append("thyroid-near-node")
     if gold and gold != label3:
         reasons.append("gold")
     if reread_label and reread_label != label:
@@ -278,7 +286,7 @@ def mark_report(text: str, evidence: list[dict], *, label: str, label3: str, rul
     shown = [s for s in shown if not any(_overlaps(s, m) and not (s.start <= m.start and m.end <= s.end)
                                          for m in marks)]
     spans = shown + marks
-    reasons = review_reasons(label3, rule, evidence, anchors, gold, reread, label,
+    reasons = review_reasons(text, label3, rule, evidence, anchors, gold, reread, label,
                              result if result is not None and result.label == label else None)
     return ReportMarks(tuple(spans), tokens_for(text, spans), reasons, reread, tuple(notes))
 
