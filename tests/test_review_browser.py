@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest

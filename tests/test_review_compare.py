@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_review import ReviewParser
 
 from reportmine.bench_cli import main as bench
 from reportmine.classify import ReportClassifier
 from reportmine.cli import main as reportmine
 from reportmine.compare.demo import make_demo_cohort
 from reportmine.stats import two_by_two
-
-from test_review import ReviewParser
 
 
 @pytest.fixture(scope="module")
