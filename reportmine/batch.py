@@ -27,6 +27,7 @@ RESULT_COLUMNS = ("id", "row", "label", "label_3class", "rule", "reason", "langu
 EVIDENCE_COLUMNS = ("id", "row", "matched_text", "start", "end", "entry", "category", "dictionary_line",
                     "match", "score", "scope", "node_statement", "negated", "negation_cue", "hedged",
                     "hedge_cue", "polarity")
+INPUT_PREFIX = "input_"  # an input column named like one of ours is kept as input_<name>
 TARGET_LEVEL_COLUMNS = ("level", "ln_level", "部位", "分区")
 TARGET_SIDE_COLUMNS = ("side", "ln_side", "侧别")
 
@@ -71,8 +72,39 @@ def _target_columns(columns) -> tuple[str | None, str | None]:
     return level, side
 
 
+def carried_columns(columns, text_col: str, id_col: str | None) -> list[tuple[object, str]]:
+    """(input column, result column) for every input column the results keep.
+
+    The results keep the input's other columns after the toolkit's own, so a gold label,
+    level or side travels with each result. The text column is already ``text``; an id
+    column named ``id`` is already ``id``; any other name that is also one of ours is kept
+    as ``input_<name>`` (an input ``label`` becomes ``input_label``).
+    """
+    taken = set(RESULT_COLUMNS)
+    kept = []
+    for column in columns:
+        name = str(column)
+        if column == text_col or (column == id_col and name == "id"):
+            continue
+        out = name
+        while out in taken:
+            out = INPUT_PREFIX + out
+        taken.add(out)
+        kept.append((column, out))
+    return kept
+
+
+def _cell(value):
+    """An input cell as written back: a workbook number or date keeps its own type."""
+    original = getattr(value, "original", None)
+    if isinstance(original, bool | int | float):
+        return original
+    return value
+
+
 def _classify_chunk(classifier: ReportClassifier, chunk: pd.DataFrame, text_col: str, id_col: str | None,
-                    level_col: str | None, side_col: str | None, counts: dict[str, Counter]):
+                    level_col: str | None, side_col: str | None, counts: dict[str, Counter],
+                    carried: list[tuple[object, str]] = ()):
     results, evidence = [], []
     for row_number, row in zip(chunk.index, chunk.itertuples(index=False)):
         values = dict(zip(chunk.columns, row))
@@ -87,6 +119,8 @@ def _classify_chunk(classifier: ReportClassifier, chunk: pd.DataFrame, text_col:
         )
         flat = result_row(result)
         flat.update(id=report_id, row=row_number, text=text or "")
+        for column, out in carried:
+            flat[out] = _cell(values[column])
         results.append(flat)
         for ev in evidence_rows(result):
             ev.update(id=report_id, row=row_number)
@@ -100,15 +134,22 @@ def _classify_chunk(classifier: ReportClassifier, chunk: pd.DataFrame, text_col:
 
 def classify_frame(frame: pd.DataFrame, *, text_col: str | None = None, id_col: str | None = None,
                    classifier: ReportClassifier | None = None, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(results, evidence) tables for a DataFrame of reports (one row per report)."""
+    """(results, evidence) tables for a DataFrame of reports (one row per report).
+
+    The results hold the toolkit's columns (:data:`RESULT_COLUMNS`) and then the frame's
+    other columns (:func:`carried_columns`), in the frame's order and index.
+    """
     classifier = classifier or ReportClassifier(**options)
     where = Path("<frame>")
     text_col = choose_column(where, list(frame.columns), text_col, TEXT_COLUMN_NAMES, "text", frame.head(200))
     id_col = choose_column(where, list(frame.columns), id_col, ID_COLUMN_NAMES, "id")
     level_col, side_col = _target_columns(frame.columns)
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
-    results, evidence = _classify_chunk(classifier, frame, text_col, id_col, level_col, side_col, counts)
-    return (pd.DataFrame(results, columns=RESULT_COLUMNS).set_index(frame.index),
+    carried = carried_columns(frame.columns, text_col, id_col)
+    results, evidence = _classify_chunk(classifier, frame, text_col, id_col, level_col, side_col, counts,
+                                        carried)
+    columns = list(RESULT_COLUMNS) + [out for _, out in carried]
+    return (pd.DataFrame(results, columns=columns).set_index(frame.index),
             pd.DataFrame(evidence, columns=EVIDENCE_COLUMNS))
 
 
@@ -144,15 +185,20 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
                                                "target_side_column": side_col or ""},
                         {str(path): file_sha256(path)})
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
+    carried = carried_columns(columns, text_col, id_col)
     fixes = _override_applier(overrides)
-    sheets = {"results": fixes.columns(RESULT_COLUMNS) if fixes is not None else RESULT_COLUMNS, "evidence": EVIDENCE_COLUMNS}
+    if fixes is not None:
+        carried = fixes.carried(carried)
+    own = fixes.columns(RESULT_COLUMNS) if fixes is not None else RESULT_COLUMNS
+    sheets = {"results": list(own) + [out for _, out in carried], "evidence": EVIDENCE_COLUMNS}
     if out.suffix.lower() == ".xlsx":
         sheets["run"] = ("key", "value")
     writer = AtomicTableWriter(out, sheets, protect=[path])
     n = 0
     with writer:
         for chunk in _chain(first, chunks):
-            results, evidence = _classify_chunk(classifier, chunk, text_col, id_col, level_col, side_col, counts)
+            results, evidence = _classify_chunk(classifier, chunk, text_col, id_col, level_col, side_col,
+                                                counts, carried)
             writer.write("results", fixes.apply(results) if fixes is not None else results)
             writer.write("evidence", evidence)
             n += len(chunk)

@@ -24,6 +24,7 @@ from .dictionary import Entry
 
 # Quotes, brackets of emphasis and spaces carry no meaning inside Chinese terms
 # ("淋巴门"结构 reads as 淋巴门结构), so they are dropped before matching Chinese.
+_GLUED_SIGN = re.compile(r"\w\(")
 _ZH_DROP = set("“”\"'‘’「」『』《》 \t\u3000")
 # Scope categories may overlap findings (淋巴门 is both); they are resolved apart.
 SCOPE_CATEGORIES = frozenset({"node_anchor", "neck_region", "thyroid_context", "non_cervical"})
@@ -66,7 +67,8 @@ class NormalizedText:
 
 def normalize(text: str, language: str) -> NormalizedText:
     """NFKC per character (full-width letters, Ⅲ → III); Chinese also drops quotes and spaces."""
-    if text.isascii() and (language == "en" or not any(ch in _ZH_DROP for ch in text)):
+    if text.isascii() and (language == "en" and _GLUED_SIGN.search(text) is None
+                           or language == "zh" and not any(ch in _ZH_DROP for ch in text)):
         return NormalizedText(text, text, tuple(range(len(text) + 1)))
     chars: list[str] = []
     offsets: list[int] = []
@@ -76,6 +78,9 @@ def normalize(text: str, language: str) -> NormalizedText:
         folded = unicodedata.normalize("NFKC", ch) if ord(ch) > 127 else ch
         if language == "zh":
             folded = folded.replace(" ", "")
+        elif folded == "(" and chars and chars[-1].isalnum():
+            chars.append(" ")  # "LN(-)" reads as "LN (-)": the sign is a token of its own
+            offsets.append(i)
         for piece in folded:
             chars.append(piece)
             offsets.append(i)
@@ -231,6 +236,10 @@ class ChineseMatcher:
         alternatives = sorted((re.escape(t) for t in terms), key=len, reverse=True)
         self.starts = re.compile("(?=" + "|".join(alternatives) + ")", re.IGNORECASE) if terms else None
         self.fuzzy = [(normalize(e.term, "zh").text, e) for e in entries if e.match == "fuzzy"]
+        self.variants = [(re.compile("(?=(" + "|".join(
+            re.escape(t[:i]) + f"[^{re.escape(t[i])}\\W\\da-zA-Z_]" + re.escape(t[i + 1:])
+            for i in range(len(t))) + "))"), t, e)
+            for t, e in ((normalize(e.term, "zh").text, e) for e in entries if e.match == "variant")]
 
     def find(self, original: str) -> list[Match]:
         """Every exact or fuzzy entry in ``original`` (spans into it; overlaps unresolved)."""
@@ -266,4 +275,28 @@ class ChineseMatcher:
                     s, e = norm.span(ds, de)
                     found.append(Match(s, e, original[s:e], entry, round(al.score, 1)))
                 start = max(de, start + 1)
+        if self.variants:
+            found.extend(self._variants(original, norm, found))
         return found
+
+    def _variants(self, original: str, norm: NormalizedText, exact: list[Match]) -> list[Match]:
+        """One character replaced by another Chinese one (琳巴结, 淋八结), where that character
+        is not part of another term found there (淋巴门, or a pseudo word such as 淋巴管)."""
+        text = norm.text
+        out = []
+        for pattern, term, entry in self.variants:
+            for m in pattern.finditer(text):
+                pos = m.start()
+                wrong = next(i for i, ch in enumerate(m.group(1)) if ch != term[i])
+                if not _is_cjk(text[pos + wrong]):
+                    continue
+                s, e = norm.span(pos, pos + len(term))
+                at = norm.span(pos + wrong, pos + wrong + 1)[0]
+                if any(x.start <= at < x.end for x in exact):
+                    continue
+                out.append(Match(s, e, original[s:e], entry, round(100 * (len(term) - 1) / len(term), 1)))
+        return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"

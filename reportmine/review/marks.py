@@ -292,10 +292,14 @@ def mark_report(text: str, evidence: list[dict], *, label: str, label3: str, rul
 
 
 def dictionary_matches(classifier, language: str, text: str) -> list:
-    """Every dictionary match in ``text`` (overlaps resolved within the scope and cue groups)."""
+    """Every dictionary match in ``text`` (overlaps resolved within the scope and cue groups),
+    with the matcher of each language the classifier reads (a mixed report is read in both)."""
     from ..matching import split_groups
 
-    if language not in ("en", "zh"):
-        return []
-    scope, other = split_groups(classifier.reader(language).matcher.find(text))
+    reader = classifier.reader(classifier.language)
+    matchers = getattr(reader, "matchers", None) or {reader.language: reader.matcher}
+    if language in matchers and classifier.language != "auto":
+        matchers = {language: matchers[language]}
+    found = [m for matcher in matchers.values() for m in matcher.find(text)]
+    scope, other = split_groups(found)
     return scope + other

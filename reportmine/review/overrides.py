@@ -91,6 +91,15 @@ class OverrideApplier:
         columns = tuple(columns)
         return columns + tuple(c for c in ADDED_COLUMNS if c not in columns)
 
+    def carried(self, carried: list[tuple[object, str]]) -> list[tuple[object, str]]:
+        """Input columns kept in the results, renamed ``input_<name>`` where a name is one we add."""
+        renamed = []
+        for column, out in carried:
+            while out in ADDED_COLUMNS:
+                out = "input_" + out
+            renamed.append((column, out))
+        return renamed
+
     def apply(self, rows: list[dict]) -> list[dict]:
         """Rows (``id``, ``label``, optionally ``label_3class``) with the corrections applied."""
         for row in rows:
