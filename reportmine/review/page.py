@@ -154,7 +154,9 @@ def build_review(output: ClassifyOutput, *, classifier=None) -> ReviewPage:
                                 marks.reasons, marks.tokens, marks.notes))
     confusion, disagreements = {}, ()
     if output.gold_col:
-        confusion = {g: {m: 0 for m in REPORT_LABELS} for g in ("malignant", "benign")}
+        present = set(output.gold.values())
+        confusion = {g: {m: 0 for m in REPORT_LABELS} for g in REPORT_LABELS
+                     if g in present or g != "indeterminate"}
         for v in views:
             if v.gold is not None:
                 confusion[v.gold][v.label3 if v.label3 in REPORT_LABELS else "indeterminate"] += 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import InputError
-from ..core.labels import label_index
+from ..core.labels import INDETERMINATE, label_index
 from ..core.outputs import FORMULA_PREFIXES
 from ..core.tables import read_table, require_columns
 
@@ -40,7 +40,7 @@ class ClassifyOutput:
     evidence_path: Path
     record: dict[str, str] = field(default_factory=dict)  # run record, flattened ("config.hedge_as")
     gold_col: str | None = None
-    gold: dict[int, str] = field(default_factory=dict)  # results row -> "malignant" / "benign"
+    gold: dict[int, str] = field(default_factory=dict)  # results row -> malignant / benign / indeterminate
 
     def summary(self) -> str:
         return (f"{self.path}: {len(self.results)} reports, {len(self.evidence)} evidence rows"
@@ -88,10 +88,13 @@ def _gold(path: Path, results: pd.DataFrame, gold_col: str) -> dict[int, str]:
     for row, value in results[gold_col].items():
         if value is None or not str(value).strip():
             continue
+        if str(value).strip().lower() == INDETERMINATE:  # a reference labelling of reports may say so
+            gold[row] = INDETERMINATE
+            continue
         index = label_index(value)
         if index is None:
             raise InputError(f"{path}: row {row}, column {gold_col}: {str(value)!r} is not a gold label "
-                             f"(malignant/benign or 1/0)")
+                             f"(malignant/benign/indeterminate or 1/0)")
         gold[row] = "malignant" if index == 1 else "benign"
     return gold
 
