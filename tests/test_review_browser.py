@@ -183,3 +183,19 @@ def test_corrections_survive_a_reload(page):
     page.wait_for_function("document.body.classList.contains('js')")
     assert page.locator("#ncorr").text_content() != "0"
     assert page.locator("article[data-id='N003']").get_attribute("data-reviewed") == "benign"
+
+
+def test_benchmark_script_smoke(tmp_path):
+    """The page benchmark runs end to end on a small size: a table row, no console errors,
+    and the filter showed the reports that need review (up to a page)."""
+    import json
+
+    from reportmine.benchmarks.review_page import main as bench
+
+    out = tmp_path / "bench.md"
+    assert bench(["--sizes", "24", "--out", str(out), "--workdir", str(tmp_path)]) == 0
+    row = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))[0]
+    assert row["reports"] == 24 and row["page_mb"] > 0 and row["console_errors"] == []
+    assert row["fcp_ms"] is not None and row["ready_wall_ms"] > 0
+    assert 0 < row["shown_after_filter"] <= 24
+    assert "| 24 |" in out.read_text(encoding="utf-8")

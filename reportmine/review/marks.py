@@ -98,8 +98,7 @@ def finding_spans(text: str, evidence: list[dict]) -> list[Span]:
             parts.append(f"counts as {ev['polarity']}")
         if ev.get("dictionary_line"):
             parts.append(str(ev["dictionary_line"]))
-        attrs = [("data-category", str(ev["category"])), ("data-ev", str(ev["row"])),
-                 ("data-scope", str(ev.get("scope", ""))), ("title", "; ".join(parts))]
+        attrs = [("data-category", str(ev["category"])), ("data-ev", str(ev["row"])), ("title", "; ".join(parts))]
         if _truthy(ev.get("negated", "")):
             attrs.append(("data-negated", "1"))
         if _truthy(ev.get("hedged", "")):
@@ -108,13 +107,13 @@ def finding_spans(text: str, evidence: list[dict]) -> list[Span]:
     return spans
 
 
-def _cue_span(start: int, end: int, category: str, text: str, covered: list[tuple[int, int]],
-              what: str) -> Span:
+def _cue_span(start: int, end: int, category: str, covered: list[tuple[int, int]]) -> Span:
+    """A cue; ``data-span`` is its scope (the page shows and highlights it on hover or focus)."""
     lo = min([start] + [a for a, _ in covered])
     hi = max([end] + [b for _, b in covered])
     kind = CUE_KINDS[category]
     if covered:
-        title = f"{kind} cue ({category}); {what}: {_quote(text[lo:hi], 200)}"
+        title = f"{kind} cue ({category})"
     elif kind == "pseudo":
         title = f"pseudo-negation ({category}): looks like a negation but negates nothing"
     elif kind == "terminator":
@@ -142,19 +141,13 @@ def context_spans(text: str, result, matches) -> tuple[list[Span], list[Span], l
     for m in matches:
         if m.category in CUE_KINDS:
             covered.setdefault((m.start, m.end, m.category), [])
-    cues = []
-    for (start, end, category), spans in sorted(covered.items()):
-        if category not in CUE_KINDS:
-            continue
-        what = "covers the node statement" if category == "hedge_equivocal" else "covers"
-        cues.append(_cue_span(start, end, category, text, spans, what))
+    cues = [_cue_span(start, end, category, spans) for (start, end, category), spans in sorted(covered.items())
+            if category in CUE_KINDS]
     anchors = [Span(m.start, m.end, "anchor", (("data-category", m.category),))
                for m in matches if m.category in ANCHOR_CATEGORIES]
-    statement_spans = []
-    for start, end, d in statements:
-        title = f"node statement {d.statement.index}: {d.label or 'no decision'} ({d.rule}: {d.reason})"
-        statement_spans.append(Span(start, end, "statement", (("class", "st"), ("data-statement", str(d.statement.index)),
-                                                              ("title", title))))
+    statement_spans = [Span(start, end, "statement", (("class", "st"),
+                                                      ("title", f"node statement: {d.label or 'no decision'} ({d.rule})")))
+                       for start, end, d in statements]
     return cues, anchors, statement_spans
 
 
@@ -169,7 +162,7 @@ def deciding_span(text: str, deciding: str, statements: list[Span]) -> Span | No
     at = text.find(deciding)
     if at < 0:
         return None
-    return Span(at, at + len(deciding), "statement", (("class", "st"), ("title", "deciding statement")))
+    return Span(at, at + len(deciding), "statement", (("class", "st"),))
 
 
 def _overlaps(a: Span, b: Span) -> bool:
@@ -278,9 +271,7 @@ def mark_report(text: str, evidence: list[dict], *, label: str, label3: str, rul
     decide = deciding_span(text, deciding, statements)
     shown = [s for s in statements if decide is None or (s.start, s.end) != (decide.start, decide.end)]
     if decide is not None:
-        decide = Span(decide.start, decide.end, "statement",
-                      (("class", "st decide"),) + tuple(a for a in decide.attrs if a[0] != "class"))
-        shown.append(decide)
+        shown.append(Span(decide.start, decide.end, "statement", (("class", "st decide"),)))
     # A statement wrapper is cosmetic: drop one that a mark would cross.
     marks = findings + cues + anchors
     shown = [s for s in shown if not any(_overlaps(s, m) and not (s.start <= m.start and m.end <= s.end)
