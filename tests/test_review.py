@@ -331,3 +331,22 @@ def test_classify_overrides_for_unknown_report_write_nothing(reports_file, tmp_p
     err = capsys.readouterr().err
     assert "row 3, column id: 'ZZ'" in err
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_workbook_line_breaks_keep_marks_on_their_text(tmp_path):
+    """A workbook turns a report's \\r\\n into \\n; the evidence offsets (counted on the
+    original) are mapped back, so every mark still sits on its matched text."""
+    text = "Neck:\r\n  right level III node\twith cystic change.\r\nNo other abnormal nodes, reactive."
+    source = tmp_path / "crlf.csv"
+    pd.DataFrame({"id": ["c1"], "report_text": [text]}).to_csv(source, index=False)
+    out, page = tmp_path / "crlf.xlsx", tmp_path / "crlf.html"
+    assert main(["classify", str(source), "--out", str(out), "--quiet"]) == 0
+    assert main(["review", str(out), "--out", str(page)]) == 0
+    evidence = _table(out, "evidence")
+    report = _parse(page).reports[0]
+    assert report["text"] == text.replace("\r\n", "\n")
+    assert len(evidence) >= 2
+    for number, ev in enumerate(evidence.to_dict("records"), start=2):
+        marks = [m for m in report["marks"] if m["attrs"].get("data-ev") == str(number)]
+        assert report["text"][marks[0]["start"]:marks[-1]["end"]] == ev["matched_text"].replace("\r\n", "\n")
+        assert marks[0]["start"] == int(ev["start"]) - text[:int(ev["start"])].count("\r")

@@ -136,11 +136,7 @@ def build_review(output: ClassifyOutput, *, classifier=None) -> ReviewPage:
     for index, (row, r) in enumerate(zip(results.index, results.to_dict("records"))):
         text = str(r["text"])
         ev = groups.get(str(r[key]).strip(), [])
-        for e in ev:
-            if text[e["start"]:e["end"]] != e["matched_text"]:
-                raise InputError(f"{output.evidence_path}: row {e['row']}, column matched_text: "
-                                 f"{e['matched_text']!r} is not at {e['start']}:{e['end']} of report "
-                                 f"{r['id']!r}'s text (evidence from another classify run?)")
+        ev = [_placed(e, text, output.evidence_path, r["id"]) for e in ev]
         label = str(r["label"]).strip().lower()
         label3 = str(r.get("label_3class") or label).strip().lower()
         flags = str(r.get("flags", ""))
@@ -169,6 +165,26 @@ def build_review(output: ClassifyOutput, *, classifier=None) -> ReviewPage:
         languages=dict(sorted(Counter(v.language or "none" for v in views).items())),
         reasons={k: sum(1 for v in views if k in v.reasons) for k in REVIEW_REASONS},
         gold_col=output.gold_col, confusion=confusion, disagreements=disagreements, notes=tuple(notes))
+
+
+def _placed(ev: dict, text: str, where: Path, report_id) -> dict:
+    """The evidence row with offsets into ``text`` as read.
+
+    A workbook stores a line break ``\\r\\n`` as ``\\n`` (XML normalises line ends), while
+    the offsets were counted on the original text: they are mapped back. Anything else that
+    does not point at the matched text is an error (evidence from another run)."""
+    start, end, wanted = ev["start"], ev["end"], ev["matched_text"]
+    if text[start:end] == wanted:
+        return ev
+    if "\n" in text:
+        original = text.replace("\r\n", "\n").replace("\n", "\r\n")
+        if original[start:end].replace("\r\n", "\n") == wanted.replace("\r\n", "\n"):
+            start -= original[:start].count("\r")
+            end -= original[:end].count("\r")
+            if text[start:end] == wanted.replace("\r\n", "\n"):
+                return ev | {"start": start, "end": end, "matched_text": text[start:end]}
+    raise InputError(f"{where}: row {ev['row']}, column matched_text: {wanted!r} is not at {ev['start']}:"
+                     f"{ev['end']} of report {report_id!r}'s text (evidence from another classify run?)")
 
 
 def _json_block(payload) -> Markup:
