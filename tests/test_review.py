@@ -350,3 +350,15 @@ def test_workbook_line_breaks_keep_marks_on_their_text(tmp_path):
         marks = [m for m in report["marks"] if m["attrs"].get("data-ev") == str(number)]
         assert report["text"][marks[0]["start"]:marks[-1]["end"]] == ev["matched_text"].replace("\r\n", "\n")
         assert marks[0]["start"] == int(ev["start"]) - text[:int(ev["start"])].count("\r")
+
+
+def test_review_of_an_overridden_output_shows_both_labels(reports_file, tmp_path):
+    corr = _write(tmp_path / "corr.csv", "id,label\nA1,benign\n")
+    out, page = tmp_path / "fixed.csv", tmp_path / "fixed.html"
+    assert main(["classify", str(reports_file), "--out", str(out), "--quiet", "--overrides", str(corr)]) == 0
+    assert main(["review", str(out), "--out", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    by_id = {r["attrs"]["data-id"]: r for r in _parse(page).reports}
+    assert by_id["A1"]["attrs"]["data-label"] == "benign"
+    assert "reread" not in by_id["A1"]["attrs"]["data-review"]  # the re-read agrees with the machine
+    assert "machine said" in html

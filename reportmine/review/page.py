@@ -60,6 +60,7 @@ class ReportView:
     reasons: tuple[str, ...]
     tokens: tuple
     notes: tuple[str, ...] = ()
+    machine: str = ""  # the machine's label where a reviewer's correction replaced it
 
 
 @dataclass(frozen=True)
@@ -141,13 +142,14 @@ def build_review(output: ClassifyOutput, *, classifier=None) -> ReviewPage:
         label3 = str(r.get("label_3class") or label).strip().lower()
         flags = str(r.get("flags", ""))
         gold = output.gold.get(row)
-        marks = mark_report(text, ev, label=label, label3=label3, rule=str(r.get("rule", "")),
+        machine = str(r.get("machine_label") or label).strip().lower()  # after classify --overrides
+        marks = mark_report(text, ev, label=machine, label3=label3, rule=str(r.get("rule", "")),
                             deciding=str(r.get("deciding_statement", "")), gold=gold, classifier=classifier,
                             language=str(r.get("language", "")),
                             compare_label="target-node" not in flags)
         views.append(ReportView(index, str(r["id"]), int(row), label, label3, str(r.get("rule", "")),
                                 str(r.get("reason", "")), str(r.get("language", "")), flags, gold,
-                                marks.reasons, marks.tokens, marks.notes))
+                                marks.reasons, marks.tokens, marks.notes, machine))
     confusion, disagreements = {}, ()
     if output.gold_col:
         present = set(output.gold.values())
