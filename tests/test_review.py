@@ -362,3 +362,17 @@ def test_review_of_an_overridden_output_shows_both_labels(reports_file, tmp_path
     assert by_id["A1"]["attrs"]["data-label"] == "benign"
     assert "reread" not in by_id["A1"]["attrs"]["data-review"]  # the re-read agrees with the machine
     assert "machine said" in html
+
+
+def test_hostile_id_and_language_stay_attribute_text(tmp_path):
+    hostile_id = 'x" onmouseover="alert(1)'
+    source = tmp_path / "ids.csv"
+    pd.DataFrame({"id": [hostile_id, "</script><script>alert(2)</script>"],
+                  "report_text": ["Level II node, reactive.", "Level III node, metastatic."]}).to_csv(source, index=False)
+    out, page = tmp_path / "ids.csv.out.csv", tmp_path / "ids.html"
+    assert main(["classify", str(source), "--out", str(out), "--quiet"]) == 0
+    assert main(["review", str(out), "--out", str(page)]) == 0
+    parsed = _parse(page)
+    assert [r["attrs"]["data-id"] for r in parsed.reports] == [hostile_id, "</script><script>alert(2)</script>"]
+    assert all("onmouseover" not in attrs for _, attrs in parsed.tags)
+    assert len(parsed.scripts) == 2
