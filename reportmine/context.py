@@ -240,6 +240,7 @@ def pre_cue(clauses: Sequence[Clause], k: int, start: int, text: str, kinds=("pr
 
 _OPPOSITE = {"pre": "post", "post": "pre"}
 _QUIET = re.compile(r"^[\s:：()（）\[\]。.]*$")
+_COPULA = re.compile(r"\b(?:is|are|was|were)\b", re.IGNORECASE)  # a clause with a verb is no list item
 
 
 def _cues(clause: Clause, kinds, text: str, *, forward: bool) -> list[Match]:
@@ -282,7 +283,8 @@ def post_cue(clauses: Sequence[Clause], k: int, end: int, text: str, kinds=("pos
     cues = sorted(_cues(following, kinds, text, forward=False))
     if following.separator in (":", "：") and cues and _quiet_before(following, cues[0].start, text):
         return cues[0]
-    if clause.language == "en" and following.separator == "," and _bare(clause):
+    if clause.language == "en" and following.separator == "," and _bare(clause) \
+            and not _COPULA.search(text[clause.start:clause.end]):
         m = k + 1
         while m < len(clauses) and clauses[m].separator == ",":
             cues = sorted(_cues(clauses[m], kinds, text, forward=False))
@@ -565,7 +567,13 @@ class PieceAnalysis(NamedTuple):
 def _analyse_piece(readings, current: str, new_sentence: bool) -> PieceAnalysis:
     named = False
     findings, equivocal = [], []
-    for a, _, r in readings:
+    leading = current == "unknown"  # "Not only cystic but also calcified, the node …": the
+    for a, _, r in readings:  # subject named later in the sentence takes the leading findings
+        if leading and (r.subject is not None or r.outside):
+            leading = False
+            if r.subject == "node" and not r.outside:
+                findings = [(m, "node", True, *rest) if where == "unknown" else (m, where, node, *rest)
+                            for m, where, node, *rest in findings]
         # The subject carries forward; an axillary region stays out of scope until a neck
         # region is named (or a new sentence names another subject). A background clause
         # (history of …, 结合病史) keeps the subject and decides nothing.
