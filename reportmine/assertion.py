@@ -86,8 +86,15 @@ def find_term(text: str, term: str) -> tuple[int, int] | None:
     if not words:
         return None
     pattern = r"\s+".join(re.escape(w) for w in words)
-    m = re.search(pattern, text, re.IGNORECASE)
-    return (m.start(), m.end()) if m else None
+    found = [m for m in re.finditer(pattern, text, re.IGNORECASE)]
+    if not found:
+        return None
+    # a section header ("ALLERGIES: no known allergies") names the topic, it is no mention
+    mentions = [m for m in found if not _HEADER_AFTER.match(text, m.end())] or found
+    return mentions[0].start(), mentions[0].end()
+
+
+_HEADER_AFTER = re.compile(r"\s*:")
 
 
 def sentence_bounds(text: str, position: int) -> tuple[int, int]:
@@ -127,7 +134,9 @@ class AssertionEngine:
     def config(self) -> dict[str, object]:
         return {"language": self.language, "dictionary": ";".join(self.dictionary.paths)}
 
-    def _clause_matches(self, clause: str):
+    def _clause_matches(self, clause: str, exclude=()):
+        if exclude:  # the clause of the concept itself: read with the concept left out
+            return match_clause(clause, self._matchers, self.language, exclude)
         found = self._memo.get(clause)
         if found is None:
             found = match_clause(clause, self._matchers, self.language)
@@ -149,7 +158,8 @@ class AssertionEngine:
         for a, b in split_piece(piece):
             separator = piece[a - 1] if a > 0 else ""
             separator = "," if separator == "，" else separator
-            clauses.append(make_clause(a, b, separator, self._clause_matches(piece[a:b]), piece, [target]))
+            inside = [(max(target[0], a) - a, min(target[1], b) - a)] if target[0] < b and a < target[1] else []
+            clauses.append(make_clause(a, b, separator, self._clause_matches(piece[a:b], inside), piece, [target]))
         if not clauses:
             return Assertion("affirmed", term_span=span, term=term)
         k = next((i for i, c in enumerate(clauses) if target[0] < c.end), len(clauses) - 1)

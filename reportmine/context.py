@@ -107,7 +107,8 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 _EN_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b", re.IGNORECASE)
 _ZH_CONJUNCTION = re.compile(r"[及和或与、]")
-_AND_BEFORE = re.compile(r"(?:\band|\bor|,)\s*(?:also\s+|then\s+)?$", re.IGNORECASE)
+_AND_BEFORE = re.compile(r"(?:\band|\bor|\bwho|\bwhich|\bthat|,)\s*(?:also\s+|then\s+)?$", re.IGNORECASE)
+_NEW_SUBJECT = re.compile(r"\b(?:and|but|or|so)\s+(?:he|she|they|it|we|there|the patient)\b", re.IGNORECASE)
 NEGATIONS = ("negation_pre", "negation_post")
 HEDGES = ("hedge_leaning", "hedge_equivocal")
 CUE_CATEGORIES = frozenset(NEGATIONS + HEDGES + ("terminator", "introducer", "history"))
@@ -122,13 +123,15 @@ def clause_language(text: str) -> str:
     return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
 
 
-def match_clause(text: str, matchers: dict, language: str = "auto") -> ClauseMatches:
+def match_clause(text: str, matchers: dict, language: str = "auto", exclude=()) -> ClauseMatches:
     """Match one clause with the matcher of each language it is written in.
 
     ``language`` "auto" reads every clause in the languages it holds: Chinese characters call
     the Chinese matcher, lower-case Latin words the English one (a Chinese report's English
     level names and findings, an English report's Chinese phrases), so a mixed report is read
-    in both. "en" / "zh" force one.
+    in both. "en" / "zh" force one. Matches overlapping an ``exclude`` span (a concept being
+    assessed) are dropped before overlaps are resolved, so a cue inside the concept takes no
+    shorter cue with it ("no CHANGE IN VISION": the "no" stays).
     """
     if language == "auto":
         has_cjk = _CJK.search(text) is not None
@@ -140,6 +143,8 @@ def match_clause(text: str, matchers: dict, language: str = "auto") -> ClauseMat
     found: list[Match] = []
     for lang in use:
         found.extend(matchers[lang].find(text))
+    if exclude:
+        found = [m for m in found if not any(m.start < e and s < m.end for s, e in exclude)]
     scope, other = split_groups(found)
     conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
     return ClauseMatches(language, tuple(scope), tuple(other), conjunction)
@@ -160,6 +165,8 @@ class Clause(NamedTuple):
     introducers: tuple[Match, ...]
     conjunction: bool
     background: bool
+    words: int = 0
+    findings: int = 0
 
     @property
     def cues(self) -> bool:
@@ -183,7 +190,8 @@ def make_clause(start: int, end: int, separator: str, matches: ClauseMatches, te
                   tuple(kinds.get("negation_post", ())),
                   tuple(kinds.get("hedge_leaning", ())) + tuple(kinds.get("hedge_equivocal", ())),
                   tuple(kinds.get("terminator", ())), introducers, matches.conjunction,
-                  bool(kinds.get("history")))
+                  bool(kinds.get("history")), len(text[start:end].split()),
+                  sum(1 for m in matches.other if m.entry.role == "finding"))
 
 
 def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
@@ -191,6 +199,9 @@ def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
     or by a conjunction that introduces a new finding ("… and with Y", "… and shows Y")."""
     if any(lo <= t.start and t.end <= hi for t in clause.terminators):
         return True
+    between = text[lo:hi]
+    if ")" in between.split("(")[0] or _NEW_SUBJECT.search(between):
+        return True  # a parenthesis closes, or "… and he is …" starts a new subject
     return any(lo <= i.start and i.end <= hi and _AND_BEFORE.search(text[lo:i.start])
                for i in clause.introducers)
 
@@ -206,7 +217,11 @@ def _list_run(clauses: Sequence[Clause], first: int, last: int) -> bool:
     end = last
     while end + 1 < len(clauses) and clauses[end + 1].separator == "," and _bare(clauses[end + 1]):
         end += 1
-    return any(clauses[i].conjunction for i in range(first, end + 1))
+    if any(clauses[i].conjunction for i in range(first, end + 1)):
+        return True
+    # "no murmurs, rubs, gallops": short items of one term each, running to the sentence end
+    return end == len(clauses) - 1 and all(clauses[i].words <= 4 and clauses[i].findings <= 1
+                                           for i in range(first, end + 1))
 
 
 def pre_cue(clauses: Sequence[Clause], k: int, start: int, text: str, kinds=("pre",)) -> Match | None:
@@ -281,8 +296,10 @@ def post_cue(clauses: Sequence[Clause], k: int, end: int, text: str, kinds=("pos
         return None
     following = clauses[k + 1]
     cues = sorted(_cues(following, kinds, text, forward=False))
-    if following.separator in (":", "：") and cues and _quiet_before(following, cues[0].start, text):
-        return cues[0]
+    if cues and _quiet_before(following, cues[0].start, text) and (
+            following.separator in (":", "：")
+            or following.separator == "," and _QUIET.match(text[cues[0].end:following.end])):
+        return cues[0]  # "Lymphadenopathy: not seen"; "Small bowel obstruction, resolved"
     if clause.language == "en" and following.separator == "," and _bare(clause) \
             and not _COPULA.search(text[clause.start:clause.end]):
         m = k + 1

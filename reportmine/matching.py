@@ -25,6 +25,7 @@ from .dictionary import Entry
 # Quotes, brackets of emphasis and spaces carry no meaning inside Chinese terms
 # ("淋巴门"结构 reads as 淋巴门结构), so they are dropped before matching Chinese.
 _GLUED_SIGN = re.compile(r"\w\(")
+_SPACES = re.compile(r"\s\s|[\t\n\r\f\v]")
 _ZH_DROP = set("“”\"'‘’「」『』《》 \t\u3000")
 # Scope categories may overlap findings (淋巴门 is both); they are resolved apart.
 SCOPE_CATEGORIES = frozenset({"node_anchor", "neck_region", "thyroid_context", "non_cervical"})
@@ -67,7 +68,7 @@ class NormalizedText:
 
 def normalize(text: str, language: str) -> NormalizedText:
     """NFKC per character (full-width letters, Ⅲ → III); Chinese also drops quotes and spaces."""
-    if text.isascii() and (language == "en" and _GLUED_SIGN.search(text) is None
+    if text.isascii() and (language == "en" and _GLUED_SIGN.search(text) is None and _SPACES.search(text) is None
                            or language == "zh" and not any(ch in _ZH_DROP for ch in text)):
         return NormalizedText(text, text, tuple(range(len(text) + 1)))
     chars: list[str] = []
@@ -75,6 +76,10 @@ def normalize(text: str, language: str) -> NormalizedText:
     for i, ch in enumerate(text):
         if language == "zh" and ch in _ZH_DROP:
             continue
+        if language == "en" and ch.isspace():
+            if chars and chars[-1] == " ":
+                continue  # "negative   for" reads as "negative for"
+            ch = " "
         folded = unicodedata.normalize("NFKC", ch) if ord(ch) > 127 else ch
         if language == "zh":
             folded = folded.replace(" ", "")
