@@ -80,18 +80,36 @@ def _span_text(span: tuple[int, int] | None) -> str:
 
 
 def find_term(text: str, term: str) -> tuple[int, int] | None:
-    """The first occurrence of ``term`` in ``text``: case-insensitive, any run of whitespace
-    standing for any other (the term may be written "staph   bacteremia")."""
-    words = term.split()
+    """The first mention of ``term`` in ``text``: case-insensitive, any run of whitespace
+    standing for any other (the term may be written "staph   bacteremia"). An occurrence that
+    is a section header ("ALLERGIES: no known allergies") is skipped when there is another."""
+    words = term.lower().split()
     if not words:
         return None
-    pattern = r"\s+".join(re.escape(w) for w in words)
-    found = [m for m in re.finditer(pattern, text, re.IGNORECASE)]
-    if not found:
-        return None
-    # a section header ("ALLERGIES: no known allergies") names the topic, it is no mention
-    mentions = [m for m in found if not _HEADER_AFTER.match(text, m.end())] or found
-    return mentions[0].start(), mentions[0].end()
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer (İ): keep offsets aligned
+        lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    found = []
+    pos = lowered.find(words[0])
+    while pos >= 0:
+        end = _match_rest(lowered, pos + len(words[0]), words[1:])
+        if end is not None:
+            found.append((pos, end))
+            if not _HEADER_AFTER.match(text, end):
+                return pos, end
+        pos = lowered.find(words[0], pos + 1)
+    return found[0] if found else None
+
+
+def _match_rest(lowered: str, pos: int, words: list[str]) -> int | None:
+    for word in words:
+        gap = pos
+        while gap < len(lowered) and lowered[gap].isspace():
+            gap += 1
+        if gap == pos or not lowered.startswith(word, gap):
+            return None
+        pos = gap + len(word)
+    return pos
 
 
 _HEADER_AFTER = re.compile(r"\s*:")

@@ -41,6 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     _classifier_options(c)
 
+    x = sub.add_parser("context", help="is a concept affirmed, negated or possible? one row per (text, term)",
+                       description="For every row, find the term in the text (case-insensitive, whitespace "
+                                   "normalised) and write the input columns plus status (affirmed | negated | "
+                                   "possible), cue, cue_span, term_span and found.")
+    x.add_argument("file", help="table (.xlsx or .csv) with a text and a term column")
+    x.add_argument("--text-col", required=True, help="column holding the text")
+    x.add_argument("--term-col", required=True, help="column holding the concept to assess")
+    x.add_argument("--out", help="output .xlsx or .csv (default: FILE.context.xlsx/.csv beside FILE)")
+    x.add_argument("--lang", choices=("auto", "en", "zh"), default="auto",
+                   help="language of the cues (default: per clause, so mixed texts are read in both)")
+    x.add_argument("--dictionary", metavar="PATH",
+                   help="a dictionary CSV or a folder of them (default: the shipped en + zh)")
+    x.add_argument("--sheet", help="worksheet name (default: the first)")
+    x.add_argument("--encoding", help="CSV encoding (default: UTF-8, else GB18030)")
+    x.add_argument("--quiet", action="store_true", help="no progress bar")
+
     e = sub.add_parser("explain", help="show how one text is classified, step by step")
     e.add_argument("text", help="the report text (quote it)")
     e.add_argument("--level", help="target node level (e.g. III)")
@@ -76,6 +92,22 @@ def _cmd_classify(args) -> int:
         summary = classify_file(args.file, args.out, text_col=args.text_col, id_col=args.id_col,
                                 sheet=args.sheet, encoding=args.encoding, classifier=classifier,
                                 progress=bar.update)
+    finally:
+        bar.close()
+    print(summary.summary())
+    return 0
+
+
+def _cmd_context(args) -> int:
+    from tqdm import tqdm
+
+    from .assertion import context_file
+
+    bar = tqdm(unit=" rows", desc="reading", disable=True if args.quiet else None, file=sys.stderr)
+    try:
+        summary = context_file(args.file, args.out, text_col=args.text_col, term_col=args.term_col,
+                               language=args.lang, dictionary=args.dictionary, sheet=args.sheet,
+                               encoding=args.encoding, progress=bar.update)
     finally:
         bar.close()
     print(summary.summary())
@@ -130,7 +162,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"classify": _cmd_classify, "explain": _cmd_explain, "dictionary": _cmd_dictionary}
+    handlers = {"classify": _cmd_classify, "context": _cmd_context, "explain": _cmd_explain,
+                "dictionary": _cmd_dictionary}
     try:
         return handlers[args.command](args)
     except (InputError, DictionaryError, ValueError) as exc:
