@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--encoding", help="CSV encoding (default: UTF-8, else GB18030)")
     c.add_argument("--out", help="output .xlsx or .csv (default: FILE.classified.xlsx/.csv beside FILE)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="worker processes (0 = all cores; default 1); output order and content unchanged")
     _classifier_options(c)
 
     x = sub.add_parser("context", help="is a concept affirmed, negated or possible? one row per (text, term)",
@@ -91,7 +93,7 @@ def _cmd_classify(args) -> int:
     try:
         summary = classify_file(args.file, args.out, text_col=args.text_col, id_col=args.id_col,
                                 sheet=args.sheet, encoding=args.encoding, classifier=classifier,
-                                progress=bar.update)
+                                progress=bar.update, jobs=args.jobs)
     finally:
         bar.close()
     print(summary.summary())
