@@ -29,9 +29,8 @@ from .context import (
     _PIECE_END,
     hedge_cue,
     make_clause,
-    match_clause,
     negation_cue,
-    split_piece,
+    piece_clauses,
 )
 from .core.errors import InputError
 from .core.outputs import AtomicTableWriter, write_json_atomic
@@ -138,7 +137,6 @@ class AssertionEngine:
     dictionary: Dictionary | str | Path | None = None
     language: str = "auto"
     _matchers: dict = field(default_factory=dict, init=False, repr=False)
-    _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.dictionary, Dictionary):
@@ -152,17 +150,6 @@ class AssertionEngine:
     def config(self) -> dict[str, object]:
         return {"language": self.language, "dictionary": ";".join(self.dictionary.paths)}
 
-    def _clause_matches(self, clause: str, exclude=()):
-        if exclude:  # the clause of the concept itself: read with the concept left out
-            return match_clause(clause, self._matchers, self.language, exclude)
-        found = self._memo.get(clause)
-        if found is None:
-            found = match_clause(clause, self._matchers, self.language)
-            if len(self._memo) >= 100_000:
-                self._memo.clear()  # bounded memory
-            self._memo[clause] = found
-        return found
-
     def __call__(self, text, term) -> Assertion:
         if not isinstance(text, str) or not isinstance(term, str) or not term.strip():
             return Assertion("", found=False, term=term if isinstance(term, str) else "")
@@ -172,12 +159,8 @@ class AssertionEngine:
         lo, hi = sentence_bounds(text, span[0])
         piece = text[lo:hi]
         target = (span[0] - lo, span[1] - lo)
-        clauses = []
-        for a, b in split_piece(piece):
-            separator = piece[a - 1] if a > 0 else ""
-            separator = "," if separator == "，" else separator
-            inside = [(max(target[0], a) - a, min(target[1], b) - a)] if target[0] < b and a < target[1] else []
-            clauses.append(make_clause(a, b, separator, self._clause_matches(piece[a:b], inside), piece, [target]))
+        clauses = [make_clause(a, b, separator, matches, piece, [target])
+                   for a, b, separator, matches in piece_clauses(piece, self._matchers, self.language, [target])]
         if not clauses:
             return Assertion("affirmed", term_span=span, term=term)
         k = next((i for i, c in enumerate(clauses) if target[0] < c.end), len(clauses) - 1)

@@ -123,31 +123,40 @@ def clause_language(text: str) -> str:
     return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
 
 
-def match_clause(text: str, matchers: dict, language: str = "auto", exclude=()) -> ClauseMatches:
-    """Match one clause with the matcher of each language it is written in.
+def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, language: str = "auto",
+                exclude=()) -> list[ClauseMatches]:
+    """Match a piece once and hand each clause its matches (offsets relative to the clause).
 
-    ``language`` "auto" reads every clause in the languages it holds: Chinese characters call
-    the Chinese matcher, lower-case Latin words the English one (a Chinese report's English
-    level names and findings, an English report's Chinese phrases), so a mixed report is read
-    in both. "en" / "zh" force one. Matches overlapping an ``exclude`` span (a concept being
-    assessed) are dropped before overlaps are resolved, so a cue inside the concept takes no
-    shorter cue with it ("no CHANGE IN VISION": the "no" stays).
+    ``language`` "auto" reads a piece in the languages it holds: Chinese characters call the
+    Chinese matcher, lower-case Latin words the English one (a Chinese report's English level
+    names and findings, an English report's Chinese phrases), so a mixed report is read in
+    both; each clause's own script decides its grammar (head noun first or last). "en" / "zh"
+    force one. A match across a clause boundary belongs to neither clause. Matches
+    overlapping an ``exclude`` span (a concept being assessed) are dropped before overlaps
+    are resolved, so a cue inside the concept takes no shorter cue with it ("no CHANGE IN
+    VISION": the "no" stays).
     """
+    has_cjk = _CJK.search(piece) is not None
     if language == "auto":
-        has_cjk = _CJK.search(text) is not None
-        use = [lang for lang, wanted in (("zh", has_cjk), ("en", not has_cjk or _LATIN_WORD.search(text)))
+        use = [lang for lang, wanted in (("zh", has_cjk), ("en", not has_cjk or _LATIN_WORD.search(piece)))
                if wanted and lang in matchers]
-        language = clause_language(text) if has_cjk else "en"
     else:
         use = [language]
     found: list[Match] = []
     for lang in use:
-        found.extend(matchers[lang].find(text))
+        found.extend(matchers[lang].find(piece))
     if exclude:
         found = [m for m in found if not any(m.start < e and s < m.end for s, e in exclude)]
-    scope, other = split_groups(found)
-    conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
-    return ClauseMatches(language, tuple(scope), tuple(other), conjunction)
+    out = []
+    for a, b in spans:
+        text = piece[a:b]
+        mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
+                if a <= m.start and m.end <= b]
+        scope, other = split_groups(mine)
+        lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
+        conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
+        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction))
+    return out
 
 
 class Clause(NamedTuple):
@@ -336,13 +345,14 @@ def negation_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: 
     return pre_cue(clauses, k, start, text) or post_cue(clauses, k, end, text)
 
 
-def piece_clauses(piece: str, key: str, clause_matches) -> list[tuple[int, int, str, ClauseMatches]]:
+def piece_clauses(piece: str, matchers: dict, language: str = "auto",
+                  exclude=()) -> list[tuple[int, int, str, ClauseMatches]]:
     """(start, end, separator, matches) of each non-blank clause of a piece."""
+    spans = split_piece(piece)
     out = []
-    for a, b in split_piece(piece):
+    for (a, b), matches in zip(spans, match_piece(piece, spans, matchers, language, exclude)):
         separator = piece[a - 1] if a > 0 else ""
-        separator = "," if separator == "，" else separator
-        out.append((a, b, separator, clause_matches(piece[a:b], key[a:b])))
+        out.append((a, b, "," if separator == "，" else separator, matches))
     return out
 
 
@@ -480,8 +490,7 @@ def split_piece(text: str) -> list[tuple[int, int]]:
 class PieceReader:
     """Split a piece into clauses and read them (:func:`read_piece`), with bounded memos.
 
-    Real reports repeat their sentences verbatim, so the memo is per distinct piece (and per
-    distinct clause for the matching). When no dictionary term contains a digit, pieces that
+    Real reports repeat their sentences verbatim, so the memo is per distinct piece. When no dictionary term contains a digit, pieces that
     differ only in their digits ("12 x 8 mm" / "15 x 9 mm") read the same, and the key folds
     digits to 0 (same length, same offsets). Matched text is always re-read from the report.
     """
@@ -493,7 +502,6 @@ class PieceReader:
         self.fold_digits = fold_digits
         self.cache_size = cache_size
         self._cache: dict[str, tuple[tuple[int, int, ClauseReading], ...]] = {}
-        self._clauses: dict[str, ClauseMatches] = {}  # second level: a new piece of known clauses
         self._analyses: dict[tuple[str, str, bool], PieceAnalysis] = {}
 
     def fold(self, text: str) -> str:
@@ -502,7 +510,7 @@ class PieceReader:
     def __call__(self, piece: str, key: str) -> tuple[tuple[int, int, ClauseReading], ...]:
         readings = self._cache.get(key)
         if readings is None:
-            readings = read_piece(piece, piece_clauses(piece, key, self.clause))
+            readings = read_piece(piece, piece_clauses(piece, self.matchers, self.language))
             if len(self._cache) >= self.cache_size:
                 self._cache.clear()  # bounded memory; the common phrases come straight back
             self._cache[key] = readings
@@ -517,15 +525,6 @@ class PieceReader:
             if len(self._analyses) >= self.cache_size:
                 self._analyses.clear()
             self._analyses[memo_key] = found
-        return found
-
-    def clause(self, clause: str, key: str) -> ClauseMatches:
-        found = self._clauses.get(key)
-        if found is None:
-            found = match_clause(clause, self.matchers, self.language)
-            if len(self._clauses) >= self.cache_size:
-                self._clauses.clear()
-            self._clauses[key] = found
         return found
 
 
