@@ -25,7 +25,7 @@ from .dictionary import Entry
 # Quotes, brackets of emphasis and spaces carry no meaning inside Chinese terms
 # ("淋巴门"结构 reads as 淋巴门结构), so they are dropped before matching Chinese.
 _SPACES = re.compile(r"\s\s|[\t\n\r\f\v]")
-_CHUNKS = re.compile(r"\s+|\S+")
+_WHITESPACE = re.compile(r"\s+")
 _ZH_DROP = set("“”\"'‘’「」『』《》 \t\u3000")
 # Scope categories may overlap findings (淋巴门 is both); they are resolved apart.
 SCOPE_CATEGORIES = frozenset({"node_anchor", "neck_region", "thyroid_context", "non_cervical"})
@@ -60,10 +60,22 @@ class NormalizedText:
 
     original: str
     text: str
-    offsets: tuple[int, ...]  # offsets[i] = original index of text[i]; one extra at the end
+    offsets: tuple[int, ...] | None  # offsets[i] = original index of text[i]; one extra at the end
+    # or, when only whitespace runs were folded: (normalised index, original index) after each run
+    anchors: tuple[tuple[int, int], ...] = ()
+
+    def position(self, index: int) -> int:
+        if self.offsets is not None:
+            return self.offsets[index]
+        shift = 0
+        for norm, orig in self.anchors:
+            if norm > index:
+                break
+            shift = orig - norm
+        return index + shift
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return self.position(start), self.position(end - 1) + 1
 
 
 def normalize(text: str, language: str) -> NormalizedText:
@@ -71,19 +83,14 @@ def normalize(text: str, language: str) -> NormalizedText:
     if text.isascii() and (language == "en" and _SPACES.search(text) is None
                            or language == "zh" and not any(ch in _ZH_DROP for ch in text)):
         return NormalizedText(text, text, tuple(range(len(text) + 1)))
-    if text.isascii() and language == "en":  # only whitespace runs to fold: chunk by chunk
-        parts: list[str] = []
-        offsets_en: list[int] = []
-        for m in _CHUNKS.finditer(text):
-            a, b = m.span()
-            if m.group()[0].isspace():
-                parts.append(" ")
-                offsets_en.append(a)
-            else:
-                parts.append(m.group())
-                offsets_en.extend(range(a, b))
-        offsets_en.append(len(text))
-        return NormalizedText(text, "".join(parts), tuple(offsets_en))
+    if text.isascii() and language == "en":  # only whitespace runs to fold: keep where they were
+        anchors = []
+        removed = 0
+        for m in _WHITESPACE.finditer(text):
+            if m.group() != " ":
+                removed += m.end() - m.start() - 1
+                anchors.append((m.end() - removed, m.end()))
+        return NormalizedText(text, _WHITESPACE.sub(" ", text), None, tuple(anchors))
     chars: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):
@@ -163,7 +170,13 @@ class EnglishMatcher:
         # a term if one of its words is a word of such a term (prunes almost every window).
         self.fuzzy_vocabulary = {n: {w for t in terms for w in t.split()}
                                  for n, (terms, *_) in self.fuzzy.items() if n > 1}
-        self.first_tokens = {k[0] for k in self.exact_ci} | {k[0].lower() for k in self.exact_cs}
+        # first token -> the token counts of the exact terms it starts (look only those up)
+        self.first_tokens: dict[str, tuple[int, ...]] = {}
+        for key in [*self.exact_ci, *(tuple(t.lower() for t in k) for k in self.exact_cs)]:
+            self.first_tokens[key[0]] = tuple(sorted({*self.first_tokens.get(key[0], ()), len(key)}))
+        # single-word fuzzy terms: one typo keeps the first or the last letter
+        single = self.fuzzy.get(1, ([],))[0]
+        self.fuzzy_ends = ({t[0] for t in single}, {t[-1] for t in single})
 
     def find(self, text: str) -> list[Match]:
         """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
@@ -171,32 +184,35 @@ class EnglishMatcher:
         spans = tokenize(norm.text)
         words = [norm.text[a:b] for a, b in spans]
         lowers = [w.lower() for w in words]
-        wordy = [w.isalpha() or w == "-" for w in words]
         found: list[Match] = []
         n_tokens = len(words)
         exact_at: set[tuple[int, int]] = set()
-        for i in range(n_tokens):
-            if lowers[i] not in self.first_tokens:
-                continue
-            for n in range(1, min(self.max_n, n_tokens - i) + 1):
+        first = self.first_tokens
+        for i in [i for i, w in enumerate(lowers) if w in first]:
+            for n in first[lowers[i]]:
                 j = i + n
+                if j > n_tokens:
+                    break
                 entries = self.exact_ci.get(tuple(lowers[i:j]), []) + self.exact_cs.get(tuple(words[i:j]), [])
                 if entries:
                     exact_at.add((i, n))
                     s, e = norm.span(spans[i][0], spans[j - 1][1])
                     found.extend(Match(s, e, text[s:e], entry, 100.0) for entry in entries)
+        wordy = [w.isalpha() or w == "-" for w in words]
         for n, (terms, entries, minimums, cutoff) in self.fuzzy.items():
+            if n == 1:
+                heads, tails = self.fuzzy_ends
+                starts = [i for i, w in enumerate(lowers)
+                          if len(w) >= 5 and wordy[i] and (w[0] in heads or w[-1] in tails)]
+            else:
+                vocabulary = self.fuzzy_vocabulary[n]
+                hits = [i for i, w in enumerate(lowers) if w in vocabulary]
+                starts = sorted({i for h in hits for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
             windows, where = [], []
-            vocabulary = self.fuzzy_vocabulary.get(n)
-            if vocabulary is not None:
-                hits = [w in vocabulary for w in lowers]
-                if not any(hits):
+            for i in starts:
+                if (i, n) in exact_at or (n > 1 and not all(wordy[i:i + n])):
                     continue
-            for i in range(n_tokens - n + 1):
-                if not wordy[i] or (i, n) in exact_at or not all(wordy[i:i + n]) \
-                        or vocabulary is not None and not any(hits[i:i + n]):
-                    continue
-                window = " ".join(lowers[i:i + n])
+                window = " ".join(lowers[i:i + n]) if n > 1 else lowers[i]
                 if len(window) >= 5:
                     windows.append(window)
                     where.append(i)
