@@ -94,6 +94,46 @@ class ClauseReading:
     background: bool = False  # a history clause: keeps the subject, its findings never decide
 
 
+class ClauseFacts(NamedTuple):
+    """What a clause says whatever its neighbours (computed once per distinct clause)."""
+
+    anchors: tuple[Match, ...]
+    subject: str | None
+    region: bool
+    outside: bool
+    findings: tuple[Match, ...]
+    leaning: Match | None
+    degrees: tuple[Match, ...]
+    equivocal: tuple[Match, ...]
+    history: bool
+    node_words: bool  # holds a node word (for the node verdicts)
+
+
+def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match]) -> ClauseFacts:
+    anchors, subject, region, outside = [], None, False, False
+    findings = tuple(m for m in other if m.entry.role == "finding")
+    for m in scope:
+        if m.category == "thyroid_context" and any(f.start <= m.start and m.end <= f.end for f in findings):
+            continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
+        if m.category == "non_cervical":
+            outside = True
+            continue
+        kind = "thyroid" if m.category == "thyroid_context" else "node"
+        if kind == "node":
+            anchors.append(m)
+            region = region or m.category == "neck_region"
+        # The head of a Chinese phrase is its last noun (颈部皮下 is subcutaneous), of an
+        # English one its first (lymph node in the thyroid bed is a node).
+        if language == "zh" or subject is None:
+            subject = kind
+    leaning = next((m for m in other if m.category == "hedge_leaning"), None)
+    return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning,
+                       tuple(m for m in other if m.category == "degree"),
+                       tuple(m for m in other if m.category == "hedge_equivocal"),
+                       any(m.category == "history" for m in other),
+                       any(m.category == "node_anchor" for m in scope))
+
+
 class ClauseMatches(NamedTuple):
     """The dictionary matches of one clause (offsets relative to the clause), read once."""
 
@@ -101,10 +141,12 @@ class ClauseMatches(NamedTuple):
     scope: tuple[Match, ...]
     other: tuple[Match, ...]
     conjunction: bool  # holds a coordinating conjunction (and / or / nor; 及 和 或 与 、)
+    facts: ClauseFacts  # what the clause says whatever its neighbours (:func:`clause_facts`)
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 _EN_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b", re.IGNORECASE)
 _ZH_CONJUNCTION = re.compile(r"[及和或与、]")
 _AND_BEFORE = re.compile(r"(?:\band|\bor|\bwho|\bwhich|\bthat|,)\s*(?:also\s+|then\s+)?$", re.IGNORECASE)
@@ -119,7 +161,7 @@ def clause_language(text: str) -> str:
     cjk = len(_CJK.findall(text))
     if not cjk:
         return "en"
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    latin = len(_ASCII_LETTER.findall(text))
     return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
 
 
@@ -155,7 +197,8 @@ def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, la
         scope, other = split_groups(mine)
         lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
         conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
-        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction))
+        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
+                                 clause_facts(lang, scope, other)))
     return out
 
 
@@ -345,12 +388,17 @@ def negation_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: 
     return pre_cue(clauses, k, start, text) or post_cue(clauses, k, end, text)
 
 
-def piece_clauses(piece: str, matchers: dict, language: str = "auto",
-                  exclude=()) -> list[tuple[int, int, str, ClauseMatches]]:
-    """(start, end, separator, matches) of each non-blank clause of a piece."""
+def piece_clauses(piece: str, matchers: dict, language: str = "auto", exclude=(),
+                  clause_matches=None) -> list[tuple[int, int, str, ClauseMatches]]:
+    """(start, end, separator, matches) of each non-blank clause of a piece. The piece is
+    matched at once, or clause by clause through ``clause_matches(start, end)`` (a memo)."""
     spans = split_piece(piece)
+    if clause_matches is None:
+        matched = match_piece(piece, spans, matchers, language, exclude)
+    else:
+        matched = [clause_matches(a, b) for a, b in spans]
     out = []
-    for (a, b), matches in zip(spans, match_piece(piece, spans, matchers, language, exclude)):
+    for (a, b), matches in zip(spans, matched):
         separator = piece[a - 1] if a > 0 else ""
         out.append((a, b, "," if separator == "，" else separator, matches))
     return out
@@ -362,49 +410,54 @@ _DEGREE_GAP = re.compile(r"^[\s度地]{0,2}$")
 
 def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]]) -> tuple:
     """Readings of a piece's clauses, each cue's scope following the sentence (see module doc)."""
-    clauses = [make_clause(a, b, sep, cm, piece) for a, b, sep, cm in parts]
+    clauses = _LazyClauses(parts, piece)
     readings = []
-    for k, ((a, b, _, cm), clause) in enumerate(zip(parts, clauses)):
-        anchors, subject, region, outside = [], None, False, False
-        inside = [(f.start, f.end) for f in cm.other if f.entry.role == "finding"]
-        for m in cm.scope:
-            if m.category == "thyroid_context" and any(s <= m.start and m.end <= e for s, e in inside):
-                continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
-            if m.category == "non_cervical":
-                outside = True
-                continue
-            kind = "thyroid" if m.category == "thyroid_context" else "node"
-            if kind == "node":
-                anchors.append(m)
-                region = region or m.category == "neck_region"
-            # The head of a Chinese phrase is its last noun (颈部皮下 is subcutaneous), of an
-            # English one its first (lymph node in the thyroid bed is a node).
-            if cm.language == "zh" or subject is None:
-                subject = kind
-        leaning = next((m for m in cm.other if m.category == "hedge_leaning"), None)
-        degrees = [m for m in cm.other if m.category == "degree"]
+    for k, (a, b, _, cm) in enumerate(parts):
+        facts = cm.facts
         findings = []
-        for m in cm.other:
-            if m.entry.role != "finding":
-                continue
+        for m in facts.findings:
             s, e = m.start + a, m.end + a
             negator = negation_cue(clauses, k, s, e, piece)
-            if m.category == "malignant_finding" and any(
-                    d.end <= m.start and _DEGREE_GAP.match(piece[a + d.end:s]) for d in degrees):
+            if facts.degrees and m.category == "malignant_finding" and any(
+                    d.end <= m.start and _DEGREE_GAP.match(piece[a + d.end:s]) for d in facts.degrees):
                 m = Match(m.start, m.end, m.text, _softened(m.entry), m.score)
-            findings.append((m, None if negator is None else _relative(negator, a), leaning))
-        findings.extend(_node_verdicts(clauses, k, cm, piece, a, leaning))
-        findings.sort(key=lambda f: f[0].start)
-        equivocal = tuple(m for m in cm.other if m.category == "hedge_equivocal")
+            findings.append((m, None if negator is None else _relative(negator, a), facts.leaning))
+        if facts.node_words:
+            findings.extend(_node_verdicts(clauses, k, cm, piece, a, facts.leaning))
+            findings.sort(key=lambda f: f[0].start)
         # "node that, <aside>, is Y": the aside after a relative pronoun is background.
-        background = clause.background or (k > 0 and clauses[k - 1].language == "en"
-                                           and _RELATIVE_END.search(piece[clauses[k - 1].start:a - 1]))
-        readings.append((a, b, ClauseReading(tuple(anchors), subject, region, outside, tuple(findings),
-                                             equivocal, bool(background))))
+        background = facts.history or (
+            k > 0 and parts[k - 1][3].language == "en" and _RELATIVE_END.search(piece[parts[k - 1][0]:a - 1]))
+        readings.append((a, b, ClauseReading(facts.anchors, facts.subject, facts.region, facts.outside,
+                                             tuple(findings), facts.equivocal, bool(background))))
     return tuple(readings)
 
 
 _RELATIVE_END = re.compile(r"\b(?:that|which|who)\s*$", re.IGNORECASE)
+
+
+class _LazyClauses(Sequence):
+    """The :class:`Clause` objects of a piece, each made when a scope rule first asks for it
+    (most clauses hold no finding and are never looked at)."""
+
+    def __init__(self, parts, piece: str) -> None:
+        self.parts = parts
+        self.piece = piece
+        self.made: dict[int, Clause] = {}
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self.parts)
+        clause = self.made.get(k)
+        if clause is None:
+            a, b, separator, matches = self.parts[k]
+            clause = self.made[k] = make_clause(a, b, separator, matches, self.piece)
+        return clause
 
 
 def _relative(m: Match, offset: int) -> Match:
@@ -490,7 +543,8 @@ def split_piece(text: str) -> list[tuple[int, int]]:
 class PieceReader:
     """Split a piece into clauses and read them (:func:`read_piece`), with bounded memos.
 
-    Real reports repeat their sentences verbatim, so the memo is per distinct piece. When no dictionary term contains a digit, pieces that
+    Real reports repeat their sentences verbatim, so the memo is per distinct piece (and per
+    distinct clause for the matching). When no dictionary term contains a digit, pieces that
     differ only in their digits ("12 x 8 mm" / "15 x 9 mm") read the same, and the key folds
     digits to 0 (same length, same offsets). Matched text is always re-read from the report.
     """
@@ -502,6 +556,7 @@ class PieceReader:
         self.fold_digits = fold_digits
         self.cache_size = cache_size
         self._cache: dict[str, tuple[tuple[int, int, ClauseReading], ...]] = {}
+        self._clauses: dict[str, ClauseMatches] = {}  # second level: a new piece of known clauses
         self._analyses: dict[tuple[str, str, bool], PieceAnalysis] = {}
 
     def fold(self, text: str) -> str:
@@ -510,11 +565,26 @@ class PieceReader:
     def __call__(self, piece: str, key: str) -> tuple[tuple[int, int, ClauseReading], ...]:
         readings = self._cache.get(key)
         if readings is None:
-            readings = read_piece(piece, piece_clauses(piece, self.matchers, self.language))
+            def clause_matches(a: int, b: int) -> ClauseMatches:
+                return self._clause(piece[a:b], key[a:b])
+
+            readings = read_piece(piece, piece_clauses(piece, self.matchers, self.language,
+                                                       clause_matches=clause_matches))
             if len(self._cache) >= self.cache_size:
                 self._cache.clear()  # bounded memory; the common phrases come straight back
             self._cache[key] = readings
         return readings
+
+    def _clause(self, clause: str, key: str) -> ClauseMatches:
+        """The matches of one clause, memoised: reports repeat their clauses even more than
+        their sentences (边界清晰, 形态规整)."""
+        found = self._clauses.get(key)
+        if found is None:
+            found = match_piece(clause, [(0, len(clause))], self.matchers, self.language)[0]
+            if len(self._clauses) >= self.cache_size:
+                self._clauses.clear()
+            self._clauses[key] = found
+        return found
 
     def analysis(self, piece: str, key: str, current: str, new_sentence: bool) -> PieceAnalysis:
         """Scope and findings of a piece given the subject it inherits (memoised too)."""
