@@ -150,6 +150,8 @@ _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _EN_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b", re.IGNORECASE)
 _ZH_CONJUNCTION = re.compile(r"[及和或与、]")
 _AND_BEFORE = re.compile(r"(?:\band|\bor|\bwho|\bwhich|\bthat|,)\s*(?:also\s+|then\s+)?$", re.IGNORECASE)
+_PARENTHESIS = re.compile(r"\([^()]*\)")
+_OPENING_CONJUNCTION = re.compile(r"\s*(?:and|or|nor)\b", re.IGNORECASE)
 _NEW_SUBJECT = re.compile(r"\b(?:and|but|or|so)\s+(?:he|she|they|it|we|there|the patient)\b", re.IGNORECASE)
 NEGATIONS = ("negation_pre", "negation_post")
 HEDGES = ("hedge_leaning", "hedge_equivocal")
@@ -219,6 +221,7 @@ class Clause(NamedTuple):
     background: bool
     words: int = 0
     findings: int = 0
+    opens_with_conjunction: bool = False  # "or C …", "and D …"
 
     @property
     def cues(self) -> bool:
@@ -229,11 +232,15 @@ def make_clause(start: int, end: int, separator: str, matches: ClauseMatches, te
                 targets_inside=()) -> Clause:
     """A :class:`Clause` from its matches (piece-relative); cues inside a target are left out."""
     kinds: dict[str, list[Match]] = {}
+    asides = [(m.start() + start, m.end() + start) for m in _PARENTHESIS.finditer(text[start:end])]
     for m in matches.other:
         if m.category in CUE_CATEGORIES:
             m = Match(m.start + start, m.end + start, m.text, m.entry, m.score)
             if any(m.start < e and s < m.end for s, e in targets_inside):
                 continue  # a cue inside the concept itself ("no acute distress") is part of it
+            if m.category in ("negation_pre", "negation_post") and any(
+                    s <= m.start and m.end <= e and (s, e) != (m.start, m.end) for s, e in asides):
+                continue  # "(occult nor overt)": a negation inside a parenthesis stays there
             kinds.setdefault(m.category, []).append(m)
     anchors = tuple(Match(m.start + start, m.end + start, m.text, m.entry, m.score)
                     for m in matches.scope if m.category in ("node_anchor", "neck_region"))
@@ -243,7 +250,8 @@ def make_clause(start: int, end: int, separator: str, matches: ClauseMatches, te
                   tuple(kinds.get("hedge_leaning", ())) + tuple(kinds.get("hedge_equivocal", ())),
                   tuple(kinds.get("terminator", ())), introducers, matches.conjunction,
                   bool(kinds.get("history")), len(text[start:end].split()),
-                  sum(1 for m in matches.other if m.entry.role == "finding"))
+                  sum(1 for m in matches.other if m.entry.role == "finding"),
+                  _OPENING_CONJUNCTION.match(text, start) is not None)
 
 
 def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
@@ -259,7 +267,8 @@ def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
 
 
 def _bare(clause: Clause) -> bool:
-    """A list item: no cue of its own (no negation, hedge, terminator or introducing verb)."""
+    """A list item: no cue of its own (no negation, hedge, terminator or introducing verb)
+    outside a parenthesis ("bleeding (occult nor overt)" is still one item)."""
     return not clause.cues and not clause.background
 
 
@@ -271,6 +280,9 @@ def _list_run(clauses: Sequence[Clause], first: int, last: int) -> bool:
         end += 1
     if any(clauses[i].conjunction for i in range(first, end + 1)):
         return True
+    closing = clauses[end + 1] if end + 1 < len(clauses) else None
+    if closing is not None and closing.separator == "," and closing.opens_with_conjunction:
+        return True  # "A, B, or C although …": the last item opens with the conjunction
     # "no murmurs, rubs, gallops": short items of one term each, running to the sentence end
     return end == len(clauses) - 1 and all(clauses[i].words <= 4 and clauses[i].findings <= 1
                                            for i in range(first, end + 1))
