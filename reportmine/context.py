@@ -94,6 +94,46 @@ class ClauseReading:
     background: bool = False  # a history clause: keeps the subject, its findings never decide
 
 
+class ClauseFacts(NamedTuple):
+    """What a clause says whatever its neighbours (computed once per distinct clause)."""
+
+    anchors: tuple[Match, ...]
+    subject: str | None
+    region: bool
+    outside: bool
+    findings: tuple[Match, ...]
+    leaning: Match | None
+    degrees: tuple[Match, ...]
+    equivocal: tuple[Match, ...]
+    history: bool
+    node_words: bool  # holds a node word (for the node verdicts)
+
+
+def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match]) -> ClauseFacts:
+    anchors, subject, region, outside = [], None, False, False
+    findings = tuple(m for m in other if m.entry.role == "finding")
+    for m in scope:
+        if m.category == "thyroid_context" and any(f.start <= m.start and m.end <= f.end for f in findings):
+            continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
+        if m.category == "non_cervical":
+            outside = True
+            continue
+        kind = "thyroid" if m.category == "thyroid_context" else "node"
+        if kind == "node":
+            anchors.append(m)
+            region = region or m.category == "neck_region"
+        # The head of a Chinese phrase is its last noun (颈部皮下 is subcutaneous), of an
+        # English one its first (lymph node in the thyroid bed is a node).
+        if language == "zh" or subject is None:
+            subject = kind
+    leaning = next((m for m in other if m.category == "hedge_leaning"), None)
+    return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning,
+                       tuple(m for m in other if m.category == "degree"),
+                       tuple(m for m in other if m.category == "hedge_equivocal"),
+                       any(m.category == "history" for m in other),
+                       any(m.category == "node_anchor" for m in scope))
+
+
 class ClauseMatches(NamedTuple):
     """The dictionary matches of one clause (offsets relative to the clause), read once."""
 
@@ -101,13 +141,18 @@ class ClauseMatches(NamedTuple):
     scope: tuple[Match, ...]
     other: tuple[Match, ...]
     conjunction: bool  # holds a coordinating conjunction (and / or / nor; 及 和 或 与 、)
+    facts: ClauseFacts  # what the clause says whatever its neighbours (:func:`clause_facts`)
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 _EN_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b", re.IGNORECASE)
 _ZH_CONJUNCTION = re.compile(r"[及和或与、]")
-_AND_BEFORE = re.compile(r"(?:\band|\bor|,)\s*(?:also\s+|then\s+)?$", re.IGNORECASE)
+_AND_BEFORE = re.compile(r"(?:\band|\bor|\bwho|\bwhich|\bthat|,)\s*(?:also\s+|then\s+)?$", re.IGNORECASE)
+_PARENTHESIS = re.compile(r"\([^()]*\)")
+_OPENING_CONJUNCTION = re.compile(r"\s*(?:and|or|nor)\b", re.IGNORECASE)
+_NEW_SUBJECT = re.compile(r"\b(?:and|but|or|so)\s+(?:he|she|they|it|we|there|the patient)\b", re.IGNORECASE)
 NEGATIONS = ("negation_pre", "negation_post")
 HEDGES = ("hedge_leaning", "hedge_equivocal")
 CUE_CATEGORIES = frozenset(NEGATIONS + HEDGES + ("terminator", "introducer", "history"))
@@ -118,31 +163,45 @@ def clause_language(text: str) -> str:
     cjk = len(_CJK.findall(text))
     if not cjk:
         return "en"
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    latin = len(_ASCII_LETTER.findall(text))
     return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
 
 
-def match_clause(text: str, matchers: dict, language: str = "auto") -> ClauseMatches:
-    """Match one clause with the matcher of each language it is written in.
+def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, language: str = "auto",
+                exclude=()) -> list[ClauseMatches]:
+    """Match a piece once and hand each clause its matches (offsets relative to the clause).
 
-    ``language`` "auto" reads every clause in the languages it holds: Chinese characters call
-    the Chinese matcher, lower-case Latin words the English one (a Chinese report's English
-    level names and findings, an English report's Chinese phrases), so a mixed report is read
-    in both. "en" / "zh" force one.
+    ``language`` "auto" reads a piece in the languages it holds: Chinese characters call the
+    Chinese matcher, lower-case Latin words the English one (a Chinese report's English level
+    names and findings, an English report's Chinese phrases), so a mixed report is read in
+    both; each clause's own script decides its grammar (head noun first or last). "en" / "zh"
+    force one. A match across a clause boundary belongs to neither clause. Matches
+    overlapping an ``exclude`` span (a concept being assessed) are dropped before overlaps
+    are resolved, so a cue inside the concept takes no shorter cue with it ("no CHANGE IN
+    VISION": the "no" stays).
     """
+    has_cjk = _CJK.search(piece) is not None
     if language == "auto":
-        has_cjk = _CJK.search(text) is not None
-        use = [lang for lang, wanted in (("zh", has_cjk), ("en", not has_cjk or _LATIN_WORD.search(text)))
+        use = [lang for lang, wanted in (("zh", has_cjk), ("en", not has_cjk or _LATIN_WORD.search(piece)))
                if wanted and lang in matchers]
-        language = clause_language(text) if has_cjk else "en"
     else:
         use = [language]
     found: list[Match] = []
     for lang in use:
-        found.extend(matchers[lang].find(text))
-    scope, other = split_groups(found)
-    conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
-    return ClauseMatches(language, tuple(scope), tuple(other), conjunction)
+        found.extend(matchers[lang].find(piece))
+    if exclude:
+        found = [m for m in found if not any(m.start < e and s < m.end for s, e in exclude)]
+    out = []
+    for a, b in spans:
+        text = piece[a:b]
+        mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
+                if a <= m.start and m.end <= b]
+        scope, other = split_groups(mine)
+        lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
+        conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
+        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
+                                 clause_facts(lang, scope, other)))
+    return out
 
 
 class Clause(NamedTuple):
@@ -160,6 +219,9 @@ class Clause(NamedTuple):
     introducers: tuple[Match, ...]
     conjunction: bool
     background: bool
+    words: int = 0
+    findings: int = 0
+    opens_with_conjunction: bool = False  # "or C …", "and D …"
 
     @property
     def cues(self) -> bool:
@@ -170,11 +232,15 @@ def make_clause(start: int, end: int, separator: str, matches: ClauseMatches, te
                 targets_inside=()) -> Clause:
     """A :class:`Clause` from its matches (piece-relative); cues inside a target are left out."""
     kinds: dict[str, list[Match]] = {}
+    asides = [(m.start() + start, m.end() + start) for m in _PARENTHESIS.finditer(text[start:end])]
     for m in matches.other:
         if m.category in CUE_CATEGORIES:
             m = Match(m.start + start, m.end + start, m.text, m.entry, m.score)
             if any(m.start < e and s < m.end for s, e in targets_inside):
                 continue  # a cue inside the concept itself ("no acute distress") is part of it
+            if m.category in ("negation_pre", "negation_post") and any(
+                    s <= m.start and m.end <= e and (s, e) != (m.start, m.end) for s, e in asides):
+                continue  # "(occult nor overt)": a negation inside a parenthesis stays there
             kinds.setdefault(m.category, []).append(m)
     anchors = tuple(Match(m.start + start, m.end + start, m.text, m.entry, m.score)
                     for m in matches.scope if m.category in ("node_anchor", "neck_region"))
@@ -183,7 +249,9 @@ def make_clause(start: int, end: int, separator: str, matches: ClauseMatches, te
                   tuple(kinds.get("negation_post", ())),
                   tuple(kinds.get("hedge_leaning", ())) + tuple(kinds.get("hedge_equivocal", ())),
                   tuple(kinds.get("terminator", ())), introducers, matches.conjunction,
-                  bool(kinds.get("history")))
+                  bool(kinds.get("history")), len(text[start:end].split()),
+                  sum(1 for m in matches.other if m.entry.role == "finding"),
+                  _OPENING_CONJUNCTION.match(text, start) is not None)
 
 
 def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
@@ -191,12 +259,16 @@ def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
     or by a conjunction that introduces a new finding ("… and with Y", "… and shows Y")."""
     if any(lo <= t.start and t.end <= hi for t in clause.terminators):
         return True
+    between = text[lo:hi]
+    if ")" in between.split("(")[0] or _NEW_SUBJECT.search(between):
+        return True  # a parenthesis closes, or "… and he is …" starts a new subject
     return any(lo <= i.start and i.end <= hi and _AND_BEFORE.search(text[lo:i.start])
                for i in clause.introducers)
 
 
 def _bare(clause: Clause) -> bool:
-    """A list item: no cue of its own (no negation, hedge, terminator or introducing verb)."""
+    """A list item: no cue of its own (no negation, hedge, terminator or introducing verb)
+    outside a parenthesis ("bleeding (occult nor overt)" is still one item)."""
     return not clause.cues and not clause.background
 
 
@@ -206,7 +278,14 @@ def _list_run(clauses: Sequence[Clause], first: int, last: int) -> bool:
     end = last
     while end + 1 < len(clauses) and clauses[end + 1].separator == "," and _bare(clauses[end + 1]):
         end += 1
-    return any(clauses[i].conjunction for i in range(first, end + 1))
+    if any(clauses[i].conjunction for i in range(first, end + 1)):
+        return True
+    closing = clauses[end + 1] if end + 1 < len(clauses) else None
+    if closing is not None and closing.separator == "," and closing.opens_with_conjunction:
+        return True  # "A, B, or C although …": the last item opens with the conjunction
+    # "no murmurs, rubs, gallops": short items of one term each, running to the sentence end
+    return end == len(clauses) - 1 and all(clauses[i].words <= 4 and clauses[i].findings <= 1
+                                           for i in range(first, end + 1))
 
 
 def pre_cue(clauses: Sequence[Clause], k: int, start: int, text: str, kinds=("pre",)) -> Match | None:
@@ -240,6 +319,7 @@ def pre_cue(clauses: Sequence[Clause], k: int, start: int, text: str, kinds=("pr
 
 _OPPOSITE = {"pre": "post", "post": "pre"}
 _QUIET = re.compile(r"^[\s:：()（）\[\]。.]*$")
+_COPULA = re.compile(r"\b(?:is|are|was|were)\b", re.IGNORECASE)  # a clause with a verb is no list item
 
 
 def _cues(clause: Clause, kinds, text: str, *, forward: bool) -> list[Match]:
@@ -280,9 +360,12 @@ def post_cue(clauses: Sequence[Clause], k: int, end: int, text: str, kinds=("pos
         return None
     following = clauses[k + 1]
     cues = sorted(_cues(following, kinds, text, forward=False))
-    if following.separator in (":", "：") and cues and _quiet_before(following, cues[0].start, text):
-        return cues[0]
-    if clause.language == "en" and following.separator == "," and _bare(clause):
+    if cues and _quiet_before(following, cues[0].start, text) and (
+            following.separator in (":", "：")
+            or following.separator == "," and _QUIET.match(text[cues[0].end:following.end])):
+        return cues[0]  # "Lymphadenopathy: not seen"; "Small bowel obstruction, resolved"
+    if clause.language == "en" and following.separator == "," and _bare(clause) \
+            and not _COPULA.search(text[clause.start:clause.end]):
         m = k + 1
         while m < len(clauses) and clauses[m].separator == ",":
             cues = sorted(_cues(clauses[m], kinds, text, forward=False))
@@ -317,13 +400,19 @@ def negation_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: 
     return pre_cue(clauses, k, start, text) or post_cue(clauses, k, end, text)
 
 
-def piece_clauses(piece: str, key: str, clause_matches) -> list[tuple[int, int, str, ClauseMatches]]:
-    """(start, end, separator, matches) of each non-blank clause of a piece."""
+def piece_clauses(piece: str, matchers: dict, language: str = "auto", exclude=(),
+                  clause_matches=None) -> list[tuple[int, int, str, ClauseMatches]]:
+    """(start, end, separator, matches) of each non-blank clause of a piece. The piece is
+    matched at once, or clause by clause through ``clause_matches(start, end)`` (a memo)."""
+    spans = split_piece(piece)
+    if clause_matches is None:
+        matched = match_piece(piece, spans, matchers, language, exclude)
+    else:
+        matched = [clause_matches(a, b) for a, b in spans]
     out = []
-    for a, b in split_piece(piece):
+    for (a, b), matches in zip(spans, matched):
         separator = piece[a - 1] if a > 0 else ""
-        separator = "," if separator == "，" else separator
-        out.append((a, b, separator, clause_matches(piece[a:b], key[a:b])))
+        out.append((a, b, "," if separator == "，" else separator, matches))
     return out
 
 
@@ -333,49 +422,54 @@ _DEGREE_GAP = re.compile(r"^[\s度地]{0,2}$")
 
 def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]]) -> tuple:
     """Readings of a piece's clauses, each cue's scope following the sentence (see module doc)."""
-    clauses = [make_clause(a, b, sep, cm, piece) for a, b, sep, cm in parts]
+    clauses = _LazyClauses(parts, piece)
     readings = []
-    for k, ((a, b, _, cm), clause) in enumerate(zip(parts, clauses)):
-        anchors, subject, region, outside = [], None, False, False
-        inside = [(f.start, f.end) for f in cm.other if f.entry.role == "finding"]
-        for m in cm.scope:
-            if m.category == "thyroid_context" and any(s <= m.start and m.end <= e for s, e in inside):
-                continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
-            if m.category == "non_cervical":
-                outside = True
-                continue
-            kind = "thyroid" if m.category == "thyroid_context" else "node"
-            if kind == "node":
-                anchors.append(m)
-                region = region or m.category == "neck_region"
-            # The head of a Chinese phrase is its last noun (颈部皮下 is subcutaneous), of an
-            # English one its first (lymph node in the thyroid bed is a node).
-            if cm.language == "zh" or subject is None:
-                subject = kind
-        leaning = next((m for m in cm.other if m.category == "hedge_leaning"), None)
-        degrees = [m for m in cm.other if m.category == "degree"]
+    for k, (a, b, _, cm) in enumerate(parts):
+        facts = cm.facts
         findings = []
-        for m in cm.other:
-            if m.entry.role != "finding":
-                continue
+        for m in facts.findings:
             s, e = m.start + a, m.end + a
             negator = negation_cue(clauses, k, s, e, piece)
-            if m.category == "malignant_finding" and any(
-                    d.end <= m.start and _DEGREE_GAP.match(piece[a + d.end:s]) for d in degrees):
+            if facts.degrees and m.category == "malignant_finding" and any(
+                    d.end <= m.start and _DEGREE_GAP.match(piece[a + d.end:s]) for d in facts.degrees):
                 m = Match(m.start, m.end, m.text, _softened(m.entry), m.score)
-            findings.append((m, None if negator is None else _relative(negator, a), leaning))
-        findings.extend(_node_verdicts(clauses, k, cm, piece, a, leaning))
-        findings.sort(key=lambda f: f[0].start)
-        equivocal = tuple(m for m in cm.other if m.category == "hedge_equivocal")
+            findings.append((m, None if negator is None else _relative(negator, a), facts.leaning))
+        if facts.node_words:
+            findings.extend(_node_verdicts(clauses, k, cm, piece, a, facts.leaning))
+            findings.sort(key=lambda f: f[0].start)
         # "node that, <aside>, is Y": the aside after a relative pronoun is background.
-        background = clause.background or (k > 0 and clauses[k - 1].language == "en"
-                                           and _RELATIVE_END.search(piece[clauses[k - 1].start:a - 1]))
-        readings.append((a, b, ClauseReading(tuple(anchors), subject, region, outside, tuple(findings),
-                                             equivocal, bool(background))))
+        background = facts.history or (
+            k > 0 and parts[k - 1][3].language == "en" and _RELATIVE_END.search(piece[parts[k - 1][0]:a - 1]))
+        readings.append((a, b, ClauseReading(facts.anchors, facts.subject, facts.region, facts.outside,
+                                             tuple(findings), facts.equivocal, bool(background))))
     return tuple(readings)
 
 
 _RELATIVE_END = re.compile(r"\b(?:that|which|who)\s*$", re.IGNORECASE)
+
+
+class _LazyClauses(Sequence):
+    """The :class:`Clause` objects of a piece, each made when a scope rule first asks for it
+    (most clauses hold no finding and are never looked at)."""
+
+    def __init__(self, parts, piece: str) -> None:
+        self.parts = parts
+        self.piece = piece
+        self.made: dict[int, Clause] = {}
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self.parts)
+        clause = self.made.get(k)
+        if clause is None:
+            a, b, separator, matches = self.parts[k]
+            clause = self.made[k] = make_clause(a, b, separator, matches, self.piece)
+        return clause
 
 
 def _relative(m: Match, offset: int) -> Match:
@@ -483,11 +577,26 @@ class PieceReader:
     def __call__(self, piece: str, key: str) -> tuple[tuple[int, int, ClauseReading], ...]:
         readings = self._cache.get(key)
         if readings is None:
-            readings = read_piece(piece, piece_clauses(piece, key, self.clause))
+            def clause_matches(a: int, b: int) -> ClauseMatches:
+                return self._clause(piece[a:b], key[a:b])
+
+            readings = read_piece(piece, piece_clauses(piece, self.matchers, self.language,
+                                                       clause_matches=clause_matches))
             if len(self._cache) >= self.cache_size:
                 self._cache.clear()  # bounded memory; the common phrases come straight back
             self._cache[key] = readings
         return readings
+
+    def _clause(self, clause: str, key: str) -> ClauseMatches:
+        """The matches of one clause, memoised: reports repeat their clauses even more than
+        their sentences (边界清晰, 形态规整)."""
+        found = self._clauses.get(key)
+        if found is None:
+            found = match_piece(clause, [(0, len(clause))], self.matchers, self.language)[0]
+            if len(self._clauses) >= self.cache_size:
+                self._clauses.clear()
+            self._clauses[key] = found
+        return found
 
     def analysis(self, piece: str, key: str, current: str, new_sentence: bool) -> PieceAnalysis:
         """Scope and findings of a piece given the subject it inherits (memoised too)."""
@@ -498,15 +607,6 @@ class PieceReader:
             if len(self._analyses) >= self.cache_size:
                 self._analyses.clear()
             self._analyses[memo_key] = found
-        return found
-
-    def clause(self, clause: str, key: str) -> ClauseMatches:
-        found = self._clauses.get(key)
-        if found is None:
-            found = match_clause(clause, self.matchers, self.language)
-            if len(self._clauses) >= self.cache_size:
-                self._clauses.clear()
-            self._clauses[key] = found
         return found
 
 
@@ -565,7 +665,13 @@ class PieceAnalysis(NamedTuple):
 def _analyse_piece(readings, current: str, new_sentence: bool) -> PieceAnalysis:
     named = False
     findings, equivocal = [], []
-    for a, _, r in readings:
+    leading = current == "unknown"  # "Not only cystic but also calcified, the node …": the
+    for a, _, r in readings:  # subject named later in the sentence takes the leading findings
+        if leading and (r.subject is not None or r.outside):
+            leading = False
+            if r.subject == "node" and not r.outside:
+                findings = [(m, "node", True, *rest) if where == "unknown" else (m, where, node, *rest)
+                            for m, where, node, *rest in findings]
         # The subject carries forward; an axillary region stays out of scope until a neck
         # region is named (or a new sentence names another subject). A background clause
         # (history of …, 结合病史) keeps the subject and decides nothing.
