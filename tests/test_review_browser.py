@@ -199,3 +199,19 @@ def test_benchmark_script_smoke(tmp_path):
     assert row["fcp_ms"] is not None and row["ready_wall_ms"] > 0
     assert 0 < row["shown_after_filter"] <= 24
     assert "| 24 |" in out.read_text(encoding="utf-8")
+
+
+def test_keyboard_moves_across_pages(page, classified):
+    results = classified[2]
+    for _ in range(51):
+        page.keyboard.press("j")
+    assert page.locator("article.cur").get_attribute("data-id") == results["id"][50]
+    assert _visible_ids(page) == list(results["id"][50:100])
+    page.keyboard.press("k")
+    assert page.locator("article.cur").get_attribute("data-id") == results["id"][49]
+    assert _visible_ids(page) == list(results["id"][:50])
+    page.keyboard.press("2")
+    assert page.locator("article.cur").get_attribute("data-reviewed") == "benign"
+    page.keyboard.press("x")
+    assert page.locator("article.cur").get_attribute("data-reviewed") is None
+    assert page.locator("#ncorr").text_content() == "0"
