@@ -122,7 +122,11 @@ def screenshot(png: Path, *, width: int = 1280, height: int = 1500) -> Path:
 
     png.parent.mkdir(parents=True, exist_ok=True)
     classified = png.with_name("example_reports.classified.xlsx")
-    classify_file(EXAMPLES, classified)
+    try:  # a relative input path keeps the committed run record free of this machine's folders
+        source = EXAMPLES.relative_to(Path.cwd())
+    except ValueError:
+        source = EXAMPLES
+    classify_file(source, classified)
     html = png.with_name("example_reports.review.html")
     gold = "reference_label" if _has_gold(classified, "reference_label") else None
     write_review(classified, html, gold_col=gold,
