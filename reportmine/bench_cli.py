@@ -167,7 +167,8 @@ def cmd_compare(args) -> int:
                              split=args.split, indeterminate=args.indeterminate, threshold=args.threshold,
                              max_missing=args.max_missing, exclude_labels=tuple(args.exclude_label),
                              device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic,
-                             unit_name=args.unit_name, unit=args.unit)
+                             unit_name=args.unit_name, unit=args.unit,
+                             report_overrides=args.report_overrides)
     page = compare(args.manifest, args.out, options)
     print(f"written: {page}")
     return 0
@@ -250,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--model", action="append", help="Y-Net checkpoint (repeat for several index tests)")
     cp.add_argument("--manifest", required=True, help="cohort manifest (.csv/.xlsx) with the gold label")
     cp.add_argument("--reports", help="a `reportmine classify` output (default: classify the manifest's report_text)")
+    cp.add_argument("--report-overrides", metavar="FILE",
+                    help="reviewer corrections CSV from `reportmine review`: replace those report labels")
     cp.add_argument("--predictions", action="append", help="precomputed `ynet predict` CSV (repeatable)")
     cp.add_argument("--split", default="test", help="split to evaluate (manifest split column or the run's splits.csv)")
     cp.add_argument("--indeterminate", choices=("positive", "negative", "exclude"), default="positive",

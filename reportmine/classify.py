@@ -193,13 +193,21 @@ class ReportClassifier:
         if self.two_class not in (None, "malignant", "benign"):
             raise ValueError(f"two_class must be malignant or benign, got {self.two_class!r}")
 
-    def reader(self, language: str) -> PieceReader:
+    def reader(self, language: str = "auto") -> PieceReader:
+        """The reader for "auto" (every clause in the languages it holds), "en" or "zh"."""
         if language not in self._readers:
-            entries = self.dictionary.for_language(language)
-            matcher = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
-            digit_free = not any(ch.isdigit() for e in entries for ch in e.term)
-            self._readers[language] = PieceReader(language, matcher, fold_digits=digit_free)
+            languages = ("en", "zh") if language == "auto" else (language,)
+            matchers = {lang: self._matcher(lang) for lang in languages}
+            digit_free = not any(ch.isdigit() for e in self.dictionary.entries for ch in e.term)
+            self._readers[language] = PieceReader(matchers, language=language, fold_digits=digit_free)
         return self._readers[language]
+
+    def _matcher(self, language: str):
+        key = "matcher:" + language
+        if key not in self._readers:
+            entries = self.dictionary.for_language(language)
+            self._readers[key] = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
+        return self._readers[key]
 
     def _decide(self, statement: NodeStatement) -> StatementDecision:
         """:func:`decide_statement`, memoised on what the decision depends on."""
@@ -238,7 +246,7 @@ class ReportClassifier:
             text = text[: self.max_chars]
             flags.append("truncated")
         language = detect_language(text) if self.language == "auto" else self.language
-        statements, findings = analyse(text, self.reader(language))
+        statements, findings = analyse(text, self.reader(self.language))
         decisions = [self._decide(s) for s in statements]
         target = ""
         used = [d for d in decisions if d.label is not None]

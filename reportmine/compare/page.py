@@ -383,6 +383,7 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         "unit_of_analysis": {"unit_name": unit, "clustered": comparison.clustered, "reason": comparison.unit_reason,
                              "units": int(len(comparison.gold)), "patients": n_patients},
         "synthetic_data": options.synthetic,
+        "report_overrides": provenance.get("report_overrides"),
     }
     baseline_frame = []
     for b in baseline:
@@ -432,6 +433,6 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         clustered_footnote=CLUSTERED_FOOTNOTE.format(unit=unit, units=units),
         location=location, baseline=baseline, subgroups=subgroups.to_dict("records") if not subgroups.empty else [],
         figures=figs, dice_summaries=dice_summaries, errors=_errors(comparison, provenance),
-        reports_present=provenance["reports_present"], ci_footnote=CI_FOOTNOTE, options=options,
+        reports_present=provenance["reports_present"], review_page=provenance.get("review_page"), ci_footnote=CI_FOOTNOTE, options=options,
         tests=comparison.tests, n_malignant=int(comparison.gold.sum()), n_benign=int((comparison.gold == 0).sum()))
     (out / "index.html").write_text(html, encoding="utf-8")
