@@ -15,7 +15,7 @@ import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, write_json_atomic
+from .core.outputs import AtomicTableWriter, cell_values, write_json_atomic
 from .core.provenance import file_sha256, run_record
 from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
@@ -190,21 +190,22 @@ def _start_worker(options: dict) -> None:
     _WORKER["classifier"] = ReportClassifier(**options)
 
 
-def _work(chunk: pd.DataFrame, columns: tuple) -> tuple[list, list, dict]:
+def _work(chunk: pd.DataFrame, columns: tuple, sheets: dict) -> tuple[list, list, dict]:
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
     results, evidence = _classify_chunk(_WORKER["classifier"], chunk, *columns[:4], counts, columns[4])
-    return results, evidence, counts
+    # the cells are made here, in parallel, so the writing process only writes
+    return cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence), counts
 
 
 def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFrame], columns: tuple,
-                       counts: dict, jobs: int) -> Iterator[tuple[list, list, int]]:
-    """(results, evidence, rows) per chunk, in input order; with ``jobs`` > 1 the chunks are
-    classified by that many processes, at most two chunks per process in flight, so memory
-    stays bounded whatever the file's size."""
+                       counts: dict, jobs: int, sheets: dict) -> Iterator[tuple[list, list, int]]:
+    """(result cells, evidence cells, rows) per chunk, in input order; with ``jobs`` > 1 the
+    chunks are classified by that many processes, at most two chunks per process in flight,
+    so memory stays bounded whatever the file's size."""
     if jobs <= 1:
         for chunk in chunks:
             results, evidence = _classify_chunk(classifier, chunk, *columns[:4], counts, columns[4])
-            yield results, evidence, len(chunk)
+            yield cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence), len(chunk)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -216,7 +217,7 @@ def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFra
     pending: deque = deque()
     try:
         for chunk in chunks:
-            pending.append((pool.submit(_work, chunk, columns), len(chunk)))
+            pending.append((pool.submit(_work, chunk, columns, sheets), len(chunk)))
             if len(pending) >= 2 * jobs:
                 yield _collect(pending.popleft(), counts)
         while pending:
@@ -277,9 +278,9 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     with writer:
         columns_used = (text_col, id_col, level_col, side_col)
         for results, evidence, rows in _classified_chunks(classifier, _chain(first, chunks),
-                                                          (*columns_used, carried), counts, jobs):
-            writer.write("results", results)
-            writer.write("evidence", evidence)
+                                                          (*columns_used, carried), counts, jobs, sheets):
+            writer.write_cells("results", results)
+            writer.write_cells("evidence", evidence)
             n += rows
             if progress is not None:
                 progress(rows)

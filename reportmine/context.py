@@ -1,31 +1,39 @@
 """Put matches in context: clauses, scope (node vs thyroid), negation, hedging, node statements.
 
-The model is NegEx/ConText's, at clause granularity:
+The model is NegEx/ConText's, with scopes that follow the sentence rather than the comma:
 
-* A report splits into sentences (。 . ! ?), pieces (; ；) and clauses (, ， : ：).
+* A report splits into sentences (。 . ! ?), pieces (; ；) and clauses (, ， : ：). Each
+  clause is matched in the languages it is written in (mixed reports are common).
 * A clause is about a *node* if it holds a node anchor (淋巴结, level III, neck …),
   about the *thyroid* if it holds thyroid context (or another non-node structure);
   with both, the head word decides (the last in Chinese, the first in English).
-  A clause with neither continues the previous clause's subject. A non-cervical region
-  (axilla) takes its clause, and the following ones until a neck region is named, out
-  of scope. Findings outside node scope never decide a node label; hilum words are about
-  a node wherever they stand.
+  A clause with neither continues the previous clause's subject; a background clause
+  (history of …, 结合病史, the aside after "node that, …,") keeps it and decides nothing.
+  A non-cervical region (axilla) takes its clause, and the following ones until a neck
+  region is named, out of scope. Findings outside node scope never decide a node label;
+  hilum words are about a node wherever they stand.
 * A node statement starts at every piece that names a node, so a negation of one side
   ("no abnormal nodes on the left; right level III node with …") never covers the other.
-* Pre-negations reach forward and post-negations back, within their clause, and stop at
-  a terminator (but, except, 但, 除…外). Leaning hedges mark findings of their clause;
-  an equivocal hedge (cannot be excluded, 不除外) marks its whole node statement.
+* Cue scope (:func:`pre_cue`, :func:`post_cue`, :func:`hedge_cue`): a pre-negation covers
+  the rest of its clause and a comma-separated list of findings after it; it stops at a
+  terminator (but, other than, except, 但, 除…外, 伴), at a conjunction that introduces a
+  new finding ("and with", "and shows") and at a closing parenthesis. A post-negation
+  reaches back within its clause, across a header colon and over a list. A node word with
+  a verdict on itself (LN (-), "no nodes", LN (+)) is a finding. A degree word on an alarm
+  term makes it indeterminate. Leaning hedges mark findings of their clause; an equivocal
+  hedge (cannot be excluded, 不除外) marks its whole node statement.
 
-Everything that depends on one clause only is computed once per distinct clause text
-and memoised (:class:`PieceReader`): real reports repeat their sentences verbatim.
+The same scope functions serve :mod:`reportmine.assertion` (one concept in one text).
+Matching is memoised per distinct clause and reading per distinct piece
+(:class:`PieceReader`): real reports repeat their sentences verbatim.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 from .matching import Match, split_groups
@@ -476,18 +484,10 @@ def _relative(m: Match, offset: int) -> Match:
     return Match(m.start - offset, m.end - offset, m.text, m.entry, m.score)
 
 
-_SOFTENED: dict = {}
-
-
+@lru_cache(maxsize=4096)  # one per dictionary entry at most
 def _softened(entry):
     """The entry as an indeterminate feature (a degree word qualifies it), one object per entry."""
-    found = _SOFTENED.get(entry)
-    if found is None:
-        from dataclasses import replace
-
-        found = replace(entry, category="indeterminate_feature", note=f"degree-qualified: {entry.term}")
-        _SOFTENED[entry] = found
-    return found
+    return replace(entry, category="indeterminate_feature", note=f"degree-qualified: {entry.term}")
 
 
 _VERDICT_GAP = re.compile(r"^[\s:：]*$")
