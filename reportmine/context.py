@@ -99,7 +99,8 @@ class ClauseReading:
     outside: bool  # names a non-cervical region
     findings: tuple[tuple[Match, Match | None, Match | None], ...]  # (finding, negator, hedge)
     equivocal: tuple[Match, ...]
-    background: bool = False  # a history clause: keeps the subject, its findings never decide
+    background: bool = False  # an aside clause: keeps the subject, its findings never decide
+    history: tuple[int, int] | None = None  # the background part of a clause (history of …)
 
 
 class ClauseFacts(NamedTuple):
@@ -113,16 +114,37 @@ class ClauseFacts(NamedTuple):
     leaning: Match | None
     degrees: tuple[Match, ...]
     equivocal: tuple[Match, ...]
-    history: bool
+    history: tuple[int, int] | None  # the background part (see :func:`history_span`)
     node_words: bool  # holds a node word (for the node verdicts)
 
 
-def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match]) -> ClauseFacts:
+_VERB = re.compile(r"\b(?:is|are|was|were|appears?|seems?|remains?|represents?)\b", re.IGNORECASE)
+
+
+def history_span(text: str, other: Sequence[Match]) -> tuple[int, int] | None:
+    """The background part of a clause holding a history cue: from the clause start to the
+    first verb or hedge after the cue ("which given the history of carcinoma | is likely
+    metastatic"; 鉴于甲状腺癌病史 | 考虑转移), else the whole clause (结合病史; "in view of the
+    thyroid cancer history")."""
+    cue = next((m for m in other if m.category == "history"), None)
+    if cue is None:
+        return None
+    stops = [m.start for m in other if m.start >= cue.end and m.category in ("introducer", "hedge_leaning")]
+    verb = _VERB.search(text, cue.end)
+    if verb is not None:
+        stops.append(verb.start())
+    return 0, min(stops, default=len(text))
+
+
+def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match], text: str = "") -> ClauseFacts:
     anchors, subject, region, outside = [], None, False, False
     findings = tuple(m for m in other if m.entry.role == "finding")
+    history = history_span(text, other)
     for m in scope:
         if m.category == "thyroid_context" and any(f.start <= m.start and m.end <= f.end for f in findings):
             continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
+        if history is not None and m.start < history[1]:
+            continue  # background (history of thyroid cancer) names no subject
         if m.category == "non_cervical":
             outside = True
             continue
@@ -137,8 +159,7 @@ def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match]) 
     leaning = next((m for m in other if m.category == "hedge_leaning"), None)
     return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning,
                        tuple(m for m in other if m.category == "degree"),
-                       tuple(m for m in other if m.category == "hedge_equivocal"),
-                       any(m.category == "history" for m in other),
+                       tuple(m for m in other if m.category == "hedge_equivocal"), history,
                        any(m.category == "node_anchor" for m in scope))
 
 
@@ -208,7 +229,7 @@ def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, la
         lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
         conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
         out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
-                                 clause_facts(lang, scope, other)))
+                                 clause_facts(lang, scope, other, text)))
     return out
 
 
@@ -446,10 +467,10 @@ def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]])
             findings.extend(_node_verdicts(clauses, k, cm, piece, a, facts.leaning))
             findings.sort(key=lambda f: f[0].start)
         # "node that, <aside>, is Y": the aside after a relative pronoun is background.
-        background = facts.history or (
-            k > 0 and parts[k - 1][3].language == "en" and _RELATIVE_END.search(piece[parts[k - 1][0]:a - 1]))
+        background = k > 0 and parts[k - 1][3].language == "en" and \
+            _RELATIVE_END.search(piece[parts[k - 1][0]:a - 1]) is not None
         readings.append((a, b, ClauseReading(facts.anchors, facts.subject, facts.region, facts.outside,
-                                             tuple(findings), facts.equivocal, bool(background))))
+                                             tuple(findings), facts.equivocal, background, facts.history)))
     return tuple(readings)
 
 
@@ -687,8 +708,12 @@ def _analyse_piece(readings, current: str, new_sentence: bool) -> PieceAnalysis:
         if r.anchors and current != "other":
             named = True
         if r.equivocal and current == "node":
-            equivocal.extend(_shift(m, a) for m in r.equivocal)
+            equivocal.extend(_shift(m, a) for m in r.equivocal
+                             if r.history is None or m.start >= r.history[1])
         for m, negator, hedge in r.findings:
+            if r.history is not None and m.start < r.history[1]:
+                findings.append((_shift(m, a), "history", False, None, _shift(negator, a), _shift(hedge, a)))
+                continue
             category = m.entry.category
             where = "node" if category in ALWAYS_NODAL and current != "other" else current
             affirmed, negated = POLARITY[category]
