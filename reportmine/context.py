@@ -46,6 +46,7 @@ _CLAUSE_END = re.compile(r"[,，:：]")
 POLARITY = {
     "malignant_finding": ("malignant", "negated"),
     "suspicious_feature": ("malignant", "negated"),
+    "enlargement": ("enlarged", "negated"),
     "benign_finding": ("benign", "indeterminate"),
     "hilum_present": ("benign", "hilum_absent"),
     "hilum_absent": ("hilum_absent", "benign"),
@@ -459,7 +460,7 @@ def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]])
         for m in facts.findings:
             s, e = m.start + a, m.end + a
             negator = negation_cue(clauses, k, s, e, piece)
-            if facts.degrees and m.category == "malignant_finding" and any(
+            if facts.degrees and m.category in ("malignant_finding", "enlargement") and any(
                     d.end <= m.start and _DEGREE_GAP.match(piece[a + d.end:s]) for d in facts.degrees):
                 m = Match(m.start, m.end, m.text, _softened(m.entry), m.score)
             findings.append((m, None if negator is None else _relative(negator, a), facts.leaning))
