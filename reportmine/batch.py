@@ -183,7 +183,7 @@ def _classifier_options(classifier: ReportClassifier) -> dict:
             "two_class": classifier.two_class, "max_chars": classifier.max_chars}
 
 
-_WORKER: dict = {}  # the classifier of one worker process, built once by _start_worker
+_WORKER: dict = {}  # the classifier of a worker process (inherited by fork, or built by _start_worker)
 
 
 def _start_worker(options: dict) -> None:
@@ -210,10 +210,14 @@ def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFra
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                               initargs=(_classifier_options(classifier),))
+    if "fork" in multiprocessing.get_all_start_methods():
+        # forked workers inherit the classifier with its matchers built (copy-on-write)
+        classifier.reader(classifier.language)
+        _WORKER["classifier"] = classifier
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+    else:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(_classifier_options(classifier),))
     pending: deque = deque()
     try:
         for chunk in chunks:
@@ -224,6 +228,7 @@ def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFra
             yield _collect(pending.popleft(), counts)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _WORKER.clear()
 
 
 def _collect(item, counts: dict) -> tuple[list, list, int]:
