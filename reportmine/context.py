@@ -534,6 +534,11 @@ def _node_verdicts(clauses, k, cm: ClauseMatches, piece: str, a: int, leaning):
             if _VERDICT_GAP.match(piece[e:c.start]) or _QUIET.match(piece[e:c.start]):
                 cue = c
             break
+        if cue is None:  # "the node previously seen is no longer identified": a verdict ending the clause
+            last = [c for c in clauses[k].post if c.start >= e and _QUIET.match(piece[c.end:clauses[k].end])]
+            if last and not any(e <= f.start + a < last[0].start for f in findings) \
+                    and not any(e <= x.start + a < last[0].start for x in cm.scope if x.category == "node_anchor"):
+                cue = last[0]
         if cue is None:
             pre = pre_cue(clauses, k, s, piece)
             if pre is not None and not any(pre.end <= f.start + a < s for f in findings) \
