@@ -171,7 +171,7 @@ class ClauseMatches(NamedTuple):
     scope: tuple[Match, ...]
     other: tuple[Match, ...]
     conjunction: bool  # holds a coordinating conjunction (and / or / nor; 及 和 或 与 、)
-    facts: ClauseFacts  # what the clause says whatever its neighbours (:func:`clause_facts`)
+    facts: ClauseFacts | None  # what the clause says whatever its neighbours (:func:`clause_facts`)
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -198,7 +198,7 @@ def clause_language(text: str) -> str:
 
 
 def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, language: str = "auto",
-                exclude=()) -> list[ClauseMatches]:
+                exclude=(), facts: bool = True) -> list[ClauseMatches]:
     """Match a piece once and hand each clause its matches (offsets relative to the clause).
 
     ``language`` "auto" reads a piece in the languages it holds: Chinese characters call the
@@ -230,7 +230,7 @@ def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, la
         lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
         conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
         out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
-                                 clause_facts(lang, scope, other, text)))
+                                 clause_facts(lang, scope, other, text) if facts else None))
     return out
 
 
@@ -431,12 +431,12 @@ def negation_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: 
 
 
 def piece_clauses(piece: str, matchers: dict, language: str = "auto", exclude=(),
-                  clause_matches=None) -> list[tuple[int, int, str, ClauseMatches]]:
+                  clause_matches=None, facts: bool = True) -> list[tuple[int, int, str, ClauseMatches]]:
     """(start, end, separator, matches) of each non-blank clause of a piece. The piece is
     matched at once, or clause by clause through ``clause_matches(start, end)`` (a memo)."""
     spans = split_piece(piece)
     if clause_matches is None:
-        matched = match_piece(piece, spans, matchers, language, exclude)
+        matched = match_piece(piece, spans, matchers, language, exclude, facts)
     else:
         matched = [clause_matches(a, b) for a, b in spans]
     out = []
@@ -452,7 +452,7 @@ _DEGREE_GAP = re.compile(r"^[\s度地]{0,2}$")
 
 def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]]) -> tuple:
     """Readings of a piece's clauses, each cue's scope following the sentence (see module doc)."""
-    clauses = _LazyClauses(parts, piece)
+    clauses = LazyClauses(parts, piece)
     readings = []
     for k, (a, b, _, cm) in enumerate(parts):
         facts = cm.facts
@@ -478,13 +478,14 @@ def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]])
 _RELATIVE_END = re.compile(r"\b(?:that|which|who)\s*$", re.IGNORECASE)
 
 
-class _LazyClauses(Sequence):
+class LazyClauses(Sequence):
     """The :class:`Clause` objects of a piece, each made when a scope rule first asks for it
     (most clauses hold no finding and are never looked at)."""
 
-    def __init__(self, parts, piece: str) -> None:
+    def __init__(self, parts, piece: str, targets=()) -> None:
         self.parts = parts
         self.piece = piece
+        self.targets = targets
         self.made: dict[int, Clause] = {}
 
     def __len__(self) -> int:
@@ -498,7 +499,7 @@ class _LazyClauses(Sequence):
         clause = self.made.get(k)
         if clause is None:
             a, b, separator, matches = self.parts[k]
-            clause = self.made[k] = make_clause(a, b, separator, matches, self.piece)
+            clause = self.made[k] = make_clause(a, b, separator, matches, self.piece, self.targets)
         return clause
 
 

@@ -142,6 +142,19 @@ def tokenize(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _TOKEN.finditer(text)]
 
 
+class _LazySpans:
+    """Token spans, found only when a match needs its offsets (most texts have few)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans: list[tuple[int, int]] | None = None
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        if self.spans is None:
+            self.spans = tokenize(self.text)
+        return self.spans[i]
+
+
 class EnglishMatcher:
     """Token n-gram matcher: exact terms by dictionary look-up, fuzzy ones scored in one
     rapidfuzz ``cdist`` call per n-gram length (C, not a Python loop per window)."""
@@ -181,9 +194,12 @@ class EnglishMatcher:
     def find(self, text: str) -> list[Match]:
         """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
         norm = normalize(text, "en")
-        spans = tokenize(norm.text)
-        words = [norm.text[a:b] for a, b in spans]
-        lowers = [w.lower() for w in words]
+        words = _TOKEN.findall(norm.text)
+        lowered = norm.text.lower()
+        lowers = _TOKEN.findall(lowered) if len(lowered) == len(norm.text) else [w.lower() for w in words]
+        if len(lowers) != len(words):  # a character whose lower case is not a word character
+            lowers = [w.lower() for w in words]
+        spans = _LazySpans(norm.text)
         found: list[Match] = []
         n_tokens = len(words)
         exact_at: set[tuple[int, int]] = set()
@@ -198,16 +214,18 @@ class EnglishMatcher:
                     exact_at.add((i, n))
                     s, e = norm.span(spans[i][0], spans[j - 1][1])
                     found.extend(Match(s, e, text[s:e], entry, 100.0) for entry in entries)
-        wordy = [w.isalpha() or w == "-" for w in words]
+        wordy = None
         for n, (terms, entries, minimums, cutoff) in self.fuzzy.items():
             if n == 1:
                 heads, tails = self.fuzzy_ends
                 starts = [i for i, w in enumerate(lowers)
-                          if len(w) >= 5 and wordy[i] and (w[0] in heads or w[-1] in tails)]
+                          if len(w) >= 5 and (w[0] in heads or w[-1] in tails) and w.isalpha()]
             else:
                 vocabulary = self.fuzzy_vocabulary[n]
                 hits = [i for i, w in enumerate(lowers) if w in vocabulary]
                 starts = sorted({i for h in hits for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
+            if n > 1 and wordy is None:
+                wordy = [w.isalpha() or w == "-" for w in words]
             windows, where = [], []
             for i in starts:
                 if (i, n) in exact_at or (n > 1 and not all(wordy[i:i + n])):
