@@ -98,6 +98,23 @@ CASES = [
     ('左侧颈部VI区LN，不除外转移。', 'indeterminate'),
     ('右侧颈部见肿大淋巴结，倾向转移。', 'malignant'),
     ('左侧颈部淋巴结，考虑转移可能性大。', 'malignant'),
+    ('双侧颈部未见明显肿大淋巴结。左侧颈部IV区 lymph node with microcalcification.', 'malignant'),
+    ('Thyroid nodule TR4. 双侧颈部淋巴结：未见明显异常。', 'benign'),
+    ('右侧颈部II区LN reactive，左侧颈部III区LN with cystic change。', 'malignant'),
+    ('Left neck: 淋巴结伴液化坏死。Right neck: unremarkable.', 'malignant'),
+    ('颈部淋巴结（CLN）未见异常，甲状腺右叶结节伴钙化。', 'benign'),
+    ('左侧颈部淋巴结未见异常，右侧颈部VI区淋巴结（＋）。', 'malignant'),
+    ('双侧颈部淋巴结（-），甲状腺左叶结节（+）。', 'benign'),
+    ('左侧颈部多发淋巴结，较大者约1.5×0.8cm，形态规则，淋巴门结构清晰。', 'benign'),
+    ('右侧颈部IV区探及一低回声淋巴结，约1.2×0.9cm，呈类圆形，淋巴门结构消失，内见多发点状强回声。', 'malignant'),
+    ('左颈III区淋巴结皮质增厚，淋巴门显示欠清。', 'indeterminate'),
+    ('双侧颈部II区见数个淋巴结，皮髓质分界清，考虑反应性增生。', 'benign'),
+    ('右侧锁骨上区见一淋巴结，呈低回声，内部回声不均，可见液化区，考虑转移性。', 'malignant'),
+    ('左侧颈部淋巴结未见明显肿大，但其内可见微钙化。', 'malignant'),
+    ('右侧颈部淋巴结：淋巴门存在，未见钙化、液化，CDFI示门型血流。', 'benign'),
+    ('左侧颈部VI区淋巴结，大小约0.6cm，性质待定，建议随访。', 'indeterminate'),
+    ('甲状腺癌术后：左侧颈部III区淋巴结，转移不除外。', 'indeterminate'),
+    ('颈部未见淋巴结。', 'benign'),
 ]
 
 
