@@ -175,7 +175,7 @@ class ClauseMatches(NamedTuple):
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_LATIN_WORD = re.compile(r"[a-z]{2,}")
+_LATIN_WORD = re.compile(r"[a-z]{3,}")  # an English word, not a unit (cm, mm)
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _EN_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b", re.IGNORECASE)
 _ZH_CONJUNCTION = re.compile(r"[及和或与、]")
