@@ -409,8 +409,6 @@ def post_cue(clauses: Sequence[Clause], k: int, end: int, text: str, kinds=("pos
     return None
 
 
-
-
 def _quiet_before(clause: Clause, position: int, text: str) -> bool:
     """Only spaces and brackets before ``position`` in the clause (a bare verdict)."""
     return _QUIET.match(text[clause.start:position]) is not None
