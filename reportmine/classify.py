@@ -177,8 +177,8 @@ def _normalise_side(side) -> str:
 class ReportClassifier:
     """Configured classifier; build once, call :meth:`classify` for each report.
 
-    ``language``: "auto" (each clause in the languages it is written in), "en" or "zh". ``hedge_as``: how equivocal hedges
-    count ("indeterminate" or "malignant"). ``two_class``: None for three classes, or
+    ``language``: "auto" (each clause in the languages it is written in), "en" or "zh".
+    ``hedge_as``: how equivocal hedges count ("indeterminate" or "malignant"). ``two_class``: None for three classes, or
     "malignant" / "benign" to map indeterminate to that side (the paper's binary setting).
     """
 
