@@ -178,8 +178,9 @@ class ReportClassifier:
     """Configured classifier; build once, call :meth:`classify` for each report.
 
     ``language``: "auto" (each clause in the languages it is written in), "en" or "zh".
-    ``hedge_as``: how equivocal hedges count ("indeterminate" or "malignant"). ``two_class``: None for three classes, or
-    "malignant" / "benign" to map indeterminate to that side (the paper's binary setting).
+    ``hedge_as``: how equivocal hedges count ("indeterminate" or "malignant").
+    ``two_class``: None for three classes, or "malignant" / "benign" to map indeterminate to
+    that side (the paper's binary setting).
     """
 
     dictionary: Dictionary | str | Path | None = None
