@@ -263,6 +263,8 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     jobs = resolve_jobs(jobs)
     classifier = classifier or ReportClassifier(**options)
     started = time.perf_counter()
+    if jobs > 1:  # smaller tasks keep every worker busy to the end
+        chunksize = max(200, min(chunksize, 2000))
     chunks = read_table_chunks(path, sheet=sheet, encoding=encoding, chunksize=chunksize)
     first = next(chunks)
     columns = list(first.columns)
