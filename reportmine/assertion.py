@@ -27,8 +27,8 @@ from pathlib import Path
 
 from .context import (
     _PIECE_END,
+    LazyClauses,
     hedge_cue,
-    make_clause,
     negation_cue,
     piece_clauses,
 )
@@ -159,14 +159,15 @@ class AssertionEngine:
         lo, hi = sentence_bounds(text, span[0])
         piece = text[lo:hi]
         target = (span[0] - lo, span[1] - lo)
-        clauses = [make_clause(a, b, separator, matches, piece, [target])
-                   for a, b, separator, matches in piece_clauses(piece, self._matchers, self.language, [target])]
-        if not clauses:
+        clauses = LazyClauses(piece_clauses(piece, self._matchers, self.language, [target], facts=False),
+                              piece, [target])
+        if not len(clauses):
             return Assertion("affirmed", term_span=span, term=term)
-        k = next((i for i, c in enumerate(clauses) if target[0] < c.end), len(clauses) - 1)
-        if target[1] > clauses[k].end:
+        bounds = [(a, b) for a, b, _, _ in clauses.parts]
+        k = next((i for i, (_, b) in enumerate(bounds) if target[0] < b), len(bounds) - 1)
+        if target[1] > bounds[k][1]:
             # a term running over a comma or colon ("pain, chest"): read it in its last clause
-            k = max(i for i, c in enumerate(clauses) if c.start < target[1])
+            k = max(i for i, (a, _) in enumerate(bounds) if a < target[1])
         cue = negation_cue(clauses, k, *target, piece)
         status = "negated"
         if cue is None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, write_json_atomic
+from .core.outputs import AtomicTableWriter, cell_values, write_json_atomic
 from .core.provenance import file_sha256, run_record
 from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
@@ -183,46 +183,52 @@ def _classifier_options(classifier: ReportClassifier) -> dict:
             "two_class": classifier.two_class, "max_chars": classifier.max_chars}
 
 
-_WORKER: dict = {}  # the classifier of one worker process, built once by _start_worker
+_WORKER: dict = {}  # the classifier of a worker process (inherited by fork, or built by _start_worker)
 
 
 def _start_worker(options: dict) -> None:
     _WORKER["classifier"] = ReportClassifier(**options)
 
 
-def _work(chunk: pd.DataFrame, columns: tuple) -> tuple[list, list, dict]:
+def _work(chunk: pd.DataFrame, columns: tuple, sheets: dict) -> tuple[list, list, dict]:
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
     results, evidence = _classify_chunk(_WORKER["classifier"], chunk, *columns[:4], counts, columns[4])
-    return results, evidence, counts
+    # the cells are made here, in parallel, so the writing process only writes
+    return cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence), counts
 
 
 def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFrame], columns: tuple,
-                       counts: dict, jobs: int) -> Iterator[tuple[list, list, int]]:
-    """(results, evidence, rows) per chunk, in input order; with ``jobs`` > 1 the chunks are
-    classified by that many processes, at most two chunks per process in flight, so memory
-    stays bounded whatever the file's size."""
+                       counts: dict, jobs: int, sheets: dict) -> Iterator[tuple[list, list, int]]:
+    """(result cells, evidence cells, rows) per chunk, in input order; with ``jobs`` > 1 the
+    chunks are classified by that many processes, at most two chunks per process in flight,
+    so memory stays bounded whatever the file's size."""
     if jobs <= 1:
         for chunk in chunks:
             results, evidence = _classify_chunk(classifier, chunk, *columns[:4], counts, columns[4])
-            yield results, evidence, len(chunk)
+            yield cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence), len(chunk)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                               initargs=(_classifier_options(classifier),))
+    if "fork" in multiprocessing.get_all_start_methods():
+        # forked workers inherit the classifier with its matchers built (copy-on-write)
+        classifier.reader(classifier.language)
+        _WORKER["classifier"] = classifier
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+    else:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(_classifier_options(classifier),))
     pending: deque = deque()
     try:
         for chunk in chunks:
-            pending.append((pool.submit(_work, chunk, columns), len(chunk)))
+            pending.append((pool.submit(_work, chunk, columns, sheets), len(chunk)))
             if len(pending) >= 2 * jobs:
                 yield _collect(pending.popleft(), counts)
         while pending:
             yield _collect(pending.popleft(), counts)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _WORKER.clear()
 
 
 def _collect(item, counts: dict) -> tuple[list, list, int]:
@@ -259,6 +265,8 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     jobs = resolve_jobs(jobs)
     classifier = classifier or ReportClassifier(**options)
     started = time.perf_counter()
+    if jobs > 1:  # smaller tasks keep every worker busy to the end
+        chunksize = max(200, min(chunksize, 2000))
     chunks = read_table_chunks(path, sheet=sheet, encoding=encoding, chunksize=chunksize)
     first = next(chunks)
     columns = list(first.columns)
@@ -283,9 +291,11 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     with writer:
         columns_used = (text_col, id_col, level_col, side_col)
         for results, evidence, rows in _classified_chunks(classifier, _chain(first, chunks),
-                                                          (*columns_used, carried), counts, jobs):
-            writer.write("results", fixes.apply(results) if fixes is not None else results)
-            writer.write("evidence", evidence)
+                                                          (*columns_used, carried), counts, jobs, sheets):
+            if fixes is not None:
+                results = fixes.apply_cells(sheets["results"], results)
+            writer.write_cells("results", results)
+            writer.write_cells("evidence", evidence)
             n += rows
             if progress is not None:
                 progress(rows)

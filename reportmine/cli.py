@@ -16,7 +16,7 @@ EXIT_BAD_INPUT = 2
 
 def _classifier_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=("auto", "en", "zh"), default="auto",
-                        help="report language (default: detected per report)")
+                        help="report language (default: auto, each clause in the languages it is written in)")
     parser.add_argument("--dictionary", metavar="PATH",
                         help="a dictionary CSV or a folder of them (default: the shipped en + zh)")
     parser.add_argument("--hedge-as", choices=("indeterminate", "malignant"), default="indeterminate",

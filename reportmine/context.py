@@ -1,31 +1,39 @@
 """Put matches in context: clauses, scope (node vs thyroid), negation, hedging, node statements.
 
-The model is NegEx/ConText's, at clause granularity:
+The model is NegEx/ConText's, with scopes that follow the sentence rather than the comma:
 
-* A report splits into sentences (。 . ! ?), pieces (; ；) and clauses (, ， : ：).
+* A report splits into sentences (。 . ! ?), pieces (; ；) and clauses (, ， : ：). Each
+  clause is matched in the languages it is written in (mixed reports are common).
 * A clause is about a *node* if it holds a node anchor (淋巴结, level III, neck …),
   about the *thyroid* if it holds thyroid context (or another non-node structure);
   with both, the head word decides (the last in Chinese, the first in English).
-  A clause with neither continues the previous clause's subject. A non-cervical region
-  (axilla) takes its clause, and the following ones until a neck region is named, out
-  of scope. Findings outside node scope never decide a node label; hilum words are about
-  a node wherever they stand.
+  A clause with neither continues the previous clause's subject; a background clause
+  (history of …, 结合病史, the aside after "node that, …,") keeps it and decides nothing.
+  A non-cervical region (axilla) takes its clause, and the following ones until a neck
+  region is named, out of scope. Findings outside node scope never decide a node label;
+  hilum words are about a node wherever they stand.
 * A node statement starts at every piece that names a node, so a negation of one side
   ("no abnormal nodes on the left; right level III node with …") never covers the other.
-* Pre-negations reach forward and post-negations back, within their clause, and stop at
-  a terminator (but, except, 但, 除…外). Leaning hedges mark findings of their clause;
-  an equivocal hedge (cannot be excluded, 不除外) marks its whole node statement.
+* Cue scope (:func:`pre_cue`, :func:`post_cue`, :func:`hedge_cue`): a pre-negation covers
+  the rest of its clause and a comma-separated list of findings after it; it stops at a
+  terminator (but, other than, except, 但, 除…外, 伴), at a conjunction that introduces a
+  new finding ("and with", "and shows") and at a closing parenthesis. A post-negation
+  reaches back within its clause, across a header colon and over a list. A node word with
+  a verdict on itself (LN (-), "no nodes", LN (+)) is a finding. A degree word on an alarm
+  term makes it indeterminate. Leaning hedges mark findings of their clause; an equivocal
+  hedge (cannot be excluded, 不除外) marks its whole node statement.
 
-Everything that depends on one clause only is computed once per distinct clause text
-and memoised (:class:`PieceReader`): real reports repeat their sentences verbatim.
+The same scope functions serve :mod:`reportmine.assertion` (one concept in one text).
+Matching is memoised per distinct clause and reading per distinct piece
+(:class:`PieceReader`): real reports repeat their sentences verbatim.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 from .matching import Match, split_groups
@@ -38,6 +46,7 @@ _CLAUSE_END = re.compile(r"[,，:：]")
 POLARITY = {
     "malignant_finding": ("malignant", "negated"),
     "suspicious_feature": ("malignant", "negated"),
+    "enlargement": ("enlarged", "negated"),
     "benign_finding": ("benign", "indeterminate"),
     "hilum_present": ("benign", "hilum_absent"),
     "hilum_absent": ("hilum_absent", "benign"),
@@ -91,7 +100,8 @@ class ClauseReading:
     outside: bool  # names a non-cervical region
     findings: tuple[tuple[Match, Match | None, Match | None], ...]  # (finding, negator, hedge)
     equivocal: tuple[Match, ...]
-    background: bool = False  # a history clause: keeps the subject, its findings never decide
+    background: bool = False  # an aside clause: keeps the subject, its findings never decide
+    history: tuple[int, int] | None = None  # the background part of a clause (history of …)
 
 
 class ClauseFacts(NamedTuple):
@@ -105,16 +115,37 @@ class ClauseFacts(NamedTuple):
     leaning: Match | None
     degrees: tuple[Match, ...]
     equivocal: tuple[Match, ...]
-    history: bool
+    history: tuple[int, int] | None  # the background part (see :func:`history_span`)
     node_words: bool  # holds a node word (for the node verdicts)
 
 
-def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match]) -> ClauseFacts:
+_VERB = re.compile(r"\b(?:is|are|was|were|appears?|seems?|remains?|represents?)\b", re.IGNORECASE)
+
+
+def history_span(text: str, other: Sequence[Match]) -> tuple[int, int] | None:
+    """The background part of a clause holding a history cue: from the clause start to the
+    first verb or hedge after the cue ("which given the history of carcinoma | is likely
+    metastatic"; 鉴于甲状腺癌病史 | 考虑转移), else the whole clause (结合病史; "in view of the
+    thyroid cancer history")."""
+    cue = next((m for m in other if m.category == "history"), None)
+    if cue is None:
+        return None
+    stops = [m.start for m in other if m.start >= cue.end and m.category in ("introducer", "hedge_leaning")]
+    verb = _VERB.search(text, cue.end)
+    if verb is not None:
+        stops.append(verb.start())
+    return 0, min(stops, default=len(text))
+
+
+def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match], text: str = "") -> ClauseFacts:
     anchors, subject, region, outside = [], None, False, False
     findings = tuple(m for m in other if m.entry.role == "finding")
+    history = history_span(text, other)
     for m in scope:
         if m.category == "thyroid_context" and any(f.start <= m.start and m.end <= f.end for f in findings):
             continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
+        if history is not None and m.start < history[1]:
+            continue  # background (history of thyroid cancer) names no subject
         if m.category == "non_cervical":
             outside = True
             continue
@@ -129,8 +160,7 @@ def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match]) 
     leaning = next((m for m in other if m.category == "hedge_leaning"), None)
     return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning,
                        tuple(m for m in other if m.category == "degree"),
-                       tuple(m for m in other if m.category == "hedge_equivocal"),
-                       any(m.category == "history" for m in other),
+                       tuple(m for m in other if m.category == "hedge_equivocal"), history,
                        any(m.category == "node_anchor" for m in scope))
 
 
@@ -141,11 +171,11 @@ class ClauseMatches(NamedTuple):
     scope: tuple[Match, ...]
     other: tuple[Match, ...]
     conjunction: bool  # holds a coordinating conjunction (and / or / nor; 及 和 或 与 、)
-    facts: ClauseFacts  # what the clause says whatever its neighbours (:func:`clause_facts`)
+    facts: ClauseFacts | None  # what the clause says whatever its neighbours (:func:`clause_facts`)
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_LATIN_WORD = re.compile(r"[a-z]{2,}")
+_LATIN_WORD = re.compile(r"[a-z]{3,}")  # an English word, not a unit (cm, mm)
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _EN_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b", re.IGNORECASE)
 _ZH_CONJUNCTION = re.compile(r"[及和或与、]")
@@ -168,7 +198,7 @@ def clause_language(text: str) -> str:
 
 
 def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, language: str = "auto",
-                exclude=()) -> list[ClauseMatches]:
+                exclude=(), facts: bool = True) -> list[ClauseMatches]:
     """Match a piece once and hand each clause its matches (offsets relative to the clause).
 
     ``language`` "auto" reads a piece in the languages it holds: Chinese characters call the
@@ -200,7 +230,7 @@ def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, la
         lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
         conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
         out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
-                                 clause_facts(lang, scope, other)))
+                                 clause_facts(lang, scope, other, text) if facts else None))
     return out
 
 
@@ -379,8 +409,6 @@ def post_cue(clauses: Sequence[Clause], k: int, end: int, text: str, kinds=("pos
     return None
 
 
-
-
 def _quiet_before(clause: Clause, position: int, text: str) -> bool:
     """Only spaces and brackets before ``position`` in the clause (a bare verdict)."""
     return _QUIET.match(text[clause.start:position]) is not None
@@ -401,12 +429,12 @@ def negation_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: 
 
 
 def piece_clauses(piece: str, matchers: dict, language: str = "auto", exclude=(),
-                  clause_matches=None) -> list[tuple[int, int, str, ClauseMatches]]:
+                  clause_matches=None, facts: bool = True) -> list[tuple[int, int, str, ClauseMatches]]:
     """(start, end, separator, matches) of each non-blank clause of a piece. The piece is
     matched at once, or clause by clause through ``clause_matches(start, end)`` (a memo)."""
     spans = split_piece(piece)
     if clause_matches is None:
-        matched = match_piece(piece, spans, matchers, language, exclude)
+        matched = match_piece(piece, spans, matchers, language, exclude, facts)
     else:
         matched = [clause_matches(a, b) for a, b in spans]
     out = []
@@ -422,7 +450,7 @@ _DEGREE_GAP = re.compile(r"^[\s度地]{0,2}$")
 
 def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]]) -> tuple:
     """Readings of a piece's clauses, each cue's scope following the sentence (see module doc)."""
-    clauses = _LazyClauses(parts, piece)
+    clauses = LazyClauses(parts, piece)
     readings = []
     for k, (a, b, _, cm) in enumerate(parts):
         facts = cm.facts
@@ -430,7 +458,7 @@ def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]])
         for m in facts.findings:
             s, e = m.start + a, m.end + a
             negator = negation_cue(clauses, k, s, e, piece)
-            if facts.degrees and m.category == "malignant_finding" and any(
+            if facts.degrees and m.category in ("malignant_finding", "enlargement") and any(
                     d.end <= m.start and _DEGREE_GAP.match(piece[a + d.end:s]) for d in facts.degrees):
                 m = Match(m.start, m.end, m.text, _softened(m.entry), m.score)
             findings.append((m, None if negator is None else _relative(negator, a), facts.leaning))
@@ -438,23 +466,24 @@ def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]])
             findings.extend(_node_verdicts(clauses, k, cm, piece, a, facts.leaning))
             findings.sort(key=lambda f: f[0].start)
         # "node that, <aside>, is Y": the aside after a relative pronoun is background.
-        background = facts.history or (
-            k > 0 and parts[k - 1][3].language == "en" and _RELATIVE_END.search(piece[parts[k - 1][0]:a - 1]))
+        background = k > 0 and parts[k - 1][3].language == "en" and \
+            _RELATIVE_END.search(piece[parts[k - 1][0]:a - 1]) is not None
         readings.append((a, b, ClauseReading(facts.anchors, facts.subject, facts.region, facts.outside,
-                                             tuple(findings), facts.equivocal, bool(background))))
+                                             tuple(findings), facts.equivocal, background, facts.history)))
     return tuple(readings)
 
 
 _RELATIVE_END = re.compile(r"\b(?:that|which|who)\s*$", re.IGNORECASE)
 
 
-class _LazyClauses(Sequence):
+class LazyClauses(Sequence):
     """The :class:`Clause` objects of a piece, each made when a scope rule first asks for it
     (most clauses hold no finding and are never looked at)."""
 
-    def __init__(self, parts, piece: str) -> None:
+    def __init__(self, parts, piece: str, targets=()) -> None:
         self.parts = parts
         self.piece = piece
+        self.targets = targets
         self.made: dict[int, Clause] = {}
 
     def __len__(self) -> int:
@@ -468,7 +497,7 @@ class _LazyClauses(Sequence):
         clause = self.made.get(k)
         if clause is None:
             a, b, separator, matches = self.parts[k]
-            clause = self.made[k] = make_clause(a, b, separator, matches, self.piece)
+            clause = self.made[k] = make_clause(a, b, separator, matches, self.piece, self.targets)
         return clause
 
 
@@ -476,18 +505,10 @@ def _relative(m: Match, offset: int) -> Match:
     return Match(m.start - offset, m.end - offset, m.text, m.entry, m.score)
 
 
-_SOFTENED: dict = {}
-
-
+@lru_cache(maxsize=4096)  # one per dictionary entry at most
 def _softened(entry):
     """The entry as an indeterminate feature (a degree word qualifies it), one object per entry."""
-    found = _SOFTENED.get(entry)
-    if found is None:
-        from dataclasses import replace
-
-        found = replace(entry, category="indeterminate_feature", note=f"degree-qualified: {entry.term}")
-        _SOFTENED[entry] = found
-    return found
+    return replace(entry, category="indeterminate_feature", note=f"degree-qualified: {entry.term}")
 
 
 _VERDICT_GAP = re.compile(r"^[\s:：]*$")
@@ -512,6 +533,11 @@ def _node_verdicts(clauses, k, cm: ClauseMatches, piece: str, a: int, leaning):
             if _VERDICT_GAP.match(piece[e:c.start]) or _QUIET.match(piece[e:c.start]):
                 cue = c
             break
+        if cue is None:  # "the node previously seen is no longer identified": a verdict ending the clause
+            last = [c for c in clauses[k].post if c.start >= e and _QUIET.match(piece[c.end:clauses[k].end])]
+            if last and not any(e <= f.start + a < last[0].start for f in findings) \
+                    and not any(e <= x.start + a < last[0].start for x in cm.scope if x.category == "node_anchor"):
+                cue = last[0]
         if cue is None:
             pre = pre_cue(clauses, k, s, piece)
             if pre is not None and not any(pre.end <= f.start + a < s for f in findings) \
@@ -687,8 +713,12 @@ def _analyse_piece(readings, current: str, new_sentence: bool) -> PieceAnalysis:
         if r.anchors and current != "other":
             named = True
         if r.equivocal and current == "node":
-            equivocal.extend(_shift(m, a) for m in r.equivocal)
+            equivocal.extend(_shift(m, a) for m in r.equivocal
+                             if r.history is None or m.start >= r.history[1])
         for m, negator, hedge in r.findings:
+            if r.history is not None and m.start < r.history[1]:
+                findings.append((_shift(m, a), "history", False, None, _shift(negator, a), _shift(hedge, a)))
+                continue
             category = m.entry.category
             where = "node" if category in ALWAYS_NODAL and current != "other" else current
             affirmed, negated = POLARITY[category]

@@ -31,6 +31,8 @@ COLUMNS = ("term", "category", "language", "match", "min_score", "case_sensitive
 # "cue" entries modify findings, "scope" entries say what a clause is about.
 CATEGORIES: dict[str, tuple[str, str]] = {
     "malignant_finding": ("finding", "node called metastatic / abnormal / suspicious (paper Table 1)"),
+    "enlargement": ("finding", "node called enlarged / lymphadenopathy (paper Table 1): malignant unless the "
+                               "statement calls the node reactive or normal"),
     "suspicious_feature": ("finding", "ETA 2017 suspicious node feature: implies malignancy"),
     "benign_finding": ("finding", "node called normal / reactive / benign (paper Table 1)"),
     "indeterminate_feature": ("finding", "ETA 2017 indeterminate feature: round, thick cortex, plump"),
@@ -62,6 +64,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {
 _POLARITY = {
     "malignant_finding": "malignant",
     "suspicious_feature": "malignant",
+    "enlargement": "malignant",
     "benign_finding": "benign",
     "hilum_present": "benign",
     "indeterminate_feature": "indeterminate",

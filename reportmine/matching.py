@@ -142,6 +142,19 @@ def tokenize(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _TOKEN.finditer(text)]
 
 
+class _LazySpans:
+    """Token spans, found only when a match needs its offsets (most texts have few)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans: list[tuple[int, int]] | None = None
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        if self.spans is None:
+            self.spans = tokenize(self.text)
+        return self.spans[i]
+
+
 class EnglishMatcher:
     """Token n-gram matcher: exact terms by dictionary look-up, fuzzy ones scored in one
     rapidfuzz ``cdist`` call per n-gram length (C, not a Python loop per window)."""
@@ -168,8 +181,17 @@ class EnglishMatcher:
                       for n, items in fuzzy.items()}
         # One typo changes one word: a window of several words can only be within one typo of
         # a term if one of its words is a word of such a term (prunes almost every window).
-        self.fuzzy_vocabulary = {n: {w for t in terms for w in t.split()}
-                                 for n, (terms, *_) in self.fuzzy.items() if n > 1}
+        self.fuzzy_vocabulary: dict[str, tuple[int, ...]] = {}  # word -> token counts of its terms
+        for n, (terms, *_) in self.fuzzy.items():
+            if n > 1:
+                for word in {w for t in terms for w in t.split()}:
+                    self.fuzzy_vocabulary[word] = (*self.fuzzy_vocabulary.get(word, ()), n)
+        # all fuzzy terms in one list, scored against all windows in one cdist call
+        self.fuzzy_all = ([t for n in sorted(self.fuzzy) for t in self.fuzzy[n][0]],
+                          [e for n in sorted(self.fuzzy) for e in self.fuzzy[n][1]],
+                          [m for n in sorted(self.fuzzy) for m in self.fuzzy[n][2]],
+                          [n for n in sorted(self.fuzzy) for _ in self.fuzzy[n][0]],
+                          min((v[3] for v in self.fuzzy.values()), default=100))
         # first token -> the token counts of the exact terms it starts (look only those up)
         self.first_tokens: dict[str, tuple[int, ...]] = {}
         for key in [*self.exact_ci, *(tuple(t.lower() for t in k) for k in self.exact_cs)]:
@@ -181,9 +203,12 @@ class EnglishMatcher:
     def find(self, text: str) -> list[Match]:
         """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
         norm = normalize(text, "en")
-        spans = tokenize(norm.text)
-        words = [norm.text[a:b] for a, b in spans]
-        lowers = [w.lower() for w in words]
+        words = _TOKEN.findall(norm.text)
+        lowered = norm.text.lower()
+        lowers = _TOKEN.findall(lowered) if len(lowered) == len(norm.text) else [w.lower() for w in words]
+        if len(lowers) != len(words):  # a character whose lower case is not a word character
+            lowers = [w.lower() for w in words]
+        spans = _LazySpans(norm.text)
         found: list[Match] = []
         n_tokens = len(words)
         exact_at: set[tuple[int, int]] = set()
@@ -198,40 +223,47 @@ class EnglishMatcher:
                     exact_at.add((i, n))
                     s, e = norm.span(spans[i][0], spans[j - 1][1])
                     found.extend(Match(s, e, text[s:e], entry, 100.0) for entry in entries)
-        wordy = [w.isalpha() or w == "-" for w in words]
-        for n, (terms, entries, minimums, cutoff) in self.fuzzy.items():
-            if n == 1:
-                heads, tails = self.fuzzy_ends
-                starts = [i for i, w in enumerate(lowers)
-                          if len(w) >= 5 and wordy[i] and (w[0] in heads or w[-1] in tails)]
-            else:
-                vocabulary = self.fuzzy_vocabulary[n]
-                hits = [i for i, w in enumerate(lowers) if w in vocabulary]
-                starts = sorted({i for h in hits for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
-            windows, where = [], []
-            for i in starts:
-                if (i, n) in exact_at or (n > 1 and not all(wordy[i:i + n])):
+        if not self.fuzzy:
+            return found
+        windows, where = [], []  # (window text), (start token, token count)
+        if 1 in self.fuzzy:
+            heads, tails = self.fuzzy_ends
+            for i, w in enumerate(lowers):
+                if len(w) >= 5 and (w[0] in heads or w[-1] in tails) and w.isalpha() and (i, 1) not in exact_at:
+                    windows.append(w)
+                    where.append((i, 1))
+        vocabulary = self.fuzzy_vocabulary
+        hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
+        if hits:
+            wordy = [w.isalpha() or w == "-" for w in words]
+            starts = sorted({(i, n) for h, ns in hits for n in ns
+                             for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
+            for i, n in starts:
+                if (i, n) in exact_at or not all(wordy[i:i + n]):
                     continue
-                window = " ".join(lowers[i:i + n]) if n > 1 else lowers[i]
+                window = " ".join(lowers[i:i + n])
                 if len(window) >= 5:
                     windows.append(window)
-                    where.append(i)
-            if not windows:
-                continue
-            scores = process.cdist(windows, terms, scorer=fuzz.ratio, score_cutoff=cutoff)
-            for row in scores.any(axis=1).nonzero()[0].tolist():
-                found.extend(self._best(windows[row], scores[row], terms, entries, minimums, where[row], n,
-                                        spans, norm, text))
+                    where.append((i, n))
+        if not windows:
+            return found
+        terms, entries, minimums, counts, cutoff = self.fuzzy_all
+        scores = process.cdist(windows, terms, scorer=fuzz.ratio, score_cutoff=cutoff)
+        for row in scores.any(axis=1).nonzero()[0].tolist():
+            i, n = where[row]
+            found.extend(self._best(windows[row], scores[row], terms, entries, minimums, counts, i, n,
+                                    spans, norm, text))
         return found
 
     @staticmethod
-    def _best(window, row, terms, entries, minimums, i, n, spans, norm, text) -> list[Match]:
-        """The best term within its own minimum score that shares the window's first or last
-        letter (one typo changes at most one of them) and is not the window itself."""
+    def _best(window, row, terms, entries, minimums, counts, i, n, spans, norm, text) -> list[Match]:
+        """The best term of the window's token count within its own minimum score that shares
+        the window's first or last letter (one typo changes at most one of them) and is not the
+        window itself."""
         best, best_score = None, 0.0
         for column in row.nonzero()[0].tolist():
             score, term = float(row[column]), terms[column]
-            if score >= minimums[column] and score > best_score and term != window \
+            if counts[column] == n and score >= minimums[column] and score > best_score and term != window \
                     and (term[0] == window[0] or term[-1] == window[-1]):
                 best, best_score = column, score
         if best is None:

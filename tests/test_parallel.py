@@ -80,3 +80,13 @@ def test_dask_recipe_on_a_local_cluster(tmp_path):
     assert list(got.columns) == list(RESULT_COLUMNS) + ["ln_id", "gold"]
     assert list(got["label"]) == list(expected["label"])
     assert list(got["id"]) == list(expected["id"]) and list(got["reason"]) == list(expected["reason"])
+
+
+def test_jobs_without_fork_spawns_workers_that_build_their_classifier(tmp_path, monkeypatch):
+    import multiprocessing
+
+    src = _cohort(tmp_path, 60)
+    classify_file(src, tmp_path / "a.csv", chunksize=20)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    classify_file(src, tmp_path / "b.csv", chunksize=20, jobs=2)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

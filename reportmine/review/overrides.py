@@ -8,15 +8,15 @@ machine and reviewer can be reported, and counts what was changed for the run re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.labels import INDETERMINATE, REPORT_LABELS, label_index
+from ..core.outputs import cell_values, unescape_cell
 from ..core.provenance import file_sha256
 from ..core.tables import read_table, require_columns
-from .source import unescape_cell
 
 OVERRIDE_COLUMNS = ("id", "label", "note", "reviewer_label_time")
 #: Columns a classify output gains when overrides are applied.
@@ -116,6 +116,19 @@ class OverrideApplier:
             if "label_3class" in row:
                 row["label_3class"] = c.label
         return rows
+
+    def apply_cells(self, columns: Sequence[str], cells: list[list]) -> list[list]:
+        """:meth:`apply` on rows of written cells (``columns`` order, formula-escaped), as the
+        classifier's worker processes hand them over."""
+        index = {c: i for i, c in enumerate(columns)}
+        touched = [c for c in ("id", "label", "label_3class", *ADDED_COLUMNS) if c in index]
+        for values in cells:
+            row = {c: unescape_cell(values[index[c]]) for c in touched}
+            self.apply([row])
+            del row["id"]  # unchanged; keep the cell as written
+            for column, cell in zip(row, cell_values(list(row), [row])[0]):
+                values[index[column]] = cell
+        return cells
 
     def finish(self, source: str | Path) -> dict:
         """The run record's ``overrides`` block; an error if a correction matched no report."""

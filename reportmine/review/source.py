@@ -16,18 +16,11 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.labels import INDETERMINATE, label_index
-from ..core.outputs import FORMULA_PREFIXES
+from ..core.outputs import unescape_cell
 from ..core.tables import read_table, require_columns
 
 RESULT_REQUIRED = ("id", "label", "text")
 EVIDENCE_REQUIRED = ("id", "matched_text", "start", "end", "category")
-
-
-def unescape_cell(value):
-    """Undo :func:`reportmine.core.outputs.escape_cell` (``'=x`` → ``=x``)."""
-    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in FORMULA_PREFIXES:
-        return value[1:]
-    return value
 
 
 @dataclass(frozen=True)
