@@ -77,11 +77,19 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_predict(args) -> int:
+    from pathlib import Path
+
     import pandas as pd
     from tqdm import tqdm
 
-    from .predict import predict
+    from reportmine.core.outputs import check_targets, write_csv_atomic
 
+    from .predict import PredictionSummary, predict
+
+    inputs = [*args.model, args.manifest, args.splits, *(args.images or ())]
+    check_targets([args.out], inputs)
+    if Path(args.out).suffix.lower() != ".csv":
+        raise ValueError(f"{args.out}: predictions are written as .csv")
     ids = None
     if args.split:
         if not args.splits or not args.manifest:
@@ -90,12 +98,13 @@ def _cmd_predict(args) -> int:
         ids = list(table.loc[table["split"] == args.split, "id"])
     bar = tqdm(unit=" images", desc="scoring", file=sys.stderr, disable=None)
     try:
-        summary = predict(args.model, args.out, manifest=args.manifest, images=args.images or (),
+        table = predict(args.model, manifest=args.manifest, images=args.images or (),
                           masks_dir=args.masks_dir, ids=ids, batch_size=args.batch_size, device=args.device,
                           exclude_labels=args.exclude_label, progress=bar.update)
     finally:
         bar.close()
-    print(summary.summary())
+    write_csv_atomic(args.out, table)
+    print(PredictionSummary.of(table, args.out, args.masks_dir).summary())
     return 0
 
 

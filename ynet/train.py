@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,9 +30,13 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import Augmentation, Manifest, NodeDataset, PreparedCohort, Preprocessing, read_manifest
+from .dataset import Augmentation, NodeDataset, PreparedCohort
+from .device import Distributed, resolve_device, rng_state, seed_everything, set_rng_state
 from .loss import JointLoss
+from .manifest import Manifest, read_manifest
 from .model import YNet, YNetConfig
+from .preprocess import Preprocessing
+from .runs import OOF, RUN_RECORD, fold_files
 from .splits import load_or_assign
 
 log = logging.getLogger(__name__)
@@ -67,58 +70,6 @@ class TrainConfig:
         d = asdict(self)
         d["exclude_labels"] = list(self.exclude_labels)
         return d
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict:
-    state = {"python": list(random.getstate()[1]), "python_version": random.getstate()[0],
-             "python_gauss": random.getstate()[2], "numpy": np.random.get_state()[1].tolist(),
-             "numpy_pos": int(np.random.get_state()[2]), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate((state["python_version"], tuple(state["python"]), state["python_gauss"]))
-    np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls, device: torch.device) -> Distributed:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return cls(int(os.environ.get("RANK", "0")), world)
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
 
 
 def _scores(model: YNet, loader, device, amp: bool) -> dict:
@@ -196,10 +147,10 @@ def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: Tra
 
     device = resolve_device(cfg.device)
     ddp = Distributed.from_env(device)
-    fold_dir = run_dir / f"fold_{fold}"
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    if (fold_dir / "done.json").exists() and resume:
-        return json.loads((fold_dir / "done.json").read_text())
+    files = fold_files(run_dir, fold)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    if files.done.exists() and resume:
+        return json.loads(files.done.read_text())
     id_to_index = {n.id: i for i, n in enumerate(cohort.nodes)}
     train_idx = [id_to_index[i] for i in splits.loc[(splits["split"] == "train") & (splits["fold"] != fold), "id"]]
     val_idx = [id_to_index[i] for i in splits.loc[splits["fold"] == fold, "id"]]
@@ -218,16 +169,16 @@ def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: Tra
     meta = {"config": model_cfg.to_dict(), "train_config": cfg.to_dict(),
             "preprocessing": cohort.preprocessing.to_dict(), "manifest_sha256": manifest.sha256,
             "manifest": str(manifest.path), "fold": fold, "seed": cfg.seed}
-    if resume and (fold_dir / "last.pt").exists():
-        state = load_checkpoint(fold_dir / "last.pt", map_location=device)
+    if resume and (files.last).exists():
+        state = load_checkpoint(files.last, map_location=device)
         if state["manifest_sha256"] != manifest.sha256:
-            raise ValueError(f"{fold_dir / 'last.pt'}: made for another manifest; cannot resume")
+            raise ValueError(f"{files.last}: made for another manifest; cannot resume")
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, bad_epochs = state["epoch"] + 1, state["best"], state["bad_epochs"]
         history = state["history"]
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         log.info("fold %d: resumed after epoch %d", fold, state["epoch"])
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
     amp = cfg.amp and device.type == "cuda"
@@ -278,15 +229,15 @@ def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: Tra
             history.append(row)
             if scores["loss"] < best:
                 best, bad_epochs = scores["loss"], 0
-                save_checkpoint(fold_dir / "best.pt", model, meta | {"epoch": epoch, "metrics": row})
-                _write_oof(fold_dir / "oof_predictions.csv", cohort, scores)
+                save_checkpoint(files.best, model, meta | {"epoch": epoch, "metrics": row})
+                _write_oof(files.oof, cohort, scores)
             else:
                 bad_epochs += 1
-            save_checkpoint(fold_dir / "last.pt", model, meta | {
+            save_checkpoint(files.last, model, meta | {
                 "epoch": epoch, "metrics": row, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "best": best, "bad_epochs": bad_epochs, "history": history, "rng": _rng_state()})
-            pd.DataFrame(history).to_csv(fold_dir / "history.csv", index=False)
-            _write_json(fold_dir / "history.json", history)
+                "best": best, "bad_epochs": bad_epochs, "history": history, "rng": rng_state()})
+            pd.DataFrame(history).to_csv(files.history_csv, index=False)
+            _write_json(files.history_json, history)
             log.info("fold %d epoch %d: train %.4f val %.4f AUC %.3f Dice %.3f (%.1f img/s)", fold, epoch + 1,
                      row["train_loss"], row["val_loss"], row["val_auc"], row["val_dice_median"],
                      row["train_images_per_s"])
@@ -298,8 +249,8 @@ def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: Tra
     if ddp.main:
         best_row = min(history, key=lambda h: h["val_loss"]) if history else {}
         result.update({k: best_row.get(k) for k in ("val_auc", "val_dice_median", "epoch")})
-        _plot_history(history, fold_dir / "learning_curves.png")
-        _write_json(fold_dir / "done.json", result)
+        _plot_history(history, files.curves)
+        _write_json(files.done, result)
     ddp.barrier()
     return result
 
@@ -324,7 +275,7 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
 
     run_dir = Path(run_dir)
     main_process = int(os.environ.get("RANK", "0")) == 0
-    if main_process and (run_dir / "run.json").exists() and not resume:
+    if main_process and (run_dir / RUN_RECORD).exists() and not resume:
         raise ValueError(f"{run_dir}: holds a previous run; pass --resume to continue it or choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(manifest_path, exclude_labels=cfg.exclude_labels)
@@ -338,7 +289,7 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
     nodes = [n for n in manifest.nodes if n.id in wanted]
     cohort = PreparedCohort(nodes, prep, need_masks=False)  # nodes without a mask train the classifier only
     if main_process:
-        _write_json(run_dir / "run.json", {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
+        _write_json(run_dir / RUN_RECORD, {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
                                            "train_config": cfg.to_dict(), "preprocessing": prep.to_dict(),
                                            "versions": versions(), "excluded_rows": manifest.excluded,
                                            "n_train": len(nodes), "n_test": int((splits["split"] == "test").sum())})
@@ -346,8 +297,7 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
     results = [train_fold(cohort, splits, k, cfg, run_dir, manifest, resume=resume, progress=progress,
                           on_batch=on_batch) for k in folds]
     if main_process:
-        oof = [pd.read_csv(run_dir / f"fold_{k}" / "oof_predictions.csv") for k in folds
-               if (run_dir / f"fold_{k}" / "oof_predictions.csv").exists()]
+        oof = [pd.read_csv(fold_files(run_dir, k).oof) for k in folds if fold_files(run_dir, k).oof.exists()]
         if oof:
-            pd.concat(oof).to_csv(run_dir / "oof_predictions.csv", index=False)
+            pd.concat(oof).to_csv(run_dir / OOF, index=False)
     return {"run_dir": str(run_dir), "folds": results}
