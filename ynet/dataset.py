@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -81,9 +82,11 @@ def augment(image: torch.Tensor, mask: torch.Tensor | None, a: Augmentation, gen
 class NodeDataset(torch.utils.data.Dataset):
     """(image 1×S×S standardised, mask S×S long or -1, label, index) per node.
 
-    With ``augmentation``, each (epoch, index) gets its own generator seeded from ``seed``,
-    so a run is reproducible whatever the number of loader workers, and a resumed run sees
-    the same augmentations as an uninterrupted one.
+    With ``augmentation``, each (epoch, node) gets its own generator seeded from ``seed`` and a
+    hash of the node id (not its position in the cohort), so a run is reproducible whatever the
+    number of loader workers, a resumed run sees the same augmentations as an uninterrupted one,
+    and a node is augmented alike in any cohort that holds it (``ynet train``'s training part or
+    the benchmark's whole cohort).
     """
 
     def __init__(self, cohort: PreparedCohort, indices: Sequence[int], augmentation: Augmentation | None = None,
@@ -93,6 +96,7 @@ class NodeDataset(torch.utils.data.Dataset):
         self.augmentation = augmentation
         self.seed = seed
         self.epoch = 0
+        self.keys = [zlib.crc32(cohort.nodes[k].id.encode("utf-8")) for k in self.indices]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -106,7 +110,7 @@ class NodeDataset(torch.utils.data.Dataset):
         image = torch.from_numpy(standardise(item.image))[None]
         mask = torch.from_numpy(item.mask) if item.mask is not None else None
         if self.augmentation is not None:
-            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + k) % (2**63))
+            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + self.keys[i]) % (2**63))
             image, mask = augment(image, mask, self.augmentation, gen)
         target = mask.long() if mask is not None else torch.full(image.shape[-2:], -1, dtype=torch.long)
         label = self.cohort.nodes[k].label
