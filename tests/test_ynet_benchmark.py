@@ -77,6 +77,13 @@ def test_every_model_gets_the_same_budget():
     for key in ("epochs", "patience", "batch_size", "lr", "weight_decay", "image_size", "augment", "seed"):
         assert len({getattr(c, key) for c in configs}) == 1, key
     assert Settings(epochs=7).train_config("monai_unet").patience == 7  # no early stopping by default
+    options = Settings(ynet_head="mask", ynet_morphology=True, ynet_class_balanced=True, ynet_select="auc")
+    ynet = options.train_config("ynet")
+    assert (ynet.head, ynet.morphology, ynet.class_balanced, ynet.select) == ("mask", True, True, "auc")
+    for peer in ("smp_unet_r34", "monai_unet"):  # Y-Net's options never reach a peer
+        c = options.train_config(peer)
+        assert (c.head, c.morphology, c.class_balanced, c.select) == ("global", False, False, "loss")
+    assert options.train_config("ynet_cls_only").head == "global"  # no decoder, no mask to pool in
 
 
 def test_cv_assignment_grouped_stratified_every_image_tested_once(tmp_path):
@@ -117,7 +124,8 @@ def _fits(out: Path, name: str) -> dict:
 
 
 def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, capsys):
-    models = ["--models", "ynet,ynet_cls_only"]
+    models = ["--models", "ynet,ynet_cls_only", "--ynet-head", "mask", "--ynet-morphology", "--ynet-class-balanced",
+              "--ynet-select", "auc"]
     straight = tmp_path / "straight"
     assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(straight), "--in-process",
                  "--ynet-tta", "auto", *TINY, *models]) == 0
@@ -148,6 +156,8 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
         roc_auc_score(*oof["ynet"]) - roc_auc_score(*oof["ynet_cls_only"]), rel=1e-9)
     table = (straight / "ph_cv.md").read_text()
     assert "Y-Net (segmentation + classification)" in table and "paired DeLong p" in table
+    assert payload["protocol"]["settings"]["ynet_head"] == "mask"
+    assert len(payload["per_fold"]["ynet"]["inner_val_auc"]) == 2
 
     # the same benchmark through worker processes, stopped after one fit, then continued
     sliced = tmp_path / "sliced"

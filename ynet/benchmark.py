@@ -14,9 +14,11 @@ validation part, and it predicts fold *k*. Every image thus gets exactly one out
 prediction per model. Every model gets the same preprocessing, augmentation, optimiser
 (Adam, lr 1e-3, batch 8, cosine schedule), epoch budget and early-stopping patience; the
 loss is cross-entropy for the mask and for the class (a model without one of the two heads
-drops that term). Y-Net options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``)
-change how Y-Net uses its budget, never the budget; ``--ynet-tta auto`` decides on the
-inner validation part only.
+drops that term). Y-Net options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``,
+``--ynet-head mask``, ``--ynet-morphology``) change how Y-Net uses its budget, never the
+budget; ``--ynet-tta auto`` decides on the inner validation part only, and the JSON keeps
+every fit's inner-validation AUC and Dice (``per_fold``) so that options are compared on
+inner validation, never on the out-of-fold predictions.
 
 Reported per model: AUC with DeLong CI and Dice median [Q1, Q3] over all out-of-fold
 predictions; per-fold AUC and median Dice (mean, SD); parameters; training images/s (from the
@@ -109,8 +111,9 @@ class _MonaiPeer(torch.nn.Module):
 def builder(name: str, settings: Settings) -> ModelBuilder:
     """The model builder of a benchmark model (peers import their packages only here)."""
     if name in YNET_MODELS:
-        cfg = YNetConfig(variant="seg+cls" if name == "ynet" else "cls-only", width=settings.ynet_width)
-        return lambda: YNet(cfg)
+        cfg = settings.train_config(name)
+        model_cfg = YNetConfig(variant=cfg.variant, width=cfg.width, head=cfg.head, morphology=cfg.morphology)
+        return lambda: YNet(model_cfg)
     if name == "smp_unet_r34":
         return _SmpPeer
     if name == "monai_unet":
@@ -138,6 +141,8 @@ class Settings:
     ynet_tta: str = "off"  # off | on | auto (decided on the inner validation part)
     ynet_class_balanced: bool = False
     ynet_select: str = "loss"  # loss | auc
+    ynet_head: str = "global"  # global | mask (seg+cls Y-Net only)
+    ynet_morphology: bool = False  # seg+cls Y-Net only
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -156,7 +161,9 @@ class Settings:
                            patience=self.patience if self.patience is not None else self.epochs, seed=self.seed,
                            device=self.device, width=self.ynet_width if ynet else 1.0, image_size=self.image_size,
                            class_balanced=self.ynet_class_balanced and ynet,
-                           select=self.ynet_select if ynet else "loss")
+                           select=self.ynet_select if ynet else "loss",
+                           head=self.ynet_head if name == "ynet" else "global",
+                           morphology=self.ynet_morphology and name == "ynet")
 
     def tta(self, name: str) -> str:
         return self.ynet_tta if name in YNET_MODELS else "off"
@@ -367,6 +374,8 @@ def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Se
                           "auc_mean": _mean(fold_auc), "auc_sd": _sd(fold_auc),
                           "dice_mean": _mean(fold_dice), "dice_sd": _sd(fold_dice),
                           "tta": [r["tta"] for r in records], "best_epoch": [r["best_epoch"] for r in records],
+                          "inner_val_auc": [r["val_auc"] for r in records],
+                          "inner_val_dice_median": [r["val_dice_median"] for r in records],
                           "peak_gpu_mb": max((r["peak_gpu_mb"] or 0 for r in records), default=None) or None}
     paired = {}
     if "ynet" in oof:
@@ -378,6 +387,10 @@ def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Se
 
 def _mean(values) -> float | None:
     return float(np.mean(values)) if values else None
+
+
+def _known(values) -> list[float]:
+    return [v for v in values if v is not None and np.isfinite(v)]
 
 
 def _sd(values) -> float | None:
@@ -430,6 +443,10 @@ def markdown(payload: dict, name: str) -> str:
                 f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
             lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {num(r['p_value'], 4)} | "
                          f"{num(r['dice_wilcoxon_p'], 4)} |")
+    lines += ["", "Inner validation (where options are compared; never the out-of-fold predictions): "
+              + "; ".join(f"{NAMES.get(m, m)} AUC {num(_mean(_known(f['inner_val_auc'])))}, Dice "
+                          f"{num(_mean(_known(f['inner_val_dice_median'])))}" for m, f in payload["per_fold"].items())
+              + "."]
     lines += ["", f"Settings: {json.dumps(p['settings'])}.", f"Produced by `python -m ynet.benchmark` "
               f"(ynet.train.fit_fold for every model); torch {p['versions'].get('torch')}."]
     return "\n".join(lines) + "\n"
@@ -523,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="class-balanced classification loss for Y-Net")
     parser.add_argument("--ynet-select", choices=("loss", "auc"), default="loss",
                         help="choose Y-Net's epoch on inner-validation loss (default) or AUC")
+    parser.add_argument("--ynet-head", choices=("global", "mask"), default="global",
+                        help="Y-Net classification head: global pooling (paper) or mask-guided pooling")
+    parser.add_argument("--ynet-morphology", action="store_true",
+                        help="feed the predicted node's shape to Y-Net's classification head")
     parser.add_argument("--max-fits", type=int, help="stop after this many new fits (rerun to continue)")
     parser.add_argument("--in-process", action="store_true", help="fit in this process (no worker processes)")
     parser.add_argument("--debug", action="store_true")
@@ -539,7 +560,8 @@ def settings_from_args(args) -> Settings:
                     image_size=args.image_size, seed=args.seed, device=args.device,
                     exclude_labels=tuple(args.exclude_label) if args.exclude_label else ("normal",),
                     ynet_width=args.ynet_width, ynet_tta=args.ynet_tta,
-                    ynet_class_balanced=args.ynet_class_balanced, ynet_select=args.ynet_select)
+                    ynet_class_balanced=args.ynet_class_balanced, ynet_select=args.ynet_select,
+                    ynet_head=args.ynet_head, ynet_morphology=args.ynet_morphology)
 
 
 def main(argv=None) -> int:

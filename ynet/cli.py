@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
     t.add_argument("--image-size", type=int, default=256)
     t.add_argument("--dice-weight", type=float, default=0.0, help="add a soft Dice term to the mask loss")
+    t.add_argument("--head", choices=("global", "mask"), default="global",
+                   help="classification head pooling: global (paper) or mask-guided (inside/around the node)")
+    t.add_argument("--morphology", action="store_true",
+                   help="feed the predicted node's area, axis ratio and circularity to the classification head")
     t.add_argument("--class-balanced", action="store_true",
                    help="weight the classification loss by inverse class frequency")
     t.add_argument("--select", choices=("loss", "auc"), default="loss",
@@ -70,7 +74,8 @@ def _cmd_train(args) -> int:
                       fold=args.fold, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       patience=args.patience, seed=args.seed, device=args.device, width=args.width,
                       image_size=args.image_size, dice_weight=args.dice_weight, augment=not args.no_augment,
-                      class_balanced=args.class_balanced, select=args.select,
+                      class_balanced=args.class_balanced, select=args.select, head=args.head,
+                      morphology=args.morphology,
                       test_fraction=args.test_fraction, exclude_labels=tuple(args.exclude_label))
     result = train(args.manifest, args.out, cfg, resume=args.resume, progress=not args.quiet)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports

@@ -57,6 +57,8 @@ SELECTIONS = ("loss", "auc")
 @dataclass(frozen=True)
 class TrainConfig:
     variant: str = "seg+cls"
+    head: str = "global"  # global | mask (mask-guided pooling for the classification head)
+    morphology: bool = False  # predicted-mask shape features for the classification head
     folds: int = 5
     fold: int | None = None  # train only this fold
     epochs: int = 30
@@ -90,9 +92,13 @@ class TrainConfig:
         return d
 
 
+def ynet_config(cfg: TrainConfig) -> YNetConfig:
+    return YNetConfig(variant=cfg.variant, width=cfg.width, head=cfg.head, morphology=cfg.morphology)
+
+
 def ynet_builder(cfg: TrainConfig) -> ModelBuilder:
-    """The Y-Net of ``cfg`` (variant, width) as a model builder."""
-    model_cfg = YNetConfig(variant=cfg.variant, width=cfg.width)
+    """The Y-Net of ``cfg`` (variant, width, head options) as a model builder."""
+    model_cfg = ynet_config(cfg)
     return lambda: YNet(model_cfg)
 
 
@@ -442,7 +448,7 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
             "n_train": len(nodes), "n_test": int((splits["split"] == "test").sum())})
     index = {n.id: i for i, n in enumerate(cohort.nodes)}
     build = ynet_builder(cfg)
-    meta = {"config": YNetConfig(variant=cfg.variant, width=cfg.width).to_dict(),
+    meta = {"config": ynet_config(cfg).to_dict(),
             "manifest_sha256": manifest.sha256, "manifest": str(manifest.path)}
     folds = [cfg.fold] if cfg.fold is not None else list(range(cfg.folds))
     results = []
