@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 
 from reportmine.core.outputs import atomic_path, write_json_atomic
+from reportmine.core.provenance import versions
 from reportmine.stats import auc_delong, dice
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -425,8 +426,6 @@ def _finished(build_model: ModelBuilder, files: FoldFiles, fold: int, device: to
 def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
           progress: bool = True, on_batch=None) -> dict:
     """Train every fold (or ``cfg.fold``) and write the run folder; returns a summary."""
-    from reportmine.core.provenance import versions
-
     run_dir = Path(run_dir)
     main_process = int(os.environ.get("RANK", "0")) == 0
     if main_process and (run_dir / RUN_RECORD).exists() and not resume:
