@@ -37,7 +37,7 @@ def test_contracts_hold_on_the_checkout(tmp_path):
     ("reportmine/stats/_wrong.py", "from reportmine import classify\n", "reportmine.stats imports only"),
     ("reportmine/_wrong_mining.py", None, "report mining imports the core"),
     ("ynet/_wrong.py", "import reportmine.batch\n", "ynet imports the core and the statistics"),
-    ("reportmine/review.py", "import ynet.train\n", "review (when present) and ynet"),
+    ("reportmine/review/_wrong.py", "import ynet.train\n", "report mining imports the core"),
 ])
 def test_a_wrong_import_is_caught(tmp_path, module, line, contract):
     _copy_checkout(tmp_path)
