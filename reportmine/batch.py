@@ -13,7 +13,7 @@ import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, write_json_atomic
+from .core.outputs import AtomicTableWriter
 from .core.provenance import file_sha256, run_record
 from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
@@ -145,7 +145,11 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     sheets = {"results": RESULT_COLUMNS, "evidence": EVIDENCE_COLUMNS}
     if out.suffix.lower() == ".xlsx":
         sheets["run"] = ("key", "value")
-    writer = AtomicTableWriter(out, sheets, protect=[path])
+    # every file written (results, the evidence sidecar, the run record) is checked against
+    # every input (the table and the dictionary files) before anything is written
+    meta = out.with_suffix(".run.json") if out.suffix.lower() == ".csv" else None
+    protect = [path, *(Path(p) for p in getattr(classifier.dictionary, "paths", ()))]
+    writer = AtomicTableWriter(out, sheets, protect=protect, companions=[meta] if meta else [])
     n = 0
     with writer:
         for chunk in _chain(first, chunks):
@@ -159,10 +163,10 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
             raise InputError(f"{path}: no data rows")
         if "run" in sheets:
             writer.write("run", _flatten_record(record))
+        if meta is not None:
+            writer.add_json(meta, record)
     extra = [str(writer.sheet_path("evidence"))] if out.suffix.lower() == ".csv" else []
-    if out.suffix.lower() == ".csv":
-        meta = out.with_suffix(".run.json")
-        write_json_atomic(meta, record)
+    if meta is not None:
         extra.append(str(meta))
     log.info("classified %d reports from %s into %s", n, path, out)
     return ClassifySummary(
