@@ -270,8 +270,7 @@ def cmd_demo(args) -> int:
     from .compare.demo import run_demo
 
     start = time.perf_counter()
-    page = run_demo(args.out, epochs=args.epochs, seed=args.seed, keep_runs=args.keep_runs, say=print,
-                    force=args.force)
+    page = run_demo(args.out, epochs=args.epochs, seed=args.seed, keep_runs=args.keep_runs, say=print)
     print(f"written: {page} ({time.perf_counter() - start:.0f} s). The demo data are synthetic.")
     return 0
 
@@ -351,10 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demo", help="the whole chain on the shipped synthetic cohort (a few minutes on a CPU)")
     dm.add_argument("--out", default="reports/demo",
                     help="output folder: new or empty, or an earlier demo output (replaced)")
-    dm.add_argument("--force", action="store_true", help="also replace an earlier `benchmark compare` output")
     dm.add_argument("--epochs", type=_bounded_count(MAX_DEMO_EPOCHS, 1), default=12)
     dm.add_argument("--seed", type=int, default=0)
-    dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder")
+    dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder "
+                                         "(new or empty, or the demo's earlier one)")
     dm.set_defaults(func=cmd_demo)
     for subparser in sub.choices.values():  # --debug after the command too
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
