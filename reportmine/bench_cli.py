@@ -157,6 +157,8 @@ def _read_table(path: Path, columns: list[str]):
 
     if not path.exists():
         raise UsageError(f"{path}: file not found")
+    if not path.is_file():  # a folder, pipe or device
+        raise UsageError(f"{path}: is not a regular file")
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             frame = pd.read_excel(path)
