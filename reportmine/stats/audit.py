@@ -171,6 +171,28 @@ def _lp_range(reported: dict, objective, equality) -> tuple[float, float] | None
     return (low.fun if low.success else 0.0), upper
 
 
+def _compromise(reported: dict, equality) -> np.ndarray:
+    """The real-valued table (TP, FP, FN, TN), ``equality``·table = 1, that strays least outside
+    the rounding windows (a linear programme on the total excess); the best-fit search starts
+    at the group sizes nearest to it."""
+    from scipy.optimize import linprog
+
+    m = len(reported)
+    rows, c = [], np.zeros(4 + m)
+    for k, (key, target) in enumerate(reported.items()):
+        lo, hi = target.window()
+        num, den = np.array(_NUM[key], float), np.array(_DEN[key], float)
+        slack = np.zeros(m)
+        slack[k] = -1.0
+        rows += [np.concatenate([num - hi * den, slack]), np.concatenate([lo * den - num, slack]),
+                 np.concatenate([-den, np.zeros(m)])]
+        c[4 + k] = 1.0 / max(target.half_unit / 100.0, 1e-12)
+    b_ub = np.tile([0.0, 0.0, -1e-6], m)
+    result = linprog(c, A_ub=np.array(rows), b_ub=b_ub, A_eq=np.array([list(equality) + [0.0] * m], float),
+                     b_eq=np.array([1.0]), bounds=[(0, None)] * (4 + m), method="highs")
+    return result.x[:4] if result.success else np.array([0.25, 0.25, 0.25, 0.25])
+
+
 def _flatten(lo: np.ndarray, hi: np.ndarray, chunk: int = _CHUNK):
     """(owner, value) arrays over every integer of every range [lo[i], hi[i]], a chunk at a time."""
     counts = np.maximum(hi - lo + 1, 0).astype(np.int64)
@@ -355,9 +377,10 @@ def _best_fits(reported, n_pos, n_neg, n, max_n, n_best) -> tuple[list[Fit], str
         full = (n_pos + 1) * (n_neg + 1) <= BEST_FIT_CELLS
         scope = "" if full else " (best fits among tables within one count of the reported Sen and Spe)"
     elif n is not None:
-        # group sizes nearest the prevalence the reported values imply come first
+        # group sizes nearest the real-valued best compromise come first
+        tp, fp, fn, tn = _compromise(reported, (1, 1, 1, 1))
         a = np.arange(0, n + 1, dtype=np.int64)
-        a = a[np.argsort(np.abs(a - n * _implied_prevalence(reported)), kind="stable")]
+        a = a[np.argsort(np.abs(a - n * (tp + fn)), kind="stable")]
         b = n - a
         full = False
         scope = " (best fits among tables within one count of the reported Sen and Spe)"
@@ -365,6 +388,9 @@ def _best_fits(reported, n_pos, n_neg, n, max_n, n_best) -> tuple[list[Fit], str
         top = min(int(max_n), BEST_FIT_MAX_N)
         a = np.repeat(np.arange(1, top + 1, dtype=np.int64), top)
         b = np.tile(np.arange(1, top + 1, dtype=np.int64), top)
+        tp, fp, fn, tn = _compromise(reported, (1, 0, 1, 0))  # non-diseased per diseased: fp + tn
+        order = np.argsort(np.abs(b - a * (fp + tn)) / np.sqrt(a), kind="stable")
+        a, b = a[order], b[order]
         full = False
         scope = (" (best fits among tables within one count of the reported Sen and Spe"
                  + (f", groups up to {top}" if top < max_n else "") + ")")
@@ -401,14 +427,6 @@ def _best_fits(reported, n_pos, n_neg, n, max_n, n_best) -> tuple[list[Fit], str
     if stopped_at is not None:
         scope += f" (best-fit search stopped at its limit of {BEST_FIT_CELLS:,} candidate tables)"
     return [f for _, f in best_key], scope
-
-
-def _implied_prevalence(reported) -> float:
-    """The share diseased that Acc = π·Sen + (1 − π)·Spe implies, else one half."""
-    se, sp, acc = (reported.get(k) for k in ("sensitivity", "specificity", "accuracy"))
-    if se is not None and sp is not None and acc is not None and se.percent != sp.percent:
-        return min(1.0, max(0.0, (acc.percent - sp.percent) / (se.percent - sp.percent)))
-    return 0.5
 
 
 def _fit(tp, fp, fn, tn, values, excess, i, reported) -> Fit:
