@@ -252,6 +252,8 @@ class AtomicTableWriter:
                  protect: Sequence[str | Path] = (), companions: Sequence[str | Path] = ()):
         self.path = Path(path)
         self.format = self.path.suffix.lower()
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a folder; give a file name ending in .csv or .xlsx")
         if self.format not in (".csv", ".xlsx"):
             raise InputError(f"{self.path}: output must end in .csv or .xlsx")
         self.sheets = {name: list(columns) for name, columns in sheets.items()}
