@@ -1,60 +1,192 @@
-"""The fold-ensemble scoring of ``python -m ynet.benchmark --folds K``.
+"""The one trainer and the cross-validated benchmark (``python -m ynet.benchmark``) on phantoms.
 
-Dice is checked against a hand count of overlapping pixels and the AUC against
-scikit-learn's ``roc_auc_score`` on the averaged probabilities.
+AUCs are checked against scikit-learn's ``roc_auc_score``, the Wilcoxon test against
+``scipy.stats.wilcoxon`` and the Dice summary against ``numpy.median`` of the saved values.
 """
 
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
+import torch
+from scipy.stats import wilcoxon
 from sklearn.metrics import roc_auc_score
 
-from ynet.benchmark import _ensemble
+from ynet.benchmark import (
+    MODEL_KEYS,
+    MODELS,
+    PAIRED_KEYS,
+    Settings,
+    cv_assignment,
+    fit_model,
+    load_cohort,
+    main,
+    paired_comparison,
+)
+from ynet.checkpoint import load_model
+from ynet.cli import main as ynet_main
+from ynet.dataset import NodeDataset
+from ynet.manifest import read_manifest
+from ynet.phantom import write_phantom_cohort
+from ynet.runs import read_run
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--folds", "2", "--epochs", "1", "--image-size", "64", "--ynet-width", "0.25", "--batch-size", "4"]
 
 
-def _fold(k: int, n_test: int) -> dict:
-    return {"model": "ynet", "name": "Y-Net", "epochs": 3, "n_train": 10, "n_val": 3, "n_test": n_test,
-            "manifest_sha256": "x", "history": [], "training_seconds": 2.0 + k, "peak_rss_mb": 100.0 + k,
-            "fold": k, "auc": None, "dice_median": None}
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    return write_phantom_cohort(tmp_path_factory.mktemp("cohort"), 24, seed=11)
 
 
-def test_ensemble_averages_probabilities_and_maps(tmp_path):
-    rng = np.random.default_rng(3)
-    n, side = 12, 8
-    labels = np.array([0, 1] * (n // 2))
-    masks = np.zeros((n, side, side), dtype=np.uint8)
-    masks[:, 2:6, 2:6] = 1  # 16 foreground pixels each
-    probs = [rng.random(n), rng.random(n)]
-    # model 0 is sure of the left half of every image, model 1 half-sure of it: average 0.75 ≥ 0.5;
-    # both give 0.4 to column 5, so the average (0.4) drops it
-    fg0 = np.zeros((n, side, side), dtype=np.float16)
-    fg0[:, :, :5] = 1.0
-    fg0[:, :, 5] = 0.4
-    fg1 = np.zeros_like(fg0)
-    fg1[:, :, :5] = 0.5
-    fg1[:, :, 5] = 0.4
-    files = []
-    for k, fg in enumerate((fg0, fg1)):
-        files.append(tmp_path / f"fold{k}.npz")
-        np.savez(files[-1], probs=probs[k], labels=labels, fg=fg, masks=masks)
-    result = _ensemble([_fold(0, n), _fold(1, n)], files, seed=0)
+def test_ynet_train_and_benchmark_fit_the_same_model(cohort, tmp_path):
+    run = tmp_path / "run"
+    assert ynet_main(["train", "--manifest", str(cohort), "--out", str(run), "--fold", "0", "--n-folds", "2",
+                      "--epochs", "2", "--patience", "2", "--width", "0.25", "--image-size", "64",
+                      "--batch-size", "4", "--seed", "3", "--device", "cpu", "--quiet"]) == 0
+    settings = Settings(folds=2, epochs=2, patience=2, batch_size=4, image_size=64, seed=3, ynet_width=0.25,
+                        exclude_labels=())
+    _, prepared = load_cohort(Path(cohort), settings)
+    splits = read_run(run).splits
+    index = {n.id: i for i, n in enumerate(prepared.nodes)}
+    train_ids = splits.loc[(splits["split"] == "train") & (splits["fold"] != 0), "id"]
+    val_ids = splits.loc[splits["fold"] == 0, "id"]
+    fit = fit_model("ynet", prepared, [index[i] for i in train_ids], [index[i] for i in val_ids], settings, fold=0)
 
-    predicted = side * 5  # columns 0–4, every row
-    overlap = 4 * 3  # rows 2–5 × columns 2–4
-    assert result["dice_values"] == pytest.approx([2 * overlap / (predicted + 16)] * n)
-    assert result["auc"] == pytest.approx(roc_auc_score(labels, (probs[0] + probs[1]) / 2), rel=1e-12)
-    assert result["auc_ci_low"] < result["auc"] < result["auc_ci_high"]
-    assert result["folds"] == 2
-    assert result["training_seconds"] == 5.0 and result["peak_rss_mb"] == 101.0
-    assert [m["fold"] for m in result["single_models"]] == [0, 1]
+    trained, _ = load_model(run / "fold_0" / "best.pt")
+    batch = [NodeDataset(prepared, [index[i] for i in val_ids])[j] for j in range(len(val_ids))]
+    x = torch.stack([b[0] for b in batch])
+    with torch.no_grad():
+        seg_a, cls_a = trained(x)
+        seg_b, cls_b = fit.model(x)
+    assert (cls_a.softmax(1) - cls_b.softmax(1)).abs().max() < 1e-6
+    assert (seg_a.softmax(1) - seg_b.softmax(1)).abs().max() < 1e-6
+    history = pd.read_csv(run / "fold_0" / "history.csv")
+    assert np.allclose(history["val_loss"], [h["val_loss"] for h in fit.history], atol=1e-6)
+    assert int(history["val_loss"].idxmin()) + 1 == fit.best_epoch
 
 
-def test_ensemble_of_classifiers_without_maps(tmp_path):
-    labels = np.array([0, 0, 1, 1, 0, 1])
-    probs = [np.array([0.1, 0.6, 0.7, 0.4, 0.2, 0.9]), np.array([0.3, 0.2, 0.8, 0.6, 0.5, 0.4])]
-    files = []
-    for k in range(2):
-        files.append(tmp_path / f"fold{k}.npz")
-        np.savez(files[-1], probs=probs[k], labels=labels, fg=np.zeros((0,), np.float16), masks=np.zeros((0,), np.uint8))
-    result = _ensemble([_fold(k, 6) for k in range(2)], files, seed=0)
-    assert result["dice_values"] == [] and result["dice_median"] is None
-    assert result["auc"] == pytest.approx(roc_auc_score(labels, (probs[0] + probs[1]) / 2), rel=1e-12)
+def test_every_model_gets_the_same_budget():
+    settings = Settings(epochs=7, patience=3, ynet_class_balanced=True, ynet_select="auc")
+    configs = [settings.train_config(m) for m in MODELS]
+    for key in ("epochs", "patience", "batch_size", "lr", "weight_decay", "image_size", "augment", "seed"):
+        assert len({getattr(c, key) for c in configs}) == 1, key
+    assert Settings(epochs=7).train_config("monai_unet").patience == 7  # no early stopping by default
+    options = Settings(ynet_head="mask", ynet_morphology=True, ynet_class_balanced=True, ynet_select="auc")
+    ynet = options.train_config("ynet")
+    assert (ynet.head, ynet.morphology, ynet.class_balanced, ynet.select) == ("mask", True, True, "auc")
+    for peer in ("smp_unet_r34", "monai_unet"):  # Y-Net's options never reach a peer
+        c = options.train_config(peer)
+        assert (c.head, c.morphology, c.class_balanced, c.select) == ("global", False, False, "loss")
+    assert options.train_config("ynet_cls_only").head == "global"  # no decoder, no mask to pool in
+
+
+def test_cv_assignment_grouped_stratified_every_image_tested_once(tmp_path):
+    manifest = read_manifest(write_phantom_cohort(tmp_path / "c", 60, seed=5))
+    table = cv_assignment(manifest, folds=5, seed=0)
+    assert sorted(table["fold"].unique()) == [0, 1, 2, 3, 4]
+    assert (table.groupby("group")["fold"].nunique() == 1).all()  # a patient never straddles folds
+    for k in range(5):
+        role = table[f"role_{k}"]
+        assert ((role == "test") == (table["fold"] == k)).all()
+        groups = {r: set(table.loc[role == r, "group"]) for r in ("train", "val", "test")}
+        assert not (groups["train"] & groups["val"]) and not (groups["val"] & groups["test"])
+        assert set(table.loc[role == "val", "label"]) == {0, 1}
+    share = table.groupby("fold")["label"].mean()
+    assert share.max() - share.min() < 0.3
+    again = cv_assignment(manifest, folds=5, seed=0)
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_paired_comparison_against_scipy_and_sklearn():
+    rng = np.random.default_rng(0)
+    ids = [f"n{i}" for i in range(40)]
+    labels = np.array([0, 1] * 20)
+    a = pd.DataFrame({"label": labels, "prob": rng.random(40) * 0.5 + labels * 0.3, "dice": rng.random(40)},
+                     index=ids)
+    b = pd.DataFrame({"label": labels, "prob": rng.random(40), "dice": rng.random(40)}, index=ids[::-1]).loc[ids]
+    result = paired_comparison(a, b.iloc[::-1])  # joined on the ids, not the row order
+    expected = roc_auc_score(labels, a["prob"]) - roc_auc_score(labels, b["prob"])
+    assert result["auc_difference"] == pytest.approx(expected, rel=1e-12)
+    assert result["ci_low"] < expected < result["ci_high"] and 0 < result["p_value"] < 1
+    assert result["dice_wilcoxon_p"] == pytest.approx(wilcoxon(a["dice"], b["dice"]).pvalue, rel=1e-12)
+    no_masks = b.assign(dice=np.nan)
+    assert paired_comparison(a, no_masks)["dice_wilcoxon_p"] is None
+
+
+def _fits(out: Path, name: str) -> dict:
+    return {p.name: json.loads(p.read_text()) for p in sorted((out / f"{name}_cv" / "fits").glob("*_fold*.json"))}
+
+
+def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, capsys):
+    models = ["--models", "ynet,ynet_cls_only", "--ynet-head", "mask", "--ynet-morphology", "--ynet-class-balanced",
+              "--ynet-select", "auc"]
+    straight = tmp_path / "straight"
+    assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(straight), "--in-process",
+                 "--ynet-tta", "auto", *TINY, *models]) == 0
+    payload = json.loads((straight / "ph_cv.json").read_text())
+    assert set(payload["models"]) == {"ynet", "ynet_cls_only"}
+    for entry in payload["models"].values():
+        assert tuple(entry) == MODEL_KEYS and entry["n_images"] == 24 and entry["epochs"] == 1
+        assert entry["infer_images_per_s_b8"] > 0 and entry["train_images_per_s"] > 0 and entry["params"] > 0
+    assert tuple(payload["paired"]["ynet_vs_ynet_cls_only"]) == PAIRED_KEYS
+    fits = _fits(straight, "ph")
+    assert sorted(fits) == ["ynet_cls_only_fold0.json", "ynet_cls_only_fold1.json", "ynet_fold0.json",
+                            "ynet_fold1.json"]
+    manifest_ids = set(pd.read_csv(cohort, dtype={"ln_id": str})["ln_id"])
+    oof = {}
+    for model in ("ynet", "ynet_cls_only"):
+        records = [fits[f"{model}_fold{k}.json"] for k in range(2)]
+        ids = [i for r in records for i in r["ids"]]
+        assert sorted(ids) == sorted(manifest_ids)  # every image exactly one out-of-fold prediction
+        assert all(r["tta"] in ("on", "off") and r["tta_decision"] for r in records)
+        labels = np.array([v for r in records for v in r["labels"]])
+        probs = np.array([v for r in records for v in r["probs"]], dtype=float)
+        oof[model] = (labels, probs)
+        assert payload["models"][model]["auc"] == pytest.approx(roc_auc_score(labels, probs), rel=1e-12)
+    dices = [v for k in range(2) for v in fits[f"ynet_fold{k}.json"]["dices"]]
+    assert payload["models"]["ynet"]["dice_median"] == pytest.approx(np.median(dices), rel=1e-12)
+    assert payload["models"]["ynet_cls_only"]["dice_median"] is None
+    assert payload["paired"]["ynet_vs_ynet_cls_only"]["auc_difference"] == pytest.approx(
+        roc_auc_score(*oof["ynet"]) - roc_auc_score(*oof["ynet_cls_only"]), rel=1e-9)
+    table = (straight / "ph_cv.md").read_text()
+    assert "Y-Net (segmentation + classification)" in table and "paired DeLong p" in table
+    assert payload["protocol"]["settings"]["ynet_head"] == "mask"
+    assert len(payload["per_fold"]["ynet"]["inner_val_auc"]) == 2
+
+    # the same benchmark through worker processes, stopped after one fit, then continued
+    sliced = tmp_path / "sliced"
+    argv = [sys.executable, "-m", "ynet.benchmark", "--data", str(Path(cohort).parent), "--name", "ph",
+            "--out", str(sliced), "--ynet-tta", "auto", *TINY, *models]
+    first = subprocess.run([*argv, "--max-fits", "1"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "rerun to continue" in first.stdout and not (sliced / "ph_cv.json").exists()
+    assert list(_fits(sliced, "ph")) == ["ynet_fold0.json"]
+    kept = (sliced / "ph_cv" / "fits" / "ynet_fold0.json").read_bytes()
+    second = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.stderr.count("fitting") == 3  # only the missing fits
+    assert (sliced / "ph_cv" / "fits" / "ynet_fold0.json").read_bytes() == kept
+    resumed = json.loads((sliced / "ph_cv.json").read_text())
+    for model in ("ynet", "ynet_cls_only"):
+        for key in ("auc", "auc_ci_low", "auc_ci_high", "dice_median", "dice_q1", "dice_q3", "n_images"):
+            a, b = payload["models"][model][key], resumed["models"][model][key]
+            assert (a is None and b is None) or a == pytest.approx(b, abs=1e-9), (model, key)
+
+    # a saved fit made with other settings is refused, not silently mixed in
+    capsys.readouterr()
+    assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(sliced), "--in-process",
+                 *TINY[:-2], "--batch-size", "2", *models]) == 2
+    assert re.search(r"ynet_fold0\.json: made with other settings", capsys.readouterr().err)
+
+
+def test_no_training_loop_outside_the_trainer():
+    pattern = re.compile(r"\.backward\(|optimizer\.step\(|opt\.step\(")
+    offenders = [str(p.relative_to(ROOT)) for pkg in ("reportmine", "ynet") for p in (ROOT / pkg).rglob("*.py")
+                 if pattern.search(p.read_text(encoding="utf-8")) and p.relative_to(ROOT) != Path("ynet/train.py")]
+    assert offenders == []

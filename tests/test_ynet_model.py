@@ -106,3 +106,68 @@ def test_loss_ignores_missing_masks_and_labels():
     assert torch.isclose(parts.classification, expected)
     parts.total.backward()
     assert seg.grad is not None
+
+
+def _ellipse(a: float, b: float, angle: float = 0.0, size: int = 256) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size] - size / 2
+    u = xx * np.cos(angle) + yy * np.sin(angle)
+    v = -xx * np.sin(angle) + yy * np.cos(angle)
+    return ((u / a) ** 2 + (v / b) ** 2 <= 1).astype(np.float32)
+
+
+def test_mask_morphology_matches_geometry():
+    from ynet.model import mask_morphology
+
+    shapes = [_ellipse(50, 50), _ellipse(60, 30), _ellipse(60, 20, np.pi / 4), np.zeros((256, 256), np.float32)]
+    area, log_ratio, circularity = mask_morphology(torch.from_numpy(np.stack(shapes))).T.numpy()
+    assert area[0] == pytest.approx(np.pi * 50 ** 2 / 256 ** 2, rel=0.01)
+    assert log_ratio[0] == pytest.approx(0.0, abs=0.01)
+    assert log_ratio[1] == pytest.approx(np.log(2), rel=0.02) and log_ratio[2] == pytest.approx(np.log(3), rel=0.02)
+    assert circularity[0] == pytest.approx(1.0, abs=0.05)
+    # Ramanujan's perimeter of a 60 × 30 ellipse gives 4πA/P² = 0.841
+    perimeter = np.pi * (3 * 90 - np.sqrt((3 * 60 + 30) * (60 + 3 * 30)))
+    assert circularity[1] == pytest.approx(4 * np.pi * np.pi * 60 * 30 / perimeter ** 2, rel=0.05)
+    assert circularity[1] < circularity[0]
+    assert (mask_morphology(torch.zeros(1, 32, 32)) == 0).all()
+
+
+def test_masked_pooling_averages_inside_and_around_the_node():
+    from ynet.model import masked_pooling
+
+    features = torch.zeros(1, 1, 8, 8)
+    features[..., 2:4, 2:4] = 5.0  # the node
+    features[..., 1, 1:5] = 2.0  # the row just above it
+    node = torch.zeros(1, 1, 32, 32)
+    node[..., 8:16, 8:16] = 1.0  # the same square at 4× the resolution
+    whole, inside, around = masked_pooling(features, node)[0]
+    assert whole == pytest.approx(features.mean().item())
+    assert inside == pytest.approx(5.0)
+    ring = torch.zeros(8, 8, dtype=torch.bool)
+    ring[1:5, 1:5] = True
+    ring[2:4, 2:4] = False
+    assert around == pytest.approx(features[0, 0][ring].mean().item())
+    empty = masked_pooling(features, torch.zeros(1, 1, 32, 32))[0]
+    assert torch.allclose(empty, torch.full((3,), features.mean().item()))
+
+
+@pytest.mark.parametrize(("head", "morphology"), [("mask", False), ("global", True), ("mask", True)])
+def test_head_options_train_and_reload(tmp_path, head, morphology):
+    from ynet.checkpoint import load_model, save_checkpoint
+
+    cfg = YNetConfig(width=0.25, head=head, morphology=morphology)
+    model = YNet(cfg)
+    seg, cls = model(torch.randn(2, 1, 64, 64))
+    assert seg.shape == (2, 2, 64, 64) and cls.shape == (2, 2)
+    parts = JointLoss()(seg, cls, torch.zeros(2, 64, 64, dtype=torch.long), torch.tensor([0, 1]))
+    parts.total.backward()
+    head_grads = [p.grad for p in model.classifier.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in head_grads)
+    save_checkpoint(tmp_path / "m.pt", model, {"config": cfg.to_dict()})
+    again, meta = load_model(tmp_path / "m.pt")
+    assert meta["config"]["head"] == head and meta["config"]["morphology"] == morphology
+    model.eval()
+    x = torch.randn(1, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x)[1], again(x)[1])
+    with pytest.raises(ValueError, match="seg\\+cls"):
+        YNetConfig(variant="cls-only", head=head, morphology=morphology)

@@ -15,6 +15,7 @@ from PIL import Image
 from ynet.checkpoint import load_checkpoint, load_model
 from ynet.cli import main
 from ynet.phantom import write_phantom_cohort
+from ynet.runs import read_run
 from ynet.train import TrainConfig, train
 
 TINY = dict(width=0.25, image_size=64, batch_size=4, folds=2, epochs=3, patience=10, seed=3)
@@ -43,6 +44,14 @@ def test_train_writes_run_folder_and_checkpoint_round_trip(cohort, tmp_path):
     assert set(oof["ln_id"]) == set(splits.loc[splits["fold"] == 0, "id"])
     meta = json.loads((run / "run.json").read_text())
     assert len(meta["manifest_sha256"]) == 64 and meta["versions"]["torch"]
+
+    for where in (run, fold / "best.pt"):  # the run folder, or the run a checkpoint belongs to
+        found = read_run(where)
+        assert found.root == run.resolve() or found.root == run
+        assert found.checkpoints == {0: found.root / "fold_0" / "best.pt"}
+        assert found.ids("test") == list(splits.loc[splits["split"] == "test", "id"])
+        assert list(found.oof["ln_id"]) == list(oof["ln_id"].astype(str))
+        assert found.record["manifest_sha256"] == meta["manifest_sha256"]
 
     model, info = load_model(fold / "best.pt")
     assert info["label_map"] == {"benign": 0, "malignant": 1} and info["seed"] == 3
@@ -115,10 +124,10 @@ def test_cls_only_variant_predicts_without_masks(cohort, tmp_path):
     train(cohort, run, TrainConfig(variant="cls-only", fold=0, **TINY), progress=False)
     from ynet.predict import predict
 
-    summary = predict([run / "fold_0" / "best.pt"], tmp_path / "p.csv", images=[Path(cohort).parent / "images" /
-                                                                                  "ph0001.png"])
-    preds = pd.read_csv(tmp_path / "p.csv")
-    assert summary.n == 1 and np.isnan(preds["dice"][0]) and preds["mask_file"].isna().all()
+    preds = predict([run / "fold_0" / "best.pt"], images=[Path(cohort).parent / "images" / "ph0001.png"],
+                    masks_dir=tmp_path / "masks")
+    assert len(preds) == 1 and np.isnan(preds["dice"][0]) and (preds["mask_file"] == "").all()
+    assert not (tmp_path / "p.csv").exists() and not any((tmp_path / "masks").iterdir())
 
 
 @pytest.mark.parametrize("problem", ["missing_image", "mask_size", "non_binary", "bad_label", "empty", "checkpoint"])

@@ -1,406 +1,599 @@
-"""Y-Net against segmentation peers on a real cohort (BUSI, DDTI), measured in one run.
+"""Y-Net against segmentation peers, cross-validated over the whole labeled cohort.
 
-    python -m ynet.benchmark --data ../shared/datasets/busi --name busi --epochs 12 \
-        --out reports/benchmarks [--device cpu] [--models ynet,ynet_cls_only,peer,monai] [--folds 5]
+    python -m ynet.benchmark --data DIR --name NAME --folds 5 --epochs E \\
+        [--models ynet,ynet_cls_only,smp_unet_r34,monai_unet] [--device cuda] [--out reports/benchmarks]
 
-Needs, in the same venv, ``segmentation_models_pytorch`` (peer: Unet-resnet34 with an
-auxiliary classification head, no pretrained weights) and ``monai`` (UNet, segmentation only).
-They import torchvision, which breaks beside torch 2.13.0: give this script its own venv
-(``pip install torch==2.14.1 torchvision==0.29.1 segmentation-models-pytorch monai`` and
-this project).
+Protocol. The labeled cohort (``DIR/manifest.csv``; ``normal`` rows excluded by default) is
+cut into ``--folds`` outer folds, stratified by label and grouped by ``split_group`` (else
+patient, else node), so that several images of one lesion or patient never straddle a
+training and a test part. For every model and outer fold *k*, the other folds are cut again
+(stratified and grouped, 1 part in ``max(2, folds − 1)``) into an inner training and an inner
+validation part; the model is fitted by the one trainer (:func:`ynet.train.fit_fold`, the
+code ``ynet train`` runs) on the inner training part, its epoch is chosen on the inner
+validation part, and it predicts fold *k*. Every image thus gets exactly one out-of-fold
+prediction per model. Every model gets the same preprocessing, augmentation, optimiser
+(Adam, lr 1e-3, batch 8, cosine schedule), epoch budget and early-stopping patience; the
+loss is cross-entropy for the mask and for the class (a model without one of the two heads
+drops that term). Y-Net options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``,
+``--ynet-head mask``, ``--ynet-morphology``) change how Y-Net uses its budget, never the
+budget; ``--ynet-tta auto`` decides on the inner validation part only, and the JSON keeps
+every fit's inner-validation AUC and Dice (``per_fold``) so that options are compared on
+inner validation, never on the out-of-fold predictions.
 
-Protocol: labels benign vs malignant (``normal`` excluded); one fixed grouped split by
-``split_group`` (test ≈ 20 %, then fold 0 of 5 of the rest for validation); the same
-preprocessing, augmentation, optimiser (Adam, lr 1e-3, batch 8), loss (cross-entropy for
-mask and class) and epoch budget for every model; the checkpoint with the lowest
-validation loss is scored on the test split. With ``--folds K`` each model is trained K times,
-fold k of the training part validating the k-th model, and the test split is scored by the
-average of the K models (class probabilities and mask probabilities averaged; each single
-model's test AUC and Dice are kept too). Speed is measured first, model after model
-in separate processes on an otherwise idle machine: training images/s over 12 steps,
-inference images/s at batch 1 and 8; peak memory is each training process's maximum RSS.
-``--fits RUNS_JSON`` keeps an earlier run's trained-model results and measures only the speeds
-again (for when another job shared the machine during the speed phase).
+Reported per model: AUC with DeLong CI and Dice median [Q1, Q3] over all out-of-fold
+predictions; per-fold AUC and median Dice (mean, SD); parameters; training images/s (from the
+fits themselves); inference images/s at batch 1 and 8; the peak resident memory of the
+fitting processes. Y-Net against each other model on the same images: paired DeLong test
+(difference, CI, p) and Wilcoxon signed-rank test on per-image Dice.
+
+Resumable: each finished (model, fold) fit is saved as ``OUT/NAME_cv/fits/MODEL_foldK.json``
+(its out-of-fold predictions, per-image Dice, timings; no weights) and a rerun continues with
+the fits that are missing. ``--max-fits N`` stops after N new fits (to run in slices).
+Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``.
+
+The peers need ``segmentation_models_pytorch`` (smp ``Unet("resnet34")`` with an auxiliary
+classification head, no pretrained weights) and ``monai`` (``UNet``, segmentation only). They
+are not dependencies of this package and are imported only when asked for; they pull in
+torchvision, so give the benchmark its own environment.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import platform
+import logging
 import resource
 import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from sklearn.model_selection import StratifiedGroupKFold
 
-MODELS = ("ynet", "ynet_cls_only", "peer", "monai")
+from reportmine.core.errors import InputError, run_command
+from reportmine.core.outputs import write_json_atomic, write_text_atomic
+from reportmine.core.provenance import versions
+from reportmine.stats import auc_delong, delong_test, summarize_overlap
+
+from .dataset import NodeDataset, PreparedCohort
+from .device import hardware, resolve_device
+from .images import DataError
+from .manifest import Manifest, read_manifest
+from .model import YNet, YNetConfig
+from .preprocess import Preprocessing
+from .train import FoldFit, ModelBuilder, TrainConfig, evaluate, fit_fold, loss_for
+
+log = logging.getLogger(__name__)
+
+MODELS = ("ynet", "ynet_cls_only", "smp_unet_r34", "monai_unet")
 NAMES = {"ynet": "Y-Net (segmentation + classification)", "ynet_cls_only": "Y-Net (classification only)",
-         "peer": "smp Unet-resnet34 + aux head", "monai": "MONAI UNet (segmentation only)"}
+         "smp_unet_r34": "smp Unet-resnet34 + aux head", "monai_unet": "MONAI UNet (segmentation only)"}
+YNET_MODELS = ("ynet", "ynet_cls_only")
+MODEL_KEYS = ("auc", "auc_ci_low", "auc_ci_high", "dice_median", "dice_q1", "dice_q3", "n_images", "epochs",
+              "params", "train_images_per_s", "infer_images_per_s_b1", "infer_images_per_s_b8", "peak_rss_mb",
+              "hardware")
+PAIRED_KEYS = ("auc_difference", "ci_low", "ci_high", "p_value", "dice_wilcoxon_p")
 
 
-def build(name: str) -> torch.nn.Module:
-    """Every model returns (mask logits N×2×H×W or None, class logits N×2 or None)."""
-    if name in ("ynet", "ynet_cls_only"):
-        from ynet.model import YNet, YNetConfig
+# ------------------------------------------------------------------ models
 
-        return YNet(YNetConfig(variant="seg+cls" if name == "ynet" else "cls-only"))
-    if name == "peer":
+
+class _SmpPeer(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
         import segmentation_models_pytorch as smp
 
-        net = smp.Unet("resnet34", encoder_weights=None, in_channels=1, classes=2,
-                       aux_params={"classes": 2, "dropout": 0.2})
+        self.net = smp.Unet("resnet34", encoder_weights=None, in_channels=1, classes=2,
+                            aux_params={"classes": 2, "dropout": 0.2})
 
-        class Peer(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.net = net
+    def forward(self, x):
+        mask, label = self.net(x)
+        return mask, label
 
-            def forward(self, x):
-                mask, label = self.net(x)
-                return mask, label
 
-        return Peer()
-    if name == "monai":
+class _MonaiPeer(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
         from monai.networks.nets import UNet
 
-        net = UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(16, 32, 64, 128, 256),
-                   strides=(2, 2, 2, 2), num_res_units=2)
+        self.net = UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(16, 32, 64, 128, 256),
+                        strides=(2, 2, 2, 2), num_res_units=2)
 
-        class Monai(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                return self.net(x), None
-
-        return Monai()
-    raise ValueError(f"unknown model {name!r}")
+    def forward(self, x):
+        return self.net(x), None
 
 
-def _cohort(data: Path, seed: int, fold: int = 0):
-    from ynet.data import PreparedCohort, Preprocessing, read_manifest
-    from ynet.splits import assign_splits
-
-    manifest = read_manifest(data / "manifest.csv", exclude_labels=["normal"])
-    table = assign_splits(manifest, folds=5, test_fraction=0.2, seed=seed)
-    cohort = PreparedCohort(manifest.nodes, Preprocessing(size=256), need_masks=True)
-    index = {n.id: i for i, n in enumerate(cohort.nodes)}
-    part = {
-        "train": [index[i] for i in table.loc[(table["split"] == "train") & (table["fold"] != fold), "id"]],
-        "val": [index[i] for i in table.loc[table["fold"] == fold, "id"]],
-        "test": [index[i] for i in table.loc[table["split"] == "test", "id"]],
-    }
-    return manifest, cohort, part
+def builder(name: str, settings: Settings) -> ModelBuilder:
+    """The model builder of a benchmark model (peers import their packages only here)."""
+    if name in YNET_MODELS:
+        cfg = settings.train_config(name)
+        model_cfg = YNetConfig(variant=cfg.variant, width=cfg.width, head=cfg.head, morphology=cfg.morphology)
+        return lambda: YNet(model_cfg)
+    if name == "smp_unet_r34":
+        return _SmpPeer
+    if name == "monai_unet":
+        return _MonaiPeer
+    raise InputError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
 
 
-def _loader(cohort, idx, augment: bool, seed: int, shuffle: bool, batch: int):
-    from ynet.data import Augmentation, NodeDataset
-
-    ds = NodeDataset(cohort, idx, Augmentation() if augment else None, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    return ds, torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=shuffle, generator=gen,
-                                           drop_last=shuffle)
+# ------------------------------------------------------------------ settings and folds
 
 
-def _evaluate(model, loader, device, maps: dict | None = None):
-    """Mean loss, P(malignant), labels and Dice per image; with ``maps`` (a dict of two lists),
-    the foreground probability maps and reference masks are kept there."""
-    from reportmine.stats import dice
-    from ynet.loss import JointLoss
+@dataclass(frozen=True)
+class Settings:
+    """Everything a fit depends on; one budget for every model."""
 
-    model.eval()
-    losses, probs, labels, dices = [], [], [], []
-    with torch.no_grad():
-        for image, mask, label, _ in loader:
-            image, mask, label = image.to(device), mask.to(device), label.to(device)
-            seg, cls = model(image)
-            cls_for_loss = cls if cls is not None else torch.zeros(image.shape[0], 2, device=device)
-            parts = JointLoss(cls_weight=1.0 if cls is not None else 0.0)(seg, cls_for_loss, mask, label)
-            losses.append(float(parts.total) * image.shape[0])
-            if cls is not None:
-                probs += cls.softmax(1)[:, 1].cpu().tolist()
-            labels += label.cpu().tolist()
-            if seg is not None:
-                for p, m in zip(seg.argmax(1).cpu().numpy(), mask.cpu().numpy()):
-                    dices.append(dice(p, m))
-                if maps is not None:
-                    maps["fg"] += list(seg.float().softmax(1)[:, 1].cpu().numpy().astype(np.float16))
-                    maps["mask"] += list(mask.cpu().numpy().astype(np.uint8))
-    return sum(losses) / len(labels), np.array(probs), np.array(labels), np.array(dices)
+    folds: int = 5
+    epochs: int = 15
+    batch_size: int = 8
+    lr: float = 1e-3
+    patience: int | None = None  # None: no early stopping (patience = epochs)
+    image_size: int = 256
+    seed: int = 0
+    device: str = "cpu"
+    exclude_labels: tuple[str, ...] = ("normal",)
+    ynet_width: float = 1.0
+    ynet_tta: str = "off"  # off | on | auto (decided on the inner validation part)
+    ynet_class_balanced: bool = False
+    ynet_select: str = "loss"  # loss | auc
+    ynet_head: str = "global"  # global | mask (seg+cls Y-Net only)
+    ynet_morphology: bool = False  # seg+cls Y-Net only
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise InputError(f"--folds must be at least 2, got {self.folds}")
+        if self.epochs < 1:
+            raise InputError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.ynet_tta not in ("off", "on", "auto"):
+            raise InputError(f"--ynet-tta must be off, on or auto, got {self.ynet_tta!r}")
+
+    def train_config(self, name: str) -> TrainConfig:
+        """The trainer's configuration for ``name``: the same budget for every model."""
+        ynet = name in YNET_MODELS
+        return TrainConfig(variant="cls-only" if name == "ynet_cls_only" else "seg+cls", folds=self.folds,
+                           epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           patience=self.patience if self.patience is not None else self.epochs, seed=self.seed,
+                           device=self.device, width=self.ynet_width if ynet else 1.0, image_size=self.image_size,
+                           class_balanced=self.ynet_class_balanced and ynet,
+                           select=self.ynet_select if ynet else "loss",
+                           head=self.ynet_head if name == "ynet" else "global",
+                           morphology=self.ynet_morphology and name == "ynet")
+
+    def tta(self, name: str) -> str:
+        return self.ynet_tta if name in YNET_MODELS else "off"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["exclude_labels"] = list(self.exclude_labels)
+        return d
+
+    def key(self, name: str, manifest_sha256: str) -> str:
+        """What a saved fit must match to be reused: the model's settings and the manifest."""
+        blob = json.dumps({"model": name, "train": self.train_config(name).to_dict(), "tta": self.tta(name),
+                           "folds": self.folds, "exclude": list(self.exclude_labels), "manifest": manifest_sha256,
+                           "device": self.device}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def speed(name: str, device: str, steps: int = 12) -> dict:
-    torch.manual_seed(0)
-    dev = torch.device(device)
-    model = build(name).to(dev)
+def cv_assignment(manifest: Manifest, folds: int, seed: int) -> pd.DataFrame:
+    """One row per node: id, group, label, fold (outer) and, per outer fold k, ``role_k``
+    (inner ``train`` | inner ``val`` | ``test``)."""
+    labels = np.array([n.label for n in manifest.nodes])
+    groups = np.array([n.group for n in manifest.nodes])
+    n_groups = len(set(groups))
+    if n_groups < 2 * folds:
+        raise DataError(f"{manifest.path}: {n_groups} groups are too few for {folds} outer folds with an inner "
+                        "validation part")
+    outer = np.full(len(labels), -1)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
+        outer[test] = k
+    table = pd.DataFrame({"id": [n.id for n in manifest.nodes], "group": groups, "label": labels, "fold": outer})
+    for k in range(folds):
+        rest = np.flatnonzero(outer != k)
+        inner = StratifiedGroupKFold(n_splits=max(2, folds - 1), shuffle=True, random_state=seed + 1 + k)
+        _, val = next(inner.split(np.zeros(len(rest)), labels[rest], groups[rest]))
+        role = np.full(len(labels), "test", dtype=object)
+        role[rest] = "train"
+        role[rest[val]] = "val"
+        table[f"role_{k}"] = role
+    return table
+
+
+def load_cohort(data: Path, settings: Settings) -> tuple[Manifest, PreparedCohort]:
+    manifest_path = data / "manifest.csv" if data.is_dir() else data
+    manifest = read_manifest(manifest_path, exclude_labels=settings.exclude_labels)
+    return manifest, PreparedCohort(manifest.nodes, Preprocessing(size=settings.image_size), need_masks=False)
+
+
+# ------------------------------------------------------------------ one fit
+
+
+def fit_model(name: str, cohort: PreparedCohort, train_idx, val_idx, settings: Settings, fold: int,
+              meta: dict | None = None) -> FoldFit:
+    """Fit benchmark model ``name`` with the one trainer (what ``ynet train`` runs for a fold)."""
+    return fit_fold(builder(name, settings), cohort, train_idx, val_idx, settings.train_config(name), fold=fold,
+                    meta=meta)
+
+
+def _loader(cohort: PreparedCohort, idx, batch: int):
+    return torch.utils.data.DataLoader(NodeDataset(cohort, idx), batch_size=batch, shuffle=False)
+
+
+def _score(ev) -> float:
+    """One number for a TTA decision: mean of the AUC and the median Dice that the model has."""
+    values = [v for v in (ev.auc, ev.dice_median) if np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
+    """Fit (model, outer fold) and predict the fold: the record saved for resuming."""
+    started = time.perf_counter()
+    manifest, cohort = load_cohort(data, settings)
+    table = cv_assignment(manifest, settings.folds, settings.seed)
+    role = table[f"role_{fold}"].to_numpy()
+    train_idx, val_idx, test_idx = (np.flatnonzero(role == r).tolist() for r in ("train", "val", "test"))
+    fit = fit_model(name, cohort, train_idx, val_idx, settings, fold)
+    cfg = settings.train_config(name)
+    device = resolve_device(settings.device)
+    loss_fn = loss_for(cfg, [cohort.nodes[i].label for i in train_idx]).to(device)
+    tta = settings.tta(name)
+    decision = None
+    if tta == "auto":  # decided on the inner validation part, never on the test fold
+        plain = evaluate(fit.model, _loader(cohort, val_idx, 16), device, loss_fn, amp=cfg.amp)
+        flipped = evaluate(fit.model, _loader(cohort, val_idx, 16), device, loss_fn, amp=cfg.amp, tta=True)
+        decision = {"val_plain": _score(plain), "val_tta": _score(flipped)}
+        tta = "on" if decision["val_tta"] > decision["val_plain"] else "off"
+    test = evaluate(fit.model, _loader(cohort, test_idx, 16), device, loss_fn, amp=cfg.amp, tta=tta == "on")
+    peak_gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+    def finite(values):
+        return [None if not np.isfinite(v) else float(v) for v in values]
+
+    return {"model": name, "fold": fold, "key": settings.key(name, manifest.sha256),
+            "manifest_sha256": manifest.sha256, "ids": [cohort.nodes[i].id for i in test.indices],
+            "labels": test.labels.astype(int).tolist(), "probs": finite(test.probs), "dices": finite(test.dices),
+            "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(test_idx), "tta": tta,
+            "tta_decision": decision, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run,
+            "val_auc": fit.val_auc, "val_dice_median": fit.val_dice_median, "train_seconds": fit.train_seconds,
+            "train_images": fit.train_images, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mb": peak_gpu, "history": [{k: h[k] for k in ("epoch", "train_loss", "val_loss", "val_auc",
+                                                                     "val_dice_median")} for h in fit.history],
+            "wall_seconds": time.perf_counter() - started}
+
+
+def measure_speed(name: str, settings: Settings, tta: bool, repeats: tuple[int, int] = (24, 6)) -> dict:
+    """Parameters and inference images/s at batch 1 and 8 (forward passes only; with ``tta`` the
+    mirrored pass is included, as the model is used)."""
+    torch.manual_seed(settings.seed)
+    device = resolve_device(settings.device)
+    model = builder(name, settings)().to(device).eval()
     params = sum(p.numel() for p in model.parameters())
-    x8 = torch.randn(8, 1, 256, 256, device=dev)
-    masks = torch.randint(0, 2, (8, 256, 256), device=dev)
-    labels = torch.randint(0, 2, (8,), device=dev)
-    from ynet.loss import JointLoss
-
-    loss_fn = JointLoss()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-    for i in range(steps + 2):
-        if i == 2:
-            start = time.perf_counter()
-        seg, cls = model(x8)
-        loss = loss_fn(seg, cls if cls is not None else torch.zeros(8, 2, device=dev), masks, labels).total
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    train_ips = steps * 8 / (time.perf_counter() - start)
-    model.eval()
-    out = {}
+    x8 = torch.randn(8, 1, settings.image_size, settings.image_size, device=device)
+    out = {"params": params}
     with torch.no_grad():
-        for batch in (1, 8):
+        for batch, n in zip((1, 8), repeats):
             x = x8[:batch]
+            run = (lambda x=x: (model(x), model(x.flip(-1)))) if tta else (lambda x=x: model(x))
             for _ in range(2):
-                model(x)
-            n = 24 if batch == 1 else 6
+                run()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             start = time.perf_counter()
             for _ in range(n):
-                model(x)
+                run()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             out[f"infer_images_per_s_b{batch}"] = n * batch / (time.perf_counter() - start)
-    return {"params": params, "train_images_per_s": train_ips, **out}
-
-
-def fit(name: str, data: Path, epochs: int, device: str, seed: int, fold: int = 0,
-        test_maps: Path | None = None) -> dict:
-    """Train one model on the training part less ``fold``, score the test split; ``test_maps``
-    (an .npz path) receives the test probabilities, labels and foreground maps."""
-    from reportmine.stats import auc_delong
-    from ynet.loss import JointLoss
-
-    torch.manual_seed(seed)
-    dev = torch.device(device)
-    manifest, cohort, part = _cohort(data, seed, fold)
-    model = build(name).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=1e-5)
-    train_set, train_loader = _loader(cohort, part["train"], True, seed, True, 8)
-    _, val_loader = _loader(cohort, part["val"], False, seed, False, 16)
-    _, test_loader = _loader(cohort, part["test"], False, seed, False, 16)
-    best, best_state, history = float("inf"), None, []
-    started = time.perf_counter()
-    for epoch in range(epochs):
-        train_set.set_epoch(epoch)
-        model.train()
-        t0 = time.perf_counter()
-        for image, mask, label, _ in train_loader:
-            image, mask, label = image.to(dev), mask.to(dev), label.to(dev)
-            seg, cls = model(image)
-            has_cls = cls is not None
-            parts = JointLoss(cls_weight=1.0 if has_cls else 0.0)(
-                seg, cls if has_cls else torch.zeros(image.shape[0], 2, device=dev), mask, label)
-            opt.zero_grad()
-            parts.total.backward()
-            opt.step()
-        sched.step()
-        val_loss, probs, labels, dices = _evaluate(model, val_loader, dev)
-        history.append({"epoch": epoch + 1, "val_loss": val_loss, "seconds": time.perf_counter() - t0,
-                        "val_dice_median": float(np.median(dices)) if dices.size else None,
-                        "val_auc": auc_delong(labels, probs).auc if probs.size else None})
-        print(json.dumps({"model": name, **history[-1]}), file=sys.stderr, flush=True)
-        if val_loss < best:
-            best = val_loss
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    maps = {"fg": [], "mask": []} if test_maps is not None else None
-    _, probs, labels, dices = _evaluate(model, test_loader, dev, maps)
-    if test_maps is not None:
-        np.savez(test_maps, probs=probs, labels=labels, fg=np.array(maps["fg"], dtype=np.float16),
-                 masks=np.array(maps["mask"], dtype=np.uint8))
-    result = {"model": name, "name": NAMES[name], "epochs": epochs, "fold": fold,
-              "training_seconds": time.perf_counter() - started,
-              "n_train": len(part["train"]), "n_val": len(part["val"]), "n_test": len(part["test"]),
-              "history": history, "dice_values": dices.tolist(), "probs": probs.tolist(),
-              "labels": labels.tolist(), "manifest_sha256": manifest.sha256}
-    result.update(_scores(dices, labels, probs, seed))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return result
-
-
-def _scores(dices: np.ndarray, labels: np.ndarray, probs: np.ndarray, seed: int) -> dict:
-    """Test Dice median [Q1, Q3] and AUC with DeLong CI; None where the model has no such output."""
-    from reportmine.stats import auc_delong, summarize_overlap
-
-    out = dict.fromkeys(("dice_median", "dice_q1", "dice_q3", "auc", "auc_ci_low", "auc_ci_high"))
-    if dices.size:
-        s = summarize_overlap(dices, n_boot=1000, seed=seed)
-        out.update(dice_median=s.median, dice_q1=s.q1, dice_q3=s.q3)
-    if probs.size:
-        a = auc_delong(labels, probs)
-        out.update(auc=a.auc, auc_ci_low=a.ci_low, auc_ci_high=a.ci_high)
     return out
 
 
-def _ensemble(fold_results: list[dict], map_files: list[Path], seed: int) -> dict:
-    """Average the fold models' test probabilities and foreground maps; score the average."""
-    from reportmine.stats import dice
-
-    runs = [np.load(f) for f in map_files]
-    labels = runs[0]["labels"]
-    probs = np.mean([r["probs"] for r in runs], axis=0) if runs[0]["probs"].size else np.array([])
-    dices = np.array([])
-    if runs[0]["fg"].size:
-        fg = np.mean([r["fg"].astype(np.float32) for r in runs], axis=0)
-        # foreground probability ≥ 0.5 is the two-class argmax of the averaged softmax
-        dices = np.array([dice((f >= 0.5).astype(np.uint8), m) for f, m in zip(fg, runs[0]["masks"])])
-    first = fold_results[0]
-    result = {k: first[k] for k in ("model", "name", "epochs", "n_train", "n_val", "n_test", "manifest_sha256")}
-    result |= {"folds": len(fold_results), "history": first["history"],
-               "training_seconds": sum(r["training_seconds"] for r in fold_results),
-               "peak_rss_mb": max(r["peak_rss_mb"] for r in fold_results),
-               "dice_values": dices.tolist(), "probs": probs.tolist(), "labels": labels.tolist(),
-               "single_models": [{k: r.get(k) for k in ("fold", "auc", "dice_median", "training_seconds")}
-                                 for r in fold_results]}
-    return result | _scores(dices, labels, probs, seed)
+# ------------------------------------------------------------------ the whole protocol
 
 
-def _worker(args) -> int:
-    if args.worker == "speed":
-        print(json.dumps(speed(args.model, args.device)))
-    else:
-        print(json.dumps(fit(args.model, Path(args.data), args.epochs, args.device, args.seed, args.fold,
-                             Path(args.maps) if args.maps else None)))
-    return 0
+@dataclass(frozen=True)
+class BenchmarkResult:
+    json_path: Path | None
+    markdown_path: Path | None
+    complete: bool
+    new_fits: int
+    missing: tuple[str, ...]
+    payload: dict | None = None
+
+    def summary(self) -> str:
+        if not self.complete:
+            return (f"{self.new_fits} fit(s) done in this run; {len(self.missing)} still missing "
+                    f"({', '.join(self.missing[:4])}{'…' if len(self.missing) > 4 else ''}); rerun to continue")
+        return f"written: {self.json_path}, {self.markdown_path}"
 
 
-def _run(kind: str, model: str, args, fold: int = 0, maps: Path | None = None) -> dict:
-    cmd = [sys.executable, "-m", "ynet.benchmark", "--worker", kind, "--model", model, "--data", str(args.data),
-           "--epochs", str(args.epochs), "--device", args.device, "--seed", str(args.seed), "--out", str(args.out),
-           "--fold", str(fold)] + (["--maps", str(maps)] if maps else [])
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _fits_dir(out: Path, name: str) -> Path:
+    return out / f"{name}_cv" / "fits"
 
 
-def _plots(results: dict, out: Path, name: str, folds: int = 1) -> None:
-    import matplotlib
+def _load_fit(path: Path, key: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{path}: unreadable saved fit ({exc}); delete it to refit") from exc
+    if record.get("key") != key:
+        raise InputError(f"{path}: made with other settings or another manifest; use another --name or --out")
+    return record
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for key, r in results.items():
-        epochs = [h["epoch"] for h in r["history"]]
-        axes[0].plot(epochs, [h["val_loss"] for h in r["history"]], label=NAMES[key])
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("validation loss" if folds == 1 else "validation loss (fold-0 model)")
-    axes[0].legend(fontsize=7)
-    with_dice = {k: r for k, r in results.items() if r["dice_values"]}
-    axes[1].boxplot([r["dice_values"] for r in with_dice.values()], showfliers=False)
-    axes[1].set_xticks(range(1, len(with_dice) + 1), [NAMES[k].split(" (")[0] for k in with_dice], fontsize=7)
-    axes[1].set_ylabel("test Dice per image")
-    fig.tight_layout()
-    fig.savefig(out / f"{name}_curves.png", dpi=110)
-    plt.close(fig)
+def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, target: Path) -> None:
+    """Run one fit (or speed measurement) in a fresh process, so that its peak memory is its own."""
+    cmd = [sys.executable, "-m", "ynet.benchmark", "--worker", kind, "--name", "worker", "--model", model,
+           "--fold", str(fold),
+           "--data", str(data), "--target", str(target), "--settings", json.dumps(settings.to_dict())]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 or not target.exists():
+        tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        raise RuntimeError(f"{kind} of {model} fold {fold} failed (exit {done.returncode}): {tail[0]}")
+
+
+def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Settings, hw: str) -> dict:
+    """The ``_cv.json`` payload from the saved fits (pure: no training, no timing)."""
+    models, per_fold, oof = {}, {}, {}
+    for name, records in fits.items():
+        ids = [i for r in records for i in r["ids"]]
+        labels = np.array([v for r in records for v in r["labels"]])
+        probs = np.array([np.nan if v is None else v for r in records for v in r["probs"]], dtype=float)
+        dices = np.array([np.nan if v is None else v for r in records for v in r["dices"]], dtype=float)
+        oof[name] = pd.DataFrame({"label": labels, "prob": probs, "dice": dices}, index=pd.Index(ids, name="id"))
+        entry = dict.fromkeys(MODEL_KEYS)
+        if np.isfinite(probs).all():
+            a = auc_delong(labels, probs)
+            entry.update(auc=a.auc, auc_ci_low=a.ci_low, auc_ci_high=a.ci_high)
+        if np.isfinite(dices).any():
+            s = summarize_overlap(dices, n_boot=1000, seed=settings.seed)
+            entry.update(dice_median=s.median, dice_q1=s.q1, dice_q3=s.q3)
+        seconds = sum(r["train_seconds"] for r in records)
+        entry.update(n_images=len(ids), epochs=settings.epochs,
+                     train_images_per_s=sum(r["train_images"] for r in records) / seconds if seconds else None,
+                     peak_rss_mb=max(r["peak_rss_mb"] for r in records), hardware=hw, **speeds[name])
+        models[name] = {k: entry[k] for k in MODEL_KEYS}
+        fold_auc, fold_dice = [], []
+        for r in records:
+            y = np.array(r["labels"])
+            p = np.array([np.nan if v is None else v for v in r["probs"]], dtype=float)
+            d = np.array([np.nan if v is None else v for v in r["dices"]], dtype=float)
+            if np.isfinite(p).all() and len(set(y)) == 2:
+                fold_auc.append(auc_delong(y, p).auc)
+            if np.isfinite(d).any():
+                fold_dice.append(float(np.nanmedian(d)))
+        per_fold[name] = {"auc": fold_auc, "dice_median": fold_dice,
+                          "auc_mean": _mean(fold_auc), "auc_sd": _sd(fold_auc),
+                          "dice_mean": _mean(fold_dice), "dice_sd": _sd(fold_dice),
+                          "tta": [r["tta"] for r in records], "best_epoch": [r["best_epoch"] for r in records],
+                          "inner_val_auc": [r["val_auc"] for r in records],
+                          "inner_val_dice_median": [r["val_dice_median"] for r in records],
+                          "peak_gpu_mb": max((r["peak_gpu_mb"] or 0 for r in records), default=None) or None}
+    paired = {}
+    if "ynet" in oof:
+        for name in oof:
+            if name != "ynet":
+                paired[f"ynet_vs_{name}"] = paired_comparison(oof["ynet"], oof[name])
+    return {"models": models, "paired": paired, "per_fold": per_fold}
+
+
+def _mean(values) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _known(values) -> list[float]:
+    return [v for v in values if v is not None and np.isfinite(v)]
+
+
+def _sd(values) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
+def paired_comparison(ynet: pd.DataFrame, peer: pd.DataFrame) -> dict:
+    """Paired DeLong (Y-Net − peer) and Wilcoxon signed-rank on per-image Dice, same images."""
+    from scipy.stats import wilcoxon
+
+    both = ynet.merge(peer, how="inner", left_index=True, right_index=True, suffixes=("_y", "_p"))
+    out = dict.fromkeys(PAIRED_KEYS)
+    if len(both) and np.isfinite(both["prob_y"]).all() and np.isfinite(both["prob_p"]).all():
+        t = delong_test(both["label_y"].to_numpy(), both["prob_y"].to_numpy(), both["prob_p"].to_numpy())
+        out.update(auc_difference=t.difference, ci_low=t.ci_low, ci_high=t.ci_high, p_value=t.p_value)
+    d = both[["dice_y", "dice_p"]].dropna()
+    if len(d) and (d["dice_y"] != d["dice_p"]).any():
+        out["dice_wilcoxon_p"] = float(wilcoxon(d["dice_y"], d["dice_p"]).pvalue)
+    elif len(d):
+        out["dice_wilcoxon_p"] = 1.0  # identical Dice on every image
+    return out
+
+
+def markdown(payload: dict, name: str) -> str:
+    def num(v, digits=3):
+        return "—" if v is None else f"{v:.{digits}f}"
+
+    p = payload["protocol"]
+    lines = [f"# {name}: {p['folds']}-fold cross-validation, {p['epochs']} epochs per fit ({p['hardware']})", "",
+             f"n = {p['n_images']} images ({p['n_groups']} groups); every image predicted once, out of fold. "
+             f"Inner validation: 1 part in {max(2, p['folds'] - 1)} of each training part.", "",
+             "| model | params | AUC (95 % CI, DeLong) | Dice median [Q1, Q3] | per-fold AUC mean (SD) | "
+             "per-fold Dice mean (SD) | train img/s | infer img/s b1 | infer img/s b8 | peak RSS |",
+             "|---|---:|---|---|---|---|---:|---:|---:|---:|"]
+    for m, r in payload["models"].items():
+        f = payload["per_fold"][m]
+        auc = "—" if r["auc"] is None else f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
+        dice = "—" if r["dice_median"] is None else \
+            f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
+        lines.append(f"| {NAMES.get(m, m)} | {r['params']:,} | {auc} | {dice} | {num(f['auc_mean'])} "
+                     f"({num(f['auc_sd'])}) | {num(f['dice_mean'])} ({num(f['dice_sd'])}) | "
+                     f"{num(r['train_images_per_s'], 1)} | {num(r['infer_images_per_s_b1'], 1)} | "
+                     f"{num(r['infer_images_per_s_b8'], 1)} | {num(r['peak_rss_mb'], 0)} MB |")
+    if payload["paired"]:
+        lines += ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | Wilcoxon p (per-image Dice) |",
+                  "|---|---|---:|---:|"]
+        for key, r in payload["paired"].items():
+            peer = key.removeprefix("ynet_vs_")
+            diff = "—" if r["auc_difference"] is None else \
+                f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
+            lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {num(r['p_value'], 4)} | "
+                         f"{num(r['dice_wilcoxon_p'], 4)} |")
+    lines += ["", "Inner validation (where options are compared; never the out-of-fold predictions): "
+              + "; ".join(f"{NAMES.get(m, m)} AUC {num(_mean(_known(f['inner_val_auc'])))}, Dice "
+                          f"{num(_mean(_known(f['inner_val_dice_median'])))}" for m, f in payload["per_fold"].items())
+              + "."]
+    lines += ["", f"Settings: {json.dumps(p['settings'])}.", f"Produced by `python -m ynet.benchmark` "
+              f"(ynet.train.fit_fold for every model); torch {p['versions'].get('torch')}."]
+    return "\n".join(lines) + "\n"
+
+
+def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS, out: str | Path = "reports/benchmarks",
+                  *, max_fits: int | None = None, in_process: bool = False,
+                  say=lambda _: None) -> BenchmarkResult:
+    """Run (or continue) the cross-validated benchmark; write NAME_cv.json and NAME_cv.md when
+    every (model, fold) fit is done. ``in_process`` fits in this process (tests; peak memory
+    then is the whole process's)."""
+    data, out = Path(data), Path(out)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    manifest_path = data / "manifest.csv" if data.is_dir() else data
+    manifest = read_manifest(manifest_path, exclude_labels=settings.exclude_labels)
+    table = cv_assignment(manifest, settings.folds, settings.seed)
+    fits_dir = _fits_dir(out, name)
+    fits_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(fits_dir.parent / "folds.csv", table.to_csv(index=False))
+    fits, missing, new = {}, [], 0
+    for m in models:
+        key = settings.key(m, manifest.sha256)
+        fits[m] = []
+        for k in range(settings.folds):
+            path = fits_dir / f"{m}_fold{k}.json"
+            record = _load_fit(path, key)
+            if record is None and (max_fits is None or new < max_fits):
+                say(f"fitting {m}, fold {k + 1} of {settings.folds}")
+                if in_process:
+                    write_json_atomic(path, run_fit(m, k, data, settings))
+                else:
+                    _worker("fit", m, k, data, settings, path)
+                new += 1
+                record = _load_fit(path, key)
+            if record is None:
+                missing.append(f"{m} fold {k}")
+            else:
+                fits[m].append(record)
+    if missing:
+        return BenchmarkResult(None, None, False, new, tuple(missing))
+    speeds = {}
+    for m in models:
+        tta = any(r["tta"] == "on" for r in fits[m])
+        path = fits_dir / f"{m}_speed{'_tta' if tta else ''}.json"
+        if not path.exists():
+            say(f"timing {m}")
+            if in_process:
+                write_json_atomic(path, measure_speed(m, settings, tta))
+            else:
+                _worker("speed", m, int(tta), data, settings, path)
+        speeds[m] = json.loads(path.read_text(encoding="utf-8"))
+    hw = hardware(resolve_device(settings.device))
+    payload = summarize(fits, speeds, settings, hw)
+    payload["protocol"] = {
+        "data": str(manifest.path), "manifest_sha256": manifest.sha256, "n_images": len(manifest.nodes),
+        "n_groups": int(table["group"].nunique()), "excluded_rows": manifest.excluded, "folds": settings.folds,
+        "epochs": settings.epochs, "seed": settings.seed, "device": settings.device, "hardware": hw,
+        "settings": settings.to_dict(), "versions": versions(),
+        "split": f"{settings.folds}-fold StratifiedGroupKFold by split_group over the whole labeled cohort; "
+                 f"inner validation 1/{max(2, settings.folds - 1)} of each training part; one out-of-fold prediction per image",
+        "trainer": "ynet.train.fit_fold (the code `ynet train` runs)"}
+    json_path, md_path = out / f"{name}_cv.json", out / f"{name}_cv.md"
+    write_json_atomic(json_path, payload)
+    write_text_atomic(md_path, markdown(payload, name))
+    return BenchmarkResult(json_path, md_path, True, new, (), payload)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ynet.benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder with manifest.csv (or the manifest)")
+    parser.add_argument("--name", required=True, help="name of the outputs (NAME_cv.json, NAME_cv.md)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--patience", type=int, help="early stopping (default: none, every fit runs --epochs)")
+    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--exclude-label", action="append", help="labels to drop (default: normal)")
+    parser.add_argument("--ynet-width", type=float, default=1.0)
+    parser.add_argument("--ynet-tta", choices=("off", "on", "auto"), default="off",
+                        help="horizontal-flip test-time augmentation for Y-Net (auto: chosen on inner validation)")
+    parser.add_argument("--ynet-class-balanced", action="store_true",
+                        help="class-balanced classification loss for Y-Net")
+    parser.add_argument("--ynet-select", choices=("loss", "auc"), default="loss",
+                        help="choose Y-Net's epoch on inner-validation loss (default) or AUC")
+    parser.add_argument("--ynet-head", choices=("global", "mask"), default="global",
+                        help="Y-Net classification head: global pooling (paper) or mask-guided pooling")
+    parser.add_argument("--ynet-morphology", action="store_true",
+                        help="feed the predicted node's shape to Y-Net's classification head")
+    parser.add_argument("--max-fits", type=int, help="stop after this many new fits (rerun to continue)")
+    parser.add_argument("--in-process", action="store_true", help="fit in this process (no worker processes)")
+    parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--worker", choices=("fit", "speed"), help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--fold", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--target", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--settings", help=argparse.SUPPRESS)
+    return parser
+
+
+def settings_from_args(args) -> Settings:
+    return Settings(folds=args.folds, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                    image_size=args.image_size, seed=args.seed, device=args.device,
+                    exclude_labels=tuple(args.exclude_label) if args.exclude_label else ("normal",),
+                    ynet_width=args.ynet_width, ynet_tta=args.ynet_tta,
+                    ynet_class_balanced=args.ynet_class_balanced, ynet_select=args.ynet_select,
+                    ynet_head=args.ynet_head, ynet_morphology=args.ynet_morphology)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="dataset folder with manifest.csv")
-    parser.add_argument("--name", default="busi")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--folds", type=int, default=1,
-                        help="train one model per cross-validation fold (of 5) and score their average")
-    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--fits", type=Path,
-                        help="reuse the trained-model results of an earlier run (its *_runs.json) and measure "
-                             "only the speeds anew, e.g. after another job disturbed the speed phase")
-    parser.add_argument("--worker", choices=("speed", "fit"), help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--fold", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--maps", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     if args.worker:
-        return _worker(args)
-    if not 1 <= args.folds <= 5:
-        parser.error(f"--folds must be between 1 and 5, got {args.folds}")
-    models = [m for m in args.models.split(",") if m]
-    hardware = f"{platform.machine()} CPU, {torch.get_num_threads()} threads" if args.device == "cpu" else \
-        torch.cuda.get_device_name(0)
-    earlier = json.loads(args.fits.read_text()) if args.fits else {}
-    if args.fits:
-        for m in models:
-            fits = earlier.get(m)
-            if fits is None or fits["epochs"] != args.epochs or fits.get("folds", 1) != args.folds:
-                parser.error(f"{args.fits}: no {m} model trained for {args.epochs} epochs and {args.folds} fold(s)")
-    speeds = {m: _run("speed", m, args) for m in models}
-    results = {}
-    for m in models:
-        if args.fits:
-            fits = earlier[m]
-        elif args.folds == 1:
-            fits = _run("fit", m, args)
+        raw = json.loads(args.settings)
+        raw["exclude_labels"] = tuple(raw["exclude_labels"])
+        settings = Settings(**raw)
+        if args.worker == "fit":
+            write_json_atomic(args.target, run_fit(args.model, args.fold, args.data, settings))
         else:
-            with tempfile.TemporaryDirectory() as tmp:
-                maps = [Path(tmp) / f"fold{k}.npz" for k in range(args.folds)]
-                runs = [_run("fit", m, args, fold=k, maps=maps[k]) for k in range(args.folds)]
-                fits = _ensemble(runs, maps, args.seed)
-        results[m] = fits | speeds[m] | {"hardware": hardware}
-    keys = ("dice_median", "dice_q1", "dice_q3", "auc", "auc_ci_low", "auc_ci_high", "params", "train_images_per_s",
-            "infer_images_per_s_b1", "infer_images_per_s_b8", "peak_rss_mb", "epochs", "hardware", "n_train",
-            "n_val", "n_test", "training_seconds", "name", "folds", "single_models")
-    payload = {m: {k: r.get(k) for k in keys} for m, r in results.items()}
-    split = "grouped by split_group; test ~20 %, " + (
-        "validation = fold 0 of 5" if args.folds == 1 else f"{args.folds} models, model k validated on fold k of 5, "
-                                                          "test scored by their average")
-    payload["protocol"] = {"data": str(args.data), "seed": args.seed, "epochs": args.epochs, "device": args.device,
-                           "torch": torch.__version__, "python": platform.python_version(),
-                           "manifest_sha256": next(iter(results.values()))["manifest_sha256"],
-                           "folds": args.folds, "excluded": "normal", "split": split,
-                           "fits_from": str(args.fits) if args.fits else None}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=2))
-    (args.out / f"{args.name}_runs.json").write_text(json.dumps(results))
-    _plots(results, args.out, args.name, args.folds)
-    ensemble = "" if args.folds == 1 else f", average of {args.folds} fold models"
-    lines = [f"# {args.name.upper()}: Y-Net vs peers ({args.epochs} epochs each{ensemble}, {hardware})", "",
-             "| model | params | test Dice median [Q1, Q3] | test AUC (95 % CI, DeLong) | train img/s | "
-             "infer img/s b1 | infer img/s b8 | peak RSS |", "|---|---:|---|---|---:|---:|---:|---:|"]
-    for m, r in payload.items():
-        if m == "protocol":
-            continue
-        dice = "—" if r["dice_median"] is None else f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
-        auc = "—" if r["auc"] is None else f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
-        lines.append(f"| {r['name']} | {r['params']:,} | {dice} | {auc} | {r['train_images_per_s']:.1f} | "
-                     f"{r['infer_images_per_s_b1']:.1f} | {r['infer_images_per_s_b8']:.1f} | {r['peak_rss_mb']:.0f} MB |")
-    if "peer" in payload and "ynet" in payload:
-        p, y = payload["peer"], payload["ynet"]
-        lines += ["", f"Y-Net / smp peer: inference (b8) {y['infer_images_per_s_b8'] / p['infer_images_per_s_b8']:.1f}×, "
-                      f"training {y['train_images_per_s'] / p['train_images_per_s']:.1f}×."]
-    for m, r in payload.items():
-        if m != "protocol" and r.get("single_models"):
-            single = [x for x in r["single_models"] if x["auc"] is not None or x["dice_median"] is not None]
-            aucs = np.array([x["auc"] for x in single if x["auc"] is not None])
-            dices = np.array([x["dice_median"] for x in single if x["dice_median"] is not None])
-            parts = [f"AUC {', '.join(f'{a:.3f}' for a in aucs)} (mean {aucs.mean():.3f}, SD {aucs.std(ddof=1):.3f})"
-                     if aucs.size > 1 else "",
-                     f"Dice median {', '.join(f'{d:.3f}' for d in dices)} (mean {dices.mean():.3f})"
-                     if dices.size > 1 else ""]
-            lines += ["", f"{r['name']}, each fold model alone on the test split: " + "; ".join(x for x in parts if x)
-                      + f"; {r['training_seconds'] / 60:.0f} min of training in all."]
-    lines += ["", f"Split: {payload['protocol']['split']}; n = {payload[models[0]]['n_train']} train, "
-                  f"{payload[models[0]]['n_val']} validation, {payload[models[0]]['n_test']} test.",
-              f"Plots: `{args.name}_curves.png`. Raw per-image values: `{args.name}_runs.json`."]
-    if args.fits:
-        lines += ["", f"Trained-model results (Dice, AUC, peak RSS) from the earlier run `{args.fits.name}`; "
-                      "speeds measured anew in this run."]
-    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+            write_json_atomic(args.target, measure_speed(args.model, settings, bool(args.fold)))
+        return 0
+
+    def handler() -> int:
+        settings = settings_from_args(args)
+        models = tuple(m for m in args.models.split(",") if m)
+        result = run_benchmark(args.data, args.name, settings, models, args.out, max_fits=args.max_fits,
+                               in_process=args.in_process, say=lambda line: print(line, file=sys.stderr))
+        print(result.summary())
+        if result.complete:
+            print(result.json_path.with_suffix(".md").read_text(encoding="utf-8"))
+        return 0
+
+    return run_command("ynet.benchmark", handler, debug=args.debug, expected=(DataError, ValueError))
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+__all__ = ["MODELS", "BenchmarkResult", "Settings", "builder", "cv_assignment", "fit_model", "main",
+           "measure_speed", "paired_comparison", "run_benchmark", "run_fit", "summarize"]

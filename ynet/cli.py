@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 EXIT_BAD_INPUT = 2
@@ -32,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
     t.add_argument("--image-size", type=int, default=256)
     t.add_argument("--dice-weight", type=float, default=0.0, help="add a soft Dice term to the mask loss")
+    t.add_argument("--head", choices=("global", "mask"), default="global",
+                   help="classification head pooling: global (paper) or mask-guided (inside/around the node)")
+    t.add_argument("--morphology", action="store_true",
+                   help="feed the predicted node's area, axis ratio and circularity to the classification head")
+    t.add_argument("--class-balanced", action="store_true",
+                   help="weight the classification loss by inverse class frequency")
+    t.add_argument("--select", choices=("loss", "auc"), default="loss",
+                   help="keep the epoch with the best validation loss (default) or AUC")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--test-fraction", type=float, default=0.2, help="held-out test part (unless the manifest has split)")
     t.add_argument("--exclude-label", action="append", default=[], help="drop rows with this label (e.g. normal)")
@@ -65,23 +74,38 @@ def _cmd_train(args) -> int:
                       fold=args.fold, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       patience=args.patience, seed=args.seed, device=args.device, width=args.width,
                       image_size=args.image_size, dice_weight=args.dice_weight, augment=not args.no_augment,
+                      class_balanced=args.class_balanced, select=args.select, head=args.head,
+                      morphology=args.morphology,
                       test_fraction=args.test_fraction, exclude_labels=tuple(args.exclude_label))
     result = train(args.manifest, args.out, cfg, resume=args.resume, progress=not args.quiet)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
+
+    def show(value, digits):
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
     for fold in result["folds"]:
-        auc, dice = fold.get("val_auc"), fold.get("val_dice_median")
-        print(f"fold {fold['fold']}: best validation loss {fold['best_val_loss']:.4f}, "
-              f"AUC {float('nan') if auc is None else auc:.3f}, Dice {float('nan') if dice is None else dice:.3f} "
-              f"({fold['epochs_run']} epochs)")
+        print(f"fold {fold['fold']}: best validation loss {show(fold['best_val_loss'], 4)}, "
+              f"AUC {show(fold.get('val_auc'), 3)}, Dice {show(fold.get('val_dice_median'), 3)} "
+              f"(epoch {fold['epoch']} of {fold['epochs_run']})")
     print(f"run folder: {result['run_dir']}")
     return 0
 
 
 def _cmd_predict(args) -> int:
+    from pathlib import Path
+
     import pandas as pd
     from tqdm import tqdm
 
-    from .predict import predict
+    from reportmine.core.outputs import check_targets, write_csv_atomic
 
+    from .predict import PredictionSummary, predict
+
+    inputs = [*args.model, args.manifest, args.splits, *(args.images or ())]
+    check_targets([args.out], inputs)
+    if Path(args.out).suffix.lower() != ".csv":
+        raise ValueError(f"{args.out}: predictions are written as .csv")
     ids = None
     if args.split:
         if not args.splits or not args.manifest:
@@ -90,12 +114,13 @@ def _cmd_predict(args) -> int:
         ids = list(table.loc[table["split"] == args.split, "id"])
     bar = tqdm(unit=" images", desc="scoring", file=sys.stderr, disable=None)
     try:
-        summary = predict(args.model, args.out, manifest=args.manifest, images=args.images or (),
+        table = predict(args.model, manifest=args.manifest, images=args.images or (),
                           masks_dir=args.masks_dir, ids=ids, batch_size=args.batch_size, device=args.device,
                           exclude_labels=args.exclude_label, progress=bar.update)
     finally:
         bar.close()
-    print(summary.summary())
+    write_csv_atomic(args.out, table)
+    print(PredictionSummary.of(table, args.out, args.masks_dir).summary())
     return 0
 
 

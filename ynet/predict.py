@@ -3,13 +3,12 @@
 Several checkpoints (e.g. the fold models) are averaged: class probabilities always, mask
 probabilities over the models that have a segmentation decoder. Predicted masks are put
 back at each image's original resolution before they are written and scored.
+:func:`predict` returns the table; writing it (``ynet predict --out``) is the CLI's job.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,21 +18,15 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from reportmine.core.provenance import file_sha256
+from reportmine.core.labels import label_name
+from reportmine.core.outputs import atomic_path, safe_filename
+from reportmine.stats import dice
 
 from .checkpoint import CheckpointError, load_model
-from .data import (
-    DataError,
-    Node,
-    Preprocessing,
-    preprocess,
-    read_image,
-    read_manifest,
-    read_mask,
-    restore_mask,
-    standardise,
-)
-from .train import resolve_device
+from .device import resolve_device
+from .images import DataError, read_image, read_mask
+from .manifest import Node, read_manifest
+from .preprocess import Preprocessing, preprocess, restore_mask, standardise
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +40,18 @@ class PredictionSummary:
     masks_dir: str
     dice_median: float
     n_models: int
-    models: tuple[str, ...]
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, out: str | Path = "", masks_dir: str | Path | None = None) -> PredictionSummary:
+        dices = table["dice"].dropna()
+        return cls(len(table), str(out), str(masks_dir or ""),
+                   float(dices.median()) if len(dices) else float("nan"),
+                   int(table["n_models"].iloc[0]) if len(table) else 0)
 
     def summary(self) -> str:
         dice = "" if np.isnan(self.dice_median) else f"; median Dice {self.dice_median:.3f}"
-        return (f"{self.n} images scored with {self.n_models} model(s){dice}\n  written: {self.out}"
+        return (f"{self.n} images scored with {self.n_models} model(s){dice}"
+                + (f"\n  written: {self.out}" if self.out else "")
                 + (f", masks in {self.masks_dir}" if self.masks_dir else ""))
 
 
@@ -59,11 +59,13 @@ def nodes_from_images(paths: Sequence[str | Path]) -> list[Node]:
     return [Node(Path(p).stem, i + 1, "", Path(p).stem, Path(p), (), None, "") for i, p in enumerate(paths)]
 
 
-def predict(models: Sequence[str | Path], out: str | Path, *, manifest: str | Path | None = None,
+def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
             images: Sequence[str | Path] = (), masks_dir: str | Path | None = None, ids: Sequence[str] | None = None,
             batch_size: int = 8, device: str = "auto", exclude_labels: Sequence[str] = (),
-            progress: Callable[[int], None] | None = None) -> PredictionSummary:
-    """Score the manifest's nodes (or image files) with the averaged checkpoints; write a CSV."""
+            progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """The manifest's nodes (or image files) scored with the averaged checkpoints: one row per
+    node (:data:`COLUMNS`). With ``masks_dir``, the predicted masks are written there as PNGs
+    named after the node ids."""
     if not models:
         raise ValueError("give at least one --model checkpoint")
     dev = resolve_device(device)
@@ -81,11 +83,10 @@ def predict(models: Sequence[str | Path], out: str | Path, *, manifest: str | Pa
         nodes = nodes_from_images(images)
     if not nodes:
         raise DataError("nothing to score (no images, or no manifest rows selected)")
-    out = Path(out)
     mask_folder = Path(masks_dir) if masks_dir else None
     if mask_folder is not None:
         mask_folder.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, used_names = [], set()
     for start in range(0, len(nodes), batch_size):
         batch = nodes[start:start + batch_size]
         prepared, refs = [], []
@@ -107,33 +108,20 @@ def predict(models: Sequence[str | Path], out: str | Path, *, manifest: str | Pa
         seg_mean = torch.stack(seg_probs).mean(0).cpu().numpy() if seg_probs else None
         for i, node in enumerate(batch):
             row = {"ln_id": node.id, "image": str(node.image), "label": "" if node.label is None else
-                   ("malignant" if node.label == 1 else "benign"), "prob_malignant": float(prob[i]),
-                   "predicted_label": "malignant" if prob[i] >= 0.5 else "benign", "dice": float("nan"),
+                   label_name(node.label), "prob_malignant": float(prob[i]),
+                   "predicted_label": label_name(prob[i] >= 0.5), "dice": float("nan"),
                    "mask_file": "", "n_models": len(loaded)}
             if seg_mean is not None:
                 p = prepared[i]
                 full = restore_mask(seg_mean[i] >= 0.5, p.box, p.original_shape)
                 if refs[i] is not None:
-                    from reportmine.stats import dice
-
                     row["dice"] = dice(full, refs[i], empty="one")
                 if mask_folder is not None:
-                    target = mask_folder / f"{node.id}.png"
-                    Image.fromarray(full.astype(np.uint8) * 255).save(target)
+                    target = mask_folder / f"{safe_filename(node.id, used_names)}.png"
+                    with atomic_path(target) as tmp:
+                        Image.fromarray(full.astype(np.uint8) * 255).save(tmp, format="PNG")
                     row["mask_file"] = str(target)
             rows.append(row)
         if progress is not None:
             progress(len(batch))
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=out.parent if out.parent.exists() else None)
-    os.close(fd)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    dices = frame["dice"].dropna()
-    return PredictionSummary(len(frame), str(out), str(mask_folder or ""),
-                             float(dices.median()) if len(dices) else float("nan"), len(loaded),
-                             tuple(file_sha256(Path(m)) for m in models))
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -15,7 +15,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .data import DataError, Manifest
+from reportmine.core.outputs import atomic_path, write_text_atomic
+
+from .images import DataError
+from .manifest import Manifest
+from .runs import SPLITS, SPLITS_HASH
 
 
 def assign_splits(manifest: Manifest, *, folds: int = 5, test_fraction: float = 0.2, seed: int = 0) -> pd.DataFrame:
@@ -52,8 +56,8 @@ def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fracti
                    write: bool = True) -> pd.DataFrame:
     """The saved assignment if the run folder has one for this manifest, else a new one (saved
     unless ``write`` is false: under torchrun only rank 0 writes; the draw is deterministic)."""
-    path = run_dir / "splits.csv"
-    meta = run_dir / "splits.sha256"
+    path = run_dir / SPLITS
+    meta = run_dir / SPLITS_HASH
     if path.exists():
         saved_hash = meta.read_text().strip() if meta.exists() else ""
         if saved_hash != manifest.sha256:
@@ -67,8 +71,7 @@ def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fracti
     if not write:
         return table
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
-    meta.write_text(manifest.sha256 + "\n")
+    with atomic_path(path) as tmp:  # plain CSV: an internal table read back verbatim
+        table.to_csv(tmp, index=False)
+    write_text_atomic(meta, manifest.sha256 + "\n")
     return table

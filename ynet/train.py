@@ -1,27 +1,32 @@
-"""Training: k-fold cross-validation on the training part, best checkpoint per fold.
+"""The one trainer: every model (Y-Net and the benchmark's peers) is fitted by :func:`fit_fold`.
 
-Paper defaults: Adam, learning rate 1e-3, batch 8. A cosine schedule decays the rate;
-early stopping watches the validation loss. Per fold the run folder gets::
+:func:`fit_fold` takes a model builder (a function returning a fresh ``nn.Module`` whose
+forward gives ``(mask logits N×2×H×W or None, class logits N×2 or None)``), a loss, a
+preprocessed cohort and the indices of its training and validation parts. Paper defaults:
+Adam, learning rate 1e-3, batch 8; a cosine schedule decays the rate. After every epoch the
+validation part is scored with the same loss as training, plus AUC and median Dice; the
+checkpoint kept is the one with the best validation loss (``select="loss"``) or AUC
+(``select="auc"``), and early stopping ends the fit after ``patience`` epochs without
+improvement. Mixed precision (bfloat16 autocast) on CUDA; under ``torchrun`` the model is
+wrapped in DistributedDataParallel (gloo on CPU, nccl on CUDA) and rank 0 validates and writes.
 
-    fold_K/best.pt  fold_K/last.pt  fold_K/history.csv  fold_K/history.json
-    fold_K/learning_curves.png  fold_K/oof_predictions.csv  fold_K/done.json
-    splits.csv  run.json
+With a :class:`ynet.runs.FoldFiles` the fit writes ``best.pt``, ``last.pt`` (at the end of
+every epoch, with optimiser, scheduler, early-stopping state and every random generator, so
+``resume`` after a kill continues exactly where an uninterrupted run would be), the history,
+learning curves, the validation predictions and ``done.json``. Without one it keeps the best
+weights in memory (the benchmark stores only predictions).
 
-``last.pt`` is written at the end of every epoch with the optimiser, scheduler, early-stopping
-state and every random generator, so ``--resume`` after a kill continues exactly where an
-uninterrupted run would be. Under ``torchrun`` (several processes) the model is wrapped in
-DistributedDataParallel (gloo on CPU, nccl on CUDA); rank 0 validates and writes.
+:func:`train` is what ``ynet train`` runs: k-fold cross-validation on the manifest's training
+part, one :func:`fit_fold` per fold, into the run folder described in :mod:`ynet.runs`.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import logging
-import math
 import os
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,18 +35,30 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
+from reportmine.core.outputs import atomic_path, write_json_atomic
+from reportmine.stats import auc_delong, dice
+
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import Augmentation, Manifest, NodeDataset, PreparedCohort, Preprocessing, read_manifest
-from .loss import JointLoss
+from .dataset import Augmentation, NodeDataset, PreparedCohort
+from .device import Distributed, resolve_device, rng_state, seed_everything, set_rng_state
+from .loss import JointLoss, balanced_class_weights
+from .manifest import read_manifest
 from .model import YNet, YNetConfig
+from .preprocess import Preprocessing
+from .runs import OOF, RUN_RECORD, FoldFiles, fold_files
 from .splits import load_or_assign
 
 log = logging.getLogger(__name__)
+
+ModelBuilder = Callable[[], torch.nn.Module]
+SELECTIONS = ("loss", "auc")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     variant: str = "seg+cls"
+    head: str = "global"  # global | mask (mask-guided pooling for the classification head)
+    morphology: bool = False  # predicted-mask shape features for the classification head
     folds: int = 5
     fold: int | None = None  # train only this fold
     epochs: int = 30
@@ -56,6 +73,8 @@ class TrainConfig:
     seg_weight: float = 1.0
     cls_weight: float = 1.0
     dice_weight: float = 0.0
+    class_balanced: bool = False  # inverse-frequency class weights in the classification loss
+    select: str = "loss"  # keep the checkpoint with the best validation loss or AUC
     augment: bool = True
     test_fraction: float = 0.2
     exclude_labels: tuple[str, ...] = ()
@@ -63,101 +82,153 @@ class TrainConfig:
     amp: bool = True  # mixed precision on CUDA
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["exclude_labels"] = list(self.exclude_labels)
         return d
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
+def ynet_config(cfg: TrainConfig) -> YNetConfig:
+    return YNetConfig(variant=cfg.variant, width=cfg.width, head=cfg.head, morphology=cfg.morphology)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+def ynet_builder(cfg: TrainConfig) -> ModelBuilder:
+    """The Y-Net of ``cfg`` (variant, width, head options) as a model builder."""
+    model_cfg = ynet_config(cfg)
+    return lambda: YNet(model_cfg)
 
 
-def _rng_state() -> dict:
-    state = {"python": list(random.getstate()[1]), "python_version": random.getstate()[0],
-             "python_gauss": random.getstate()[2], "numpy": np.random.get_state()[1].tolist(),
-             "numpy_pos": int(np.random.get_state()[2]), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def loss_for(cfg: TrainConfig, train_labels: Sequence[int] = ()) -> JointLoss:
+    """The loss ``cfg`` asks for; class weights come from the training labels."""
+    weights = balanced_class_weights(train_labels) if cfg.class_balanced else None
+    return JointLoss(cfg.seg_weight, cfg.cls_weight, cfg.dice_weight, class_weights=weights)
 
 
-def _set_rng_state(state: dict) -> None:
-    random.setstate((state["python_version"], tuple(state["python"]), state["python_gauss"]))
-    np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+# ------------------------------------------------------------------ evaluation
 
 
-@dataclass
-class Distributed:
-    rank: int = 0
-    world: int = 1
+@dataclass(frozen=True)
+class Evaluation:
+    """One pass over a part of the cohort: mean losses and per-image predictions, in loader order."""
+
+    loss: float
+    seg_loss: float
+    cls_loss: float
+    indices: np.ndarray  # cohort indices
+    labels: np.ndarray  # 0 / 1, −1 where unknown
+    probs: np.ndarray  # P(malignant); NaN for a model without a classification head
+    dices: np.ndarray  # Dice of the predicted mask; NaN without a reference mask or a decoder
 
     @property
-    def main(self) -> bool:
-        return self.rank == 0
+    def auc(self) -> float:
+        known = (self.labels >= 0) & np.isfinite(self.probs)
+        y = self.labels[known]
+        if not ((y == 1).any() and (y == 0).any()):
+            return float("nan")
+        return auc_delong(y, self.probs[known]).auc
 
-    @classmethod
-    def from_env(cls, device: torch.device) -> Distributed:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return cls(int(os.environ.get("RANK", "0")), world)
+    @property
+    def dice_median(self) -> float:
+        d = self.dices[np.isfinite(self.dices)]
+        return float(np.median(d)) if d.size else float("nan")
 
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
+    def summary(self) -> str:
+        return (f"{len(self.indices)} images: loss {self.loss:.4f}, AUC {self.auc:.3f}, "
+                f"median Dice {self.dice_median:.3f}")
 
 
-def _scores(model: YNet, loader, device, amp: bool) -> dict:
-    """Validation: mean losses, per-image Dice (empty-empty → 1) and malignancy probabilities."""
-    from reportmine.stats import auc_delong, dice
-
+def evaluate(model: torch.nn.Module, loader, device: torch.device, loss_fn: JointLoss, *, amp: bool = False,
+             tta: bool = False) -> Evaluation:
+    """Score ``loader`` with ``model``; ``tta`` averages the softmax of the image and its
+    horizontal mirror (the loss is that of the plain image, as in training)."""
     model.eval()
-    loss_fn = JointLoss()
-    total, seg_sum, cls_sum, n = 0.0, 0.0, 0.0, 0
+    use_amp = amp and device.type == "cuda"
+    sums, n = np.zeros(3), 0
     probs, labels, indices, dices = [], [], [], []
     with torch.no_grad():
         for image, mask, label, index in loader:
             image, mask, label = image.to(device), mask.to(device), label.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 seg, cls = model(image)
-            parts = loss_fn(seg.float() if seg is not None else None, cls.float(), mask, label)
+                seg = seg.float() if seg is not None else None
+                cls = cls.float() if cls is not None else None
+                parts = loss_fn(seg, cls, mask, label)
+                seg_p = seg.softmax(1)[:, 1] if seg is not None else None
+                cls_p = cls.softmax(1)[:, 1] if cls is not None else None
+                if tta:
+                    seg_f, cls_f = model(image.flip(-1))
+                    if seg_p is not None:
+                        seg_p = (seg_p + seg_f.float().softmax(1)[:, 1].flip(-1)) / 2
+                    if cls_p is not None:
+                        cls_p = (cls_p + cls_f.float().softmax(1)[:, 1]) / 2
             b = image.shape[0]
-            total += float(parts.total) * b
-            seg_sum += float(parts.segmentation) * b
-            cls_sum += float(parts.classification) * b
+            sums += np.array([float(parts.total), float(parts.segmentation), float(parts.classification)]) * b
             n += b
-            probs.extend(cls.float().softmax(1)[:, 1].cpu().tolist())
+            probs.extend(cls_p.cpu().tolist() if cls_p is not None else [float("nan")] * b)
             labels.extend(label.cpu().tolist())
             indices.extend(index.tolist())
-            if seg is not None:
-                pred = seg.argmax(1).cpu().numpy()
-                for p, m in zip(pred, mask.cpu().numpy()):
-                    if (m >= 0).all():
-                        dices.append(dice(p, m))
-    y = np.array(labels)
-    auc = float("nan")
-    if (y == 1).any() and (y == 0).any():
-        auc = auc_delong(y, np.array(probs)).auc
-    return {"loss": total / n, "seg_loss": seg_sum / n, "cls_loss": cls_sum / n, "auc": auc,
-            "dice_median": float(np.median(dices)) if dices else float("nan"),
-            "probs": probs, "labels": labels, "indices": indices, "dices": dices}
+            refs = mask.cpu().numpy()
+            preds = (seg_p >= 0.5).cpu().numpy() if seg_p is not None else [None] * b
+            for p, m in zip(preds, refs):
+                dices.append(dice(p, m) if p is not None and (m >= 0).all() else float("nan"))
+    return Evaluation(float(sums[0] / n), float(sums[1] / n), float(sums[2] / n), np.array(indices),
+                      np.array(labels), np.array(probs, dtype=float), np.array(dices, dtype=float))
 
 
-def _plot_history(history: list[dict], path: Path) -> None:
+# ------------------------------------------------------------------ the fold trainer
+
+
+@dataclass(frozen=True)
+class FoldFit:
+    """A finished fit: the chosen model (eval mode) and what its training recorded."""
+
+    model: torch.nn.Module
+    fold: int
+    best_epoch: int  # 1-based
+    best_val_loss: float
+    val_auc: float
+    val_dice_median: float
+    epochs_run: int
+    history: tuple[dict, ...]
+    train_seconds: float
+    train_images: int
+    peak_gpu_mb: float | None
+
+    @property
+    def train_images_per_s(self) -> float:
+        return self.train_images / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+    def to_dict(self) -> dict:
+        return {"fold": self.fold, "best_val_loss": self.best_val_loss, "epochs_run": self.epochs_run,
+                "epoch": self.best_epoch, "val_auc": self.val_auc, "val_dice_median": self.val_dice_median,
+                "train_seconds": self.train_seconds, "train_images": self.train_images,
+                "train_images_per_s": self.train_images_per_s, "peak_gpu_mb": self.peak_gpu_mb}
+
+    def summary(self) -> str:
+        return (f"fold {self.fold}: best epoch {self.best_epoch} of {self.epochs_run}, validation loss "
+                f"{self.best_val_loss:.4f}, AUC {self.val_auc:.3f}, median Dice {self.val_dice_median:.3f}; "
+                f"{self.train_images_per_s:.1f} training images/s")
+
+
+def _better(select: str, row: dict, best: dict | None) -> bool:
+    """Is this epoch better than the best so far? AUC first when selecting on AUC (a model
+    without a classification head has none), the validation loss otherwise and on ties."""
+    if best is None:
+        return True
+    if select == "auc":
+        new, old = row["val_auc"], best["val_auc"]
+        if np.isfinite(new) and (not np.isfinite(old) or new > old):
+            return True
+        if np.isfinite(old) and (not np.isfinite(new) or new < old):
+            return False
+    return row["val_loss"] < best["val_loss"]
+
+
+def _plot_history(history: Sequence[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -168,7 +239,7 @@ def _plot_history(history: list[dict], path: Path) -> None:
     axes[0].plot(epochs, [h["train_loss"] for h in history], label="train")
     axes[0].plot(epochs, [h["val_loss"] for h in history], label="validation")
     axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("joint loss")
+    axes[0].set_ylabel("loss")
     axes[0].legend()
     axes[1].plot(epochs, [h["val_auc"] for h in history], label="validation AUC")
     axes[1].plot(epochs, [h["val_dice_median"] for h in history], label="validation Dice (median)")
@@ -176,80 +247,90 @@ def _plot_history(history: list[dict], path: Path) -> None:
     axes[1].set_ylim(0, 1)
     axes[1].legend()
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
-def _write_json(path: Path, payload) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
+def _write_table(path: Path, frame: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:  # plain CSV: an internal table read back verbatim
+        frame.to_csv(tmp, index=False)
 
 
-def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: TrainConfig, run_dir: Path,
-               manifest: Manifest, *, resume: bool = False, progress: bool = True,
-               on_batch: Callable[[int, int], None] | None = None) -> dict:
-    """Train one fold; returns its best validation metrics. ``on_batch(epoch, step)`` is a test hook."""
+def oof_table(cohort: PreparedCohort, ev: Evaluation) -> pd.DataFrame:
+    """Validation (out-of-fold) predictions: ln_id, label, prob_malignant, dice."""
+    return pd.DataFrame({"ln_id": [cohort.nodes[i].id for i in ev.indices], "label": ev.labels,
+                         "prob_malignant": ev.probs, "dice": ev.dices})
+
+
+def fit_fold(build_model: ModelBuilder, cohort: PreparedCohort, train_idx: Sequence[int], val_idx: Sequence[int],
+             cfg: TrainConfig, *, fold: int = 0, loss_fn: JointLoss | None = None, files: FoldFiles | None = None,
+             meta: dict | None = None, resume: bool = False, progress: bool = False,
+             on_batch: Callable[[int, int], None] | None = None) -> FoldFit:
+    """Fit one model on ``train_idx``, choosing its epoch on ``val_idx`` (see the module doc).
+
+    The random state is seeded from ``cfg.seed + fold`` before the model is built, so the same
+    builder, cohort indices, configuration and fold give the same model. ``on_batch(epoch,
+    step)`` is a test hook (raise in it to simulate a kill)."""
     from tqdm import tqdm
 
     device = resolve_device(cfg.device)
     ddp = Distributed.from_env(device)
-    fold_dir = run_dir / f"fold_{fold}"
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    if (fold_dir / "done.json").exists() and resume:
-        return json.loads((fold_dir / "done.json").read_text())
-    id_to_index = {n.id: i for i, n in enumerate(cohort.nodes)}
-    train_idx = [id_to_index[i] for i in splits.loc[(splits["split"] == "train") & (splits["fold"] != fold), "id"]]
-    val_idx = [id_to_index[i] for i in splits.loc[splits["fold"] == fold, "id"]]
+    meta = dict(meta or {})
+    if loss_fn is None:
+        loss_fn = loss_for(cfg, [cohort.nodes[i].label for i in train_idx])
+    loss_fn = loss_fn.to(device)
+    if files is not None:
+        files.dir.mkdir(parents=True, exist_ok=True)
+        if resume and files.done.exists():
+            return _finished(build_model, files, fold, device)
 
     seed_everything(cfg.seed + fold)
-    model_cfg = YNetConfig(variant=cfg.variant, width=cfg.width)
-    model = YNet(model_cfg).to(device)
+    model = build_model().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1), eta_min=cfg.lr * 0.01)
-    loss_fn = JointLoss(cfg.seg_weight, cfg.cls_weight, cfg.dice_weight)
     train_set = NodeDataset(cohort, train_idx, Augmentation() if cfg.augment else None, seed=cfg.seed + fold)
-    val_set = NodeDataset(cohort, val_idx)
-    val_loader = torch.utils.data.DataLoader(val_set, batch_size=cfg.batch_size * 2, shuffle=False,
-                                             num_workers=cfg.num_workers)
-    start_epoch, best, bad_epochs, history = 0, math.inf, 0, []
-    meta = {"config": model_cfg.to_dict(), "train_config": cfg.to_dict(),
-            "preprocessing": cohort.preprocessing.to_dict(), "manifest_sha256": manifest.sha256,
-            "manifest": str(manifest.path), "fold": fold, "seed": cfg.seed}
-    if resume and (fold_dir / "last.pt").exists():
-        state = load_checkpoint(fold_dir / "last.pt", map_location=device)
-        if state["manifest_sha256"] != manifest.sha256:
-            raise ValueError(f"{fold_dir / 'last.pt'}: made for another manifest; cannot resume")
+    val_loader = torch.utils.data.DataLoader(NodeDataset(cohort, val_idx), batch_size=cfg.batch_size * 2,
+                                             shuffle=False, num_workers=cfg.num_workers)
+    start_epoch, bad_epochs, history, best_row, best_state = 0, 0, [], None, None
+    meta |= {"train_config": cfg.to_dict(), "preprocessing": cohort.preprocessing.to_dict(), "fold": fold,
+             "seed": cfg.seed}
+    if resume and files is not None and files.last.exists():
+        state = load_checkpoint(files.last, map_location=device)
+        if state.get("manifest_sha256") != meta.get("manifest_sha256"):
+            raise ValueError(f"{files.last}: made for another manifest; cannot resume")
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start_epoch, best, bad_epochs = state["epoch"] + 1, state["best"], state["bad_epochs"]
-        history = state["history"]
-        _set_rng_state(state["rng"])
+        start_epoch, bad_epochs, history = state["epoch"] + 1, state["bad_epochs"], list(state["history"])
+        best_row = state.get("best_row")
+        if files.best.exists():
+            best_state = load_checkpoint(files.best, map_location=device)["state_dict"]
+        set_rng_state(state["rng"])
         log.info("fold %d: resumed after epoch %d", fold, state["epoch"])
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
     amp = cfg.amp and device.type == "cuda"
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
     for epoch in range(start_epoch, cfg.epochs):
         if bad_epochs >= cfg.patience:
             break
         train_set.set_epoch(epoch)
-        gen = torch.Generator().manual_seed(cfg.seed * 7919 + fold * 104_729 + epoch)
+        drop_last = len(train_set) > cfg.batch_size
         if ddp.world > 1:
             sampler = torch.utils.data.distributed.DistributedSampler(train_set, ddp.world, ddp.rank, shuffle=True,
                                                                       seed=cfg.seed + fold)
             sampler.set_epoch(epoch)
             loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler,
-                                                 num_workers=cfg.num_workers, drop_last=len(train_set) > cfg.batch_size)
+                                                 num_workers=cfg.num_workers, drop_last=drop_last)
         else:
+            gen = torch.Generator().manual_seed(cfg.seed * 7919 + fold * 104_729 + epoch)
             loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
-                                                 num_workers=cfg.num_workers, drop_last=len(train_set) > cfg.batch_size)
+                                                 num_workers=cfg.num_workers, drop_last=drop_last)
         net.train()
         started = time.perf_counter()
-        sums = np.zeros(3)
-        seen = 0
+        sums, seen = np.zeros(3), 0
         bar = tqdm(loader, desc=f"fold {fold} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                    disable=not (progress and ddp.main) or None)
         for step, (image, mask, label, _) in enumerate(bar):
@@ -258,7 +339,8 @@ def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: Tra
             image, mask, label = image.to(device), mask.to(device), label.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 seg, cls = net(image)
-            parts = loss_fn(seg.float() if seg is not None else None, cls.float(), mask, label)
+            parts = loss_fn(seg.float() if seg is not None else None, cls.float() if cls is not None else None,
+                            mask, label)
             optimizer.zero_grad(set_to_none=True)
             parts.total.backward()
             optimizer.step()
@@ -266,27 +348,33 @@ def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: Tra
             sums += np.array([parts.total.item(), parts.segmentation.item(), parts.classification.item()]) * b
             seen += b
         scheduler.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - started
         ddp.barrier()
         if ddp.main:
-            scores = _scores(model, val_loader, device, cfg.amp)
+            ev = evaluate(model, val_loader, device, loss_fn, amp=cfg.amp)
             row = {"epoch": epoch + 1, "train_loss": float(sums[0] / seen), "train_seg_loss": float(sums[1] / seen),
-                   "train_cls_loss": float(sums[2] / seen), "val_loss": scores["loss"], "val_seg_loss": scores["seg_loss"],
-                   "val_cls_loss": scores["cls_loss"], "val_auc": scores["auc"],
-                   "val_dice_median": scores["dice_median"], "lr": optimizer.param_groups[0]["lr"],
-                   "seconds": elapsed, "train_images_per_s": seen * ddp.world / elapsed}
+                   "train_cls_loss": float(sums[2] / seen), "val_loss": ev.loss, "val_seg_loss": ev.seg_loss,
+                   "val_cls_loss": ev.cls_loss, "val_auc": ev.auc, "val_dice_median": ev.dice_median,
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": elapsed, "train_images": seen * ddp.world,
+                   "train_images_per_s": seen * ddp.world / elapsed}
             history.append(row)
-            if scores["loss"] < best:
-                best, bad_epochs = scores["loss"], 0
-                save_checkpoint(fold_dir / "best.pt", model, meta | {"epoch": epoch, "metrics": row})
-                _write_oof(fold_dir / "oof_predictions.csv", cohort, scores)
+            if _better(cfg.select, row, best_row):
+                best_row, bad_epochs = row, 0
+                best_state = copy.deepcopy(model.state_dict())
+                if files is not None:
+                    save_checkpoint(files.best, model, meta | {"epoch": epoch, "metrics": row})
+                    _write_table(files.oof, oof_table(cohort, ev))
             else:
                 bad_epochs += 1
-            save_checkpoint(fold_dir / "last.pt", model, meta | {
-                "epoch": epoch, "metrics": row, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "best": best, "bad_epochs": bad_epochs, "history": history, "rng": _rng_state()})
-            pd.DataFrame(history).to_csv(fold_dir / "history.csv", index=False)
-            _write_json(fold_dir / "history.json", history)
+            if files is not None:
+                save_checkpoint(files.last, model, meta | {
+                    "epoch": epoch, "metrics": row, "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "best_row": best_row, "bad_epochs": bad_epochs,
+                    "history": history, "rng": rng_state()})
+                _write_table(files.history_csv, pd.DataFrame(history))
+                write_json_atomic(files.history_json, history)
             log.info("fold %d epoch %d: train %.4f val %.4f AUC %.3f Dice %.3f (%.1f img/s)", fold, epoch + 1,
                      row["train_loss"], row["val_loss"], row["val_auc"], row["val_dice_median"],
                      row["train_images_per_s"])
@@ -294,27 +382,44 @@ def train_fold(cohort: PreparedCohort, splits: pd.DataFrame, fold: int, cfg: Tra
             flags = torch.tensor([bad_epochs], dtype=torch.long)
             dist.broadcast(flags, 0)
             bad_epochs = int(flags[0])
-    result = {"fold": fold, "best_val_loss": best, "epochs_run": len(history)}
-    if ddp.main:
-        best_row = min(history, key=lambda h: h["val_loss"]) if history else {}
-        result.update({k: best_row.get(k) for k in ("val_auc", "val_dice_median", "epoch")})
-        _plot_history(history, fold_dir / "learning_curves.png")
-        _write_json(fold_dir / "done.json", result)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    best_row = best_row or {}
+    fit = FoldFit(model, fold, int(best_row.get("epoch", 0)), float(best_row.get("val_loss", float("nan"))),
+                  float(best_row.get("val_auc", float("nan"))), float(best_row.get("val_dice_median", float("nan"))),
+                  len(history), tuple(history), float(sum(h["seconds"] for h in history)),
+                  int(sum(h["train_images"] for h in history)),
+                  torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None)
+    if ddp.main and files is not None:
+        if history:
+            _plot_history(history, files.curves)
+        write_json_atomic(files.done, fit.to_dict())
     ddp.barrier()
-    return result
+    return fit
 
 
-def _write_oof(path: Path, cohort: PreparedCohort, scores: dict) -> None:
-    rows = []
-    dices = iter(scores["dices"])
-    for idx, prob, label in zip(scores["indices"], scores["probs"], scores["labels"]):
-        node = cohort.nodes[idx]
-        rows.append({"ln_id": node.id, "label": label, "prob_malignant": prob,
-                     "dice": next(dices, float("nan")) if cohort.items[idx].mask is not None else float("nan")})
-    frame = pd.DataFrame(rows)
-    tmp = path.with_suffix(".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+def _finished(build_model: ModelBuilder, files: FoldFiles, fold: int, device: torch.device) -> FoldFit:
+    """A fold that ``done.json`` says is finished, its best model loaded back."""
+    import json
+
+    done = json.loads(files.done.read_text(encoding="utf-8"))
+    model = build_model().to(device)
+    if files.best.exists():
+        model.load_state_dict(load_checkpoint(files.best, map_location=device)["state_dict"])
+    model.eval()
+    history = tuple(json.loads(files.history_json.read_text(encoding="utf-8"))) if files.history_json.exists() else ()
+
+    def number(key):
+        value = done.get(key)
+        return float("nan") if value is None else float(value)
+
+    return FoldFit(model, fold, int(done.get("epoch") or 0), number("best_val_loss"), number("val_auc"),
+                   number("val_dice_median"), int(done.get("epochs_run") or 0), history,
+                   number("train_seconds"), int(done.get("train_images") or 0), done.get("peak_gpu_mb"))
+
+
+# ------------------------------------------------------------------ `ynet train`
 
 
 def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
@@ -324,7 +429,7 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
 
     run_dir = Path(run_dir)
     main_process = int(os.environ.get("RANK", "0")) == 0
-    if main_process and (run_dir / "run.json").exists() and not resume:
+    if main_process and (run_dir / RUN_RECORD).exists() and not resume:
         raise ValueError(f"{run_dir}: holds a previous run; pass --resume to continue it or choose a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(manifest_path, exclude_labels=cfg.exclude_labels)
@@ -333,21 +438,29 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
     if cfg.fold is not None and not 0 <= cfg.fold < cfg.folds:
         raise ValueError(f"--fold {cfg.fold} is outside 0…{cfg.folds - 1}")
     prep = Preprocessing(size=cfg.image_size)
-    needed = splits.loc[splits["split"] == "train", "id"]
-    wanted = set(needed)
+    wanted = set(splits.loc[splits["split"] == "train", "id"])
     nodes = [n for n in manifest.nodes if n.id in wanted]
     cohort = PreparedCohort(nodes, prep, need_masks=False)  # nodes without a mask train the classifier only
     if main_process:
-        _write_json(run_dir / "run.json", {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
-                                           "train_config": cfg.to_dict(), "preprocessing": prep.to_dict(),
-                                           "versions": versions(), "excluded_rows": manifest.excluded,
-                                           "n_train": len(nodes), "n_test": int((splits["split"] == "test").sum())})
+        write_json_atomic(run_dir / RUN_RECORD, {
+            "manifest": str(manifest.path), "manifest_sha256": manifest.sha256, "train_config": cfg.to_dict(),
+            "preprocessing": prep.to_dict(), "versions": versions(), "excluded_rows": manifest.excluded,
+            "n_train": len(nodes), "n_test": int((splits["split"] == "test").sum())})
+    index = {n.id: i for i, n in enumerate(cohort.nodes)}
+    build = ynet_builder(cfg)
+    meta = {"config": ynet_config(cfg).to_dict(),
+            "manifest_sha256": manifest.sha256, "manifest": str(manifest.path)}
     folds = [cfg.fold] if cfg.fold is not None else list(range(cfg.folds))
-    results = [train_fold(cohort, splits, k, cfg, run_dir, manifest, resume=resume, progress=progress,
-                          on_batch=on_batch) for k in folds]
+    results = []
+    for k in folds:
+        train_idx = [index[i] for i in splits.loc[(splits["split"] == "train") & (splits["fold"] != k), "id"]]
+        val_idx = [index[i] for i in splits.loc[splits["fold"] == k, "id"]]
+        fit = fit_fold(build, cohort, train_idx, val_idx, cfg, fold=k, files=fold_files(run_dir, k), meta=meta,
+                       resume=resume, progress=progress, on_batch=on_batch)
+        results.append({key: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                        for key, v in fit.to_dict().items()})
     if main_process:
-        oof = [pd.read_csv(run_dir / f"fold_{k}" / "oof_predictions.csv") for k in folds
-               if (run_dir / f"fold_{k}" / "oof_predictions.csv").exists()]
+        oof = [pd.read_csv(fold_files(run_dir, k).oof) for k in folds if fold_files(run_dir, k).oof.exists()]
         if oof:
-            pd.concat(oof).to_csv(run_dir / "oof_predictions.csv", index=False)
+            _write_table(run_dir / OOF, pd.concat(oof))
     return {"run_dir": str(run_dir), "folds": results}

@@ -42,12 +42,13 @@ def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
     if given:
         ids = [n.id for n in nodes if n.split == options.split]
         return ids, f"the manifest's split column ({options.split})"
+    from ynet.runs import read_run
+
     for model in options.models:
-        splits = Path(model).resolve().parent.parent / "splits.csv"
-        if splits.exists():
-            table = pd.read_csv(splits, dtype={"id": str})
-            ids = list(table.loc[table["split"] == options.split, "id"])
-            return ids, f"{options.split} part of the training run's splits ({splits})"
+        run = read_run(model)
+        ids = run.ids(options.split)
+        if ids is not None:
+            return ids, f"{options.split} part of the training run's splits ({run.splits_path})"
     if options.split == "all":
         return [n.id for n in nodes], "all manifest rows"
     raise InputError("cannot tell which nodes are in the split: the manifest has no split column and no "
@@ -79,17 +80,19 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
     texts = {n.id: n.meta.get("report_text", "") for n in manifest.nodes}
     if not any(str(t).strip() for t in texts.values()):
         return None, {}, None
-    from ..classify import ReportClassifier, evidence_rows
+    from ..batch import classify_frame
 
-    clf = ReportClassifier()
-    calls, used = [], []
     by_id = {n.id: n for n in manifest.nodes}
-    for i in ids:
-        node = by_id[i]
-        result = clf.classify(texts[i], level=node.meta.get("level"), side=node.meta.get("side"))
-        calls.append(LABEL_CALLS[result.label_3class])
-        used.append([e["entry"] + "\x00" + e["category"] + "\x00" + e["dictionary_line"]
-                     for e in evidence_rows(result) if e["scope"] == "node"])
+    reports = pd.DataFrame({"ln_id": list(ids), "report_text": [texts[i] for i in ids]})
+    for column in ("level", "side"):  # the target node, when the manifest names it
+        if any(column in by_id[i].meta for i in ids):
+            reports[column] = [by_id[i].meta.get(column) for i in ids]
+    results, evidence = classify_frame(reports, text_col="report_text", id_col="ln_id")
+    calls = results["label_3class"].map(LABEL_CALLS).tolist()
+    node_evidence = evidence[evidence["scope"] == "node"]
+    entries = {i: [f"{e}\x00{c}\x00{d}" for e, c, d in zip(g["entry"], g["category"], g["dictionary_line"])]
+               for i, g in node_evidence.groupby(node_evidence["id"].astype(str), sort=False)}
+    used = [entries.get(str(i), []) for i in ids]
     test = IndexTest("reports", REPORTS_NAME, "reports", list(ids), np.array(calls),
                      source=f"{manifest.path} (report_text, classified by reportmine)", sha256=manifest.sha256)
     return test, {i: texts[i] for i in ids}, used
@@ -116,8 +119,9 @@ def _evidence_of(path: Path, ids: list[str]) -> list | None:
 
 
 def _oof_for(model: Path) -> pd.DataFrame | None:
-    oof = model.resolve().parent.parent / "oof_predictions.csv"
-    return pd.read_csv(oof) if oof.exists() else None
+    from ynet.runs import read_run
+
+    return read_run(model).oof
 
 
 def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Series, work: Path) -> list[IndexTest]:
@@ -134,10 +138,8 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
         name = VARIANT_NAMES.get(variant, f"Y-Net ({variant})")
         if any(t.name == name for t in tests):
             name = f"{name} [{path.parent.name}]"
-        out_csv = work / f"predictions_model{k + 1}.csv"
-        predict([path], out_csv, manifest=manifest.path, ids=ids, masks_dir=work / "masks" / f"model{k + 1}",
-                device=options.device, exclude_labels=options.exclude_labels)
-        preds = pd.read_csv(out_csv, dtype={"ln_id": str})
+        preds = predict([path], manifest=manifest.path, ids=ids, masks_dir=work / "masks" / f"model{k + 1}",
+                        device=options.device, exclude_labels=options.exclude_labels)
         scores = preds["prob_malignant"].to_numpy()
         labels = preds["ln_id"].map(gold).to_numpy()
         threshold, rule = choose_threshold(options.threshold, labels, scores, _oof_for(path))

@@ -1,0 +1,121 @@
+"""The cohort manifest: one row per lymph node, validated with errors naming file, row and column.
+
+Manifest (CSV or XLSX): ``ln_id`` (or ``id``), ``patient_id``, ``image``, ``mask``
+(optional; several files joined with ``;`` are unioned), ``label`` (benign | malignant, or
+0 | 1), ``split`` (optional: train | test), ``split_group`` (optional: rows sharing it never
+straddle splits), optional metadata. Paths are relative to the manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reportmine.core.labels import BENIGN, CLASS_NAMES, MALIGNANT
+from reportmine.core.provenance import file_sha256
+
+from .images import DataError
+
+LABELS = {BENIGN: 0, MALIGNANT: 1, "0": 0, "1": 1}
+LABEL_NAMES = CLASS_NAMES
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    row: int  # 1-based data row in the manifest file (header is row 1)
+    patient_id: str
+    group: str
+    image: Path
+    masks: tuple[Path, ...]
+    label: int | None
+    split: str
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    sha256: str
+    nodes: tuple[Node, ...]
+    excluded: int  # rows dropped by the label filter
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([n.label for n in self.nodes])
+
+
+ID_COLUMNS = ("ln_id", "id")
+META_SKIP = {"ln_id", "id", "patient_id", "image", "mask", "label", "split", "split_group"}
+
+
+def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), require_labels: bool = True,
+                  require_masks: bool = False) -> Manifest:
+    """Read and validate a cohort manifest (errors name the file, row and column)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: manifest not found")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+        elif path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        else:
+            raise DataError(f"{path}: manifest must be .csv or .xlsx")
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{path}: unreadable manifest ({exc})") from exc
+    columns = set(frame.columns)
+    id_col = next((c for c in ID_COLUMNS if c in columns), None)
+    if id_col is None or "image" not in columns:
+        raise DataError(f"{path}: needs columns ln_id (or id) and image; has {', '.join(frame.columns)}")
+    if require_labels and "label" not in columns:
+        raise DataError(f"{path}: no label column (benign | malignant)")
+    if require_masks and "mask" not in columns:
+        raise DataError(f"{path}: no mask column")
+    excluded_set = {x.strip().lower() for x in exclude_labels}
+    nodes, excluded, seen = [], 0, {}
+    root = path.parent
+    for i, rec in enumerate(frame.to_dict("records")):
+        row = i + 2
+        where = f"{path}: row {row}"
+        node_id = rec[id_col].strip()
+        if not node_id:
+            raise DataError(f"{where}: empty {id_col}")
+        if node_id in seen:
+            raise DataError(f"{where}: duplicate {id_col} {node_id!r} (first on row {seen[node_id]})")
+        seen[node_id] = row
+        raw_label = rec.get("label", "").strip().lower()
+        if raw_label in excluded_set:
+            excluded += 1
+            continue
+        label = None
+        if raw_label or require_labels:
+            if raw_label not in LABELS:
+                raise DataError(f"{where}, column label: {rec.get('label', '')!r} is not benign or malignant"
+                                + (" (exclude other classes with --exclude-label)" if raw_label else ""))
+            label = LABELS[raw_label]
+        image = rec["image"].strip()
+        if not image:
+            raise DataError(f"{where}, column image: empty")
+        masks = tuple(root / m.strip() for m in rec.get("mask", "").split(";") if m.strip())
+        if require_masks and not masks:
+            raise DataError(f"{where}, column mask: empty")
+        patient = rec.get("patient_id", "").strip()
+        group = rec.get("split_group", "").strip() or patient or node_id
+        split = rec.get("split", "").strip().lower()
+        if split and split not in ("train", "test", "val", "validation"):
+            raise DataError(f"{where}, column split: {split!r} is not train or test")
+        meta = {k: v for k, v in rec.items() if k not in META_SKIP}
+        nodes.append(Node(node_id, row, patient, group, root / image, masks, label, split, meta))
+    if not nodes:
+        raise DataError(f"{path}: no rows to use" + (f" ({excluded} excluded by label)" if excluded else ""))
+    return Manifest(path, file_sha256(path), tuple(nodes), excluded)
