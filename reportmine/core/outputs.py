@@ -202,16 +202,22 @@ def write_json_atomic(path: str | Path, payload) -> None:
     write_text_atomic(path, text + "\n")
 
 
-def write_csv_atomic(path: str | Path, frame) -> None:
-    """A pandas DataFrame as UTF-8 CSV (BOM for Excel), text cells formula-escaped."""
+def write_csv(path: str | Path, frame) -> None:
+    """A pandas DataFrame as UTF-8 CSV (BOM for Excel), text cells formula-escaped; to a
+    temporary path of :func:`atomic_path` (use :func:`write_csv_atomic` otherwise)."""
     import pandas as pd
 
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(escape_cell)
+    safe.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def write_csv_atomic(path: str | Path, frame) -> None:
+    """A pandas DataFrame as UTF-8 CSV (BOM for Excel), text cells formula-escaped, atomically."""
     with atomic_path(path) as tmp:
-        safe.to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(tmp, frame)
 
 
 # ------------------------------------------------------------------ tables
