@@ -245,12 +245,14 @@ def _build_cohort(world: Path, with_model: bool) -> None:
     one_class.to_csv(cohort / "one_class.csv", index=False)
     frame.iloc[:2].to_csv(cohort / "two_rows.csv", index=False)
     frame.drop(columns=["image"]).to_csv(cohort / "no_image_col.csv", index=False)
+    # a training row in the third batch of eight (rows 17-24 of the manifest)
+    third_batch = next(i for i in range(16, 24) if frame.loc[frame.index[i], "split"] == "train")
     broken = frame.copy()
-    broken.loc[broken.index[20], "image"] = "images/not_an_image.png"
+    broken.loc[broken.index[third_batch], "image"] = "images/not_an_image.png"
     (cohort / "images" / "not_an_image.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     broken.to_csv(cohort / "bad_image_row.csv", index=False)
     missing = frame.copy()
-    missing.loc[missing.index[5], "image"] = "images/does_not_exist.png"
+    missing.loc[missing.index[third_batch], "image"] = "images/does_not_exist.png"
     missing.to_csv(cohort / "missing_image.csv", index=False)
     labels = frame.copy()
     labels.loc[labels.index[3], "label"] = "maybe"
@@ -311,9 +313,22 @@ def _earlier_compare_plus_mine(world: Path) -> None:
     (world / "out" / "page" / "my_notes.txt").write_text("added by the user")
 
 
+def _previous_run(world: Path) -> None:
+    shutil.copytree(world / "run", world / "out" / "prev")
+
+
+def _earlier_masks(world: Path) -> None:
+    from reportmine.core.outputs import FolderOutput
+
+    with FolderOutput(world / "out" / "masks", "ynet predict") as stage:
+        (stage / "old.png").write_bytes(b"png")
+
+
 PREPARE: dict[str, Callable[[Path], None]] = {
     "earlier_compare": _earlier_compare,
     "earlier_compare_plus_mine": _earlier_compare_plus_mine,
+    "previous_run": _previous_run,
+    "earlier_masks": _earlier_masks,
 }
 
 
@@ -520,7 +535,120 @@ def cases(with_model: bool = True) -> list[Case]:
         says="holds other files", finding=1)
     add("demo-epochs-0", "benchmark", "demo", "--out", f"{w}/out/demo", "--epochs", 0, kind="numeric option",
         finding=7)
+    _ynet_cases(add, w)
     return c if with_model else [x for x in c if not x.needs_model]
+
+
+def _ynet_cases(add, w: str) -> None:
+    manifest = f"{w}/cohort/manifest.csv"
+    tiny = ("--fold", "0", "--epochs", "1", "--width", "0.125", "--image-size", "32", "--batch-size", "8",
+            "--device", "cpu", "--quiet")
+    add("train-ok", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/run", *tiny, expect=0,
+        kind="baseline", outputs=("out/run",))
+    for name, option, value, finding in (
+            ("epochs-0", "--epochs", "0", 7), ("epochs-negative", "--epochs", "-1", 7), ("patience-0", "--patience", "0", 7),
+            ("batch-size-0", "--batch-size", "0", 10), ("test-fraction-1.5", "--test-fraction", "1.5", 7),
+            ("test-fraction-0", "--test-fraction", "0", 7), ("test-fraction-nan", "--test-fraction", "nan", 7),
+            ("width-inf", "--width", "inf", 6), ("width-64", "--width", "64", 6), ("width-0", "--width", "0", 6),
+            ("image-size-30", "--image-size", "30", None), ("image-size-huge", "--image-size", "100000", None),
+            ("lr-nan", "--lr", "nan", None), ("lr-0", "--lr", "0", None), ("fold-7", "--fold", "7", None),
+            ("dice-weight-inf", "--dice-weight", "inf", None)):
+        argv = list(tiny)
+        if option in argv:
+            argv[argv.index(option) + 1] = value
+        else:
+            argv += [option, value]
+        add(f"train-{name}", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/run", *argv,
+            kind="numeric option", finding=finding, says=option if name != "fold-7" else "fold")
+    add("train-folds-1", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/run", "--folds", "1",
+        "--epochs", "1", kind="numeric option", says="--folds")
+    for name, path, says, finding in (
+            ("one-class", f"{w}/cohort/one_class.csv", "both classes", 7),
+            ("two-rows", f"{w}/cohort/two_rows.csv", "patient", 10),
+            ("binary", f"{w}/t/binary.csv", "", None), ("missing", f"{w}/nope.csv", "not found", None),
+            ("no-image-col", f"{w}/cohort/no_image_col.csv", "image", None),
+            ("bad-label", f"{w}/cohort/bad_label.csv", "row 5", None),
+            ("missing-image", f"{w}/cohort/missing_image.csv", "does_not_exist", 8),
+            ("bad-image", f"{w}/cohort/bad_image_row.csv", "not_an_image", 8)):
+        add(f"train-manifest-{name}", "ynet", "train", "--manifest", path, "--out", f"{w}/out/run", *tiny,
+            kind="input table", says=says, finding=finding)
+    add("train-device-cuda", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/run",
+        *[x if x != "cpu" else "cuda" for x in tiny], kind="option", says="CUDA", finding=8)
+    add("train-out-is-a-file", "ynet", "train", "--manifest", manifest, "--out", f"{w}/reports.csv", *tiny,
+        kind="output path", says="not a folder", finding=6)
+    add("train-out-previous-run", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/prev", *tiny,
+        kind="output path", says="previous run", prepare="previous_run", needs_model=True)
+
+    model = f"{w}/run/fold_0/best.pt"
+    base = ("predict", "--model", model)
+    out = ("--out", f"{w}/out/p.csv")
+    add("predict-ok", "ynet", *base, "--manifest", manifest, *out, "--masks-dir", f"{w}/out/masks", expect=0,
+        kind="baseline", outputs=("out/p.csv", "out/masks"), needs_model=True)
+    add("predict-images", "ynet", *base, "--images", f"{w}/cohort/images/ph0001.png", f"{w}/tiny.png", *out,
+        expect=0, kind="baseline", outputs=("out/p.csv",), needs_model=True)
+    add("predict-evil-ids", "ynet", *base, "--manifest", f"{w}/cohort/evil_ids.csv", *out, "--masks-dir",
+        f"{w}/out/masks", expect=0, kind="path", finding=3, outputs=("out/p.csv", "out/masks"), needs_model=True)
+    add("predict-force-over-earlier-masks", "ynet", *base, "--manifest", manifest, *out, "--masks-dir",
+        f"{w}/out/masks", "--force", expect=0, kind="output path", outputs=("out/p.csv", "out/masks"),
+        prepare="earlier_masks", needs_model=True)
+    add("predict-earlier-masks-without-force", "ynet", *base, "--manifest", manifest, *out, "--masks-dir",
+        f"{w}/out/masks", kind="output path", says="--force", prepare="earlier_masks", needs_model=True)
+    for name, argv, says, finding in (
+            ("out-is-model", ("--manifest", manifest, "--out", model), "would overwrite the input", 4),
+            ("out-is-image", ("--images", f"{w}/tiny.png", "--out", f"{w}/tiny.png"), "would overwrite the input", 4),
+            ("out-is-manifest", ("--manifest", manifest, "--out", manifest), "would overwrite the input", 4),
+            ("out-is-reference-mask", ("--manifest", manifest, "--out", f"{w}/cohort/masks/ph0001.png"),
+             "would overwrite the input", 4),
+            ("out-is-folder", ("--manifest", manifest, "--out", f"{w}/out"), "folder", 6),
+            ("out-in-proc", ("--manifest", manifest, "--out", "/proc/p.csv"), "", 6),
+            ("out-not-csv", ("--manifest", manifest, "--out", f"{w}/out/p.txt"), ".csv", None),
+            ("masks-dir-reference-masks", ("--manifest", manifest, *out, "--masks-dir", f"{w}/cohort/masks"),
+             "holds the input", 2),
+            ("masks-dir-image-folder", ("--images", f"{w}/cohort/images/ph0002.png", *out, "--masks-dir",
+                                        f"{w}/cohort/images"), "holds the input", 2),
+            ("masks-dir-is-a-file", ("--manifest", manifest, *out, "--masks-dir", f"{w}/reports.csv"),
+             "not a folder", 6),
+            ("masks-dir-foreign", ("--manifest", manifest, *out, "--masks-dir", f"{w}/mywork"), "holds other files", 2),
+            ("bad-image-in-batch-3", ("--manifest", f"{w}/cohort/bad_image_row.csv", *out, "--masks-dir",
+                                      f"{w}/out/masks"), "not_an_image", 9),
+            ("missing-image", ("--manifest", f"{w}/cohort/missing_image.csv", *out), "does_not_exist", None),
+            ("splits-without-split-column", ("--manifest", manifest, "--splits", f"{w}/cohort/splits_no_split.csv",
+                                             "--split", "test", *out), "no column 'split'", 6),
+            ("split-without-splits", ("--manifest", manifest, "--split", "test", *out), "--splits", None),
+            ("batch-size-0", ("--manifest", manifest, *out, "--batch-size", "0"), "--batch-size", 10),
+            ("device-cuda", ("--manifest", manifest, *out, "--device", "cuda"), "CUDA", None),
+            ("image-not-an-image", ("--images", f"{w}/reports.csv", *out), "", None),
+            ("image-missing", ("--images", f"{w}/nope.png", *out), "", None)):
+        add(f"predict-{name}", "ynet", *base, *argv, kind="output path" if "out" in name or "masks" in name
+            else "input", says=says, finding=finding, needs_model=True)
+    add("predict-masks-dir-dot-holding-the-image", "ynet", *base, "--images", "ph0003.png", "--out",
+        f"{w}/out/p.csv", "--masks-dir", ".", cwd="cohort/images", kind="output path", says="holds the input",
+        finding=2, needs_model=True)
+    for name in ("prep_string", "prep_list", "prep_unknown", "prep_huge", "prep_negative", "prep_types",
+                 "config_inf", "no_weights", "text", "foreign"):
+        add(f"predict-crafted-{name}", "ynet", "predict", "--model", f"{w}/crafted/{name}.pt", "--images",
+            f"{w}/tiny.png", "--out", f"{w}/out/p.csv", kind="checkpoint", says=f"{name}.pt",
+            finding=6 if name.startswith("prep") else None, needs_model=True)
+    add("predict-missing-model", "ynet", "predict", "--model", f"{w}/nope.pt", "--images", f"{w}/tiny.png",
+        "--out", f"{w}/out/p.csv", kind="checkpoint", says="not found")
+
+    add("info-ok", "ynet", "info", "--json", expect=0, kind="baseline")
+    add("info-widest", "ynet", "info", "--width", "4", expect=0, kind="work bound", memory_mb=6000)
+    for name, value in (("inf", "inf"), ("64", "64"), ("nan", "nan"), ("0", "0"), ("negative", "-1"),
+                        ("text", "wide")):
+        add(f"info-width-{name}", "ynet", "info", "--width", value, kind="numeric option", finding=6,
+            says="--width", memory_mb=6000 if name == "64" else 0)
+
+    add("compare-model-ok", "benchmark", "compare", "--manifest", manifest, "--model", model, "--out",
+        f"{w}/out/page", expect=0, kind="baseline", outputs=("out/page",), needs_model=True)
+    add("compare-model-evil-ids", "benchmark", "compare", "--manifest", f"{w}/cohort/evil_ids.csv", "--model",
+        model, "--threshold", "0.5", "--out", f"{w}/out/page", expect=0, kind="path", finding=3,
+        outputs=("out/page",), needs_model=True)
+    add("compare-crafted-model", "benchmark", "compare", "--manifest", manifest, "--model",
+        f"{w}/crafted/prep_huge.pt", "--out", f"{w}/out/page", kind="checkpoint", says="prep_huge.pt",
+        needs_model=True)
+    add("compare-out-run-folder", "benchmark", "compare", "--manifest", manifest, "--model", model, "--out",
+        f"{w}/run", "--force", kind="output path", says="holds the input", finding=1, needs_model=True)
 
 
 # ------------------------------------------------------------------ running a case

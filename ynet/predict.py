@@ -161,8 +161,6 @@ def predict_to_files(models: Sequence[str | Path], out: str | Path, *, manifest:
     from reportmine.core.outputs import FolderOutput, atomic_path, check_targets, write_csv
 
     out = Path(out)
-    if out.suffix.lower() != ".csv":
-        raise InputError(f"{out}: predictions are written as .csv")
     if split is not None and (splits is None or manifest is None):
         raise InputError("--split needs --manifest and --splits (a run's splits.csv)")
     inputs = [*map(Path, models), *map(Path, images)]
@@ -172,6 +170,8 @@ def predict_to_files(models: Sequence[str | Path], out: str | Path, *, manifest:
         for node in listed.nodes:
             inputs += [node.image, *node.masks]
     check_targets([out], inputs)
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"{out}: predictions are written as .csv")
     ids = split_ids(splits, split) if split is not None else None
     folder = FolderOutput(masks_dir, "ynet predict", force=force, inputs=inputs) if masks_dir else None
     if folder is not None and (out.resolve() == folder.path.resolve() or folder.path.resolve() in out.resolve().parents):
