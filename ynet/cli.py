@@ -186,7 +186,10 @@ def main(argv=None) -> int:
     parser = build_parser()
     for subparser in parser._subparsers._group_actions[0].choices.values():  # --debug after the command too
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a one-line usage error (exit 2), or --help (exit 0)
+        return exc.code if isinstance(exc.code, int) else 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"train": _cmd_train, "predict": _cmd_predict, "info": _cmd_info}
