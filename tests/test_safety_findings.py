@@ -393,3 +393,23 @@ def test_unexpected_errors_say_debug(monkeypatch, tmp_path, capsys):
     assert "Traceback" in capsys.readouterr().err
     assert reportmine(["classify", str(reports), "--quiet", "--debug"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ F1, the demo
+
+def test_f1_demo_replaces_only_its_own_output(cohort, tmp_path):
+    from reportmine.compare.demo import run_demo
+    from reportmine.core.errors import InputError
+
+    out, runs = tmp_path / "demo", tmp_path / "runs"
+    page = run_demo(out, epochs=1, cohort=cohort.parent, keep_runs=runs)
+    assert page == out / "index.html" and page.exists()
+    assert (runs / "reports.classified.xlsx").exists() and (runs / "seg_cls" / "fold_0" / "best.pt").exists()
+    first = (out / "index.html").stat().st_mtime_ns
+    run_demo(out, epochs=1, cohort=cohort.parent, keep_runs=runs)  # its own earlier output: replaced
+    assert (out / "index.html").stat().st_mtime_ns != first
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="holds other files"):
+        run_demo(out, epochs=1, cohort=cohort.parent)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "runs"]
