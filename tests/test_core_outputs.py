@@ -351,3 +351,24 @@ def test_argument_errors_are_one_line(capsys):
         parser.parse_args(["--n", "x"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1 and err.startswith("tool: error: argument --n")
+
+
+def test_a_screenshot_added_to_a_page_stays_part_of_it(tmp_path):
+    from reportmine.core.outputs import add_to_folder_output
+
+    out = tmp_path / "page"
+    with FolderOutput(out, "benchmark compare") as stage:
+        (stage / "index.html").write_text("page")
+    (out / "screenshot.png").write_bytes(b"png")
+    assert earlier_output_of(out) is None
+    add_to_folder_output(out / "screenshot.png")
+    assert earlier_output_of(out) == "benchmark compare"
+    add_to_folder_output(tmp_path / "elsewhere.png")  # not a folder output: nothing happens
+    assert not (tmp_path / MARKER).exists()
+
+
+def test_the_committed_pages_are_recognised_as_earlier_outputs():
+    """`benchmark demo` (default --out reports/demo) must be able to replace the shipped page."""
+    root = Path(__file__).resolve().parent.parent / "reports"
+    assert earlier_output_of(root / "demo") == "benchmark demo"
+    assert earlier_output_of(root / "busi") == "benchmark compare"

@@ -379,6 +379,21 @@ def earlier_output_of(folder: str | Path, skip: Iterable[Path] = ()) -> str | No
     return command if present <= listed else None
 
 
+def add_to_folder_output(path: str | Path) -> None:
+    """Record ``path`` as part of the folder output it lies in (a screenshot added to a page
+    folder), so that the folder still counts as that command's earlier output. No-op outside
+    a folder output."""
+    path = Path(path)
+    marker = path.parent / MARKER
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        files = set(record["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    record["files"] = sorted(files | {path.name})
+    write_text_atomic(marker, json.dumps(record, indent=1) + "\n")
+
+
 class FolderOutput:
     """A folder a command writes as a whole, staged and moved into place at the end.
 
