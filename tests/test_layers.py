@@ -78,3 +78,26 @@ def test_statistics_and_calculators_need_neither_torch_nor_spacy():
     assert json.loads(lines[-1]) == []
     assert metrics["sensitivity"]["estimate"] == pytest.approx(40 / 45)  # computed without the heavy stack
     assert metrics["specificity"]["estimate"] == pytest.approx(45 / 55)
+
+
+def test_wheel_declares_a_light_base_and_the_extras(tmp_path):
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("reportmine-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(archive.read(n).decode() for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    base = {r.split(";")[0].split(">")[0].split("=")[0].strip().lower() for r in requires if "extra ==" not in r}
+    assert base == {"numpy", "scipy", "pandas", "openpyxl"}
+
+    def extra(name):
+        return {r.split(";")[0].split(">")[0].split("[")[0].strip().lower() for r in requires
+                if f"extra == '{name}'" in r.replace('"', "'")}
+
+    assert {"spacy", "rapidfuzz"} <= extra("mining") and "torch" not in extra("mining")
+    assert {"torch", "pillow", "pydicom"} <= extra("ynet") and "spacy" not in extra("ynet")
+    assert extra("mining") | extra("ynet") | {"jinja2"} <= extra("all")  # hatchling inlines reportmine[...]
+    assert {"pytest", "statsmodels", "import-linter"} <= extra("test")
+    assert not {"segmentation-models-pytorch", "monai"} & {r.split(">")[0].strip().lower() for r in requires}

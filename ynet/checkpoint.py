@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from reportmine.core.labels import CLASS_NAMES
+from reportmine.core.provenance import versions
 
 from .model import YNet, YNetConfig
 
@@ -37,8 +38,6 @@ def plain(value):
 
 
 def save_checkpoint(path: str | Path, model: YNet, meta: dict) -> None:
-    from reportmine.core.provenance import versions
-
     tensors = {k: meta[k] for k in ("optimizer", "scheduler", "rng") if k in meta}
     rest = plain({k: v for k, v in meta.items() if k not in tensors})
     payload = {"format": FORMAT, "state_dict": model.state_dict(), "label_map": LABEL_MAP,

@@ -39,6 +39,7 @@ import torch.distributed as dist
 
 from reportmine.core.errors import InputError
 from reportmine.core.outputs import atomic_path, check_targets, write_json_atomic
+from reportmine.core.provenance import versions
 from reportmine.stats import auc_delong, dice
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -466,7 +467,6 @@ def _finished(build_model: ModelBuilder, files: FoldFiles, fold: int, device: to
 def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
           progress: bool = True, on_batch=None) -> dict:
     """Train every fold (or ``cfg.fold``) and write the run folder; returns a summary."""
-
     run_dir = Path(run_dir)
     main_process = int(os.environ.get("RANK", "0")) == 0
     if run_dir.exists() and not run_dir.is_dir():
@@ -513,8 +513,6 @@ def _removed_on_early_failure(run_dir: Path, *, enabled: bool):
 
 def _train(manifest, run_dir: Path, cfg: TrainConfig, *, resume: bool, progress: bool, on_batch,
            main_process: bool) -> dict:
-    from reportmine.core.provenance import versions
-
     run_dir.mkdir(parents=True, exist_ok=True)
     splits = load_or_assign(manifest, run_dir, folds=cfg.folds, test_fraction=cfg.test_fraction, seed=cfg.seed,
                             write=main_process)
