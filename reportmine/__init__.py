@@ -5,6 +5,7 @@ Library entry points::
     from reportmine import ReportClassifier, classify_text, classify_file
     result = classify_text("Right level III node with microcalcifications.")
     result.label, result.reason
+    reportmine.assertion("No fever, chills, or cough.", "cough").status   # 'negated'
 
 Submodules load on first use, so ``reportmine.stats`` and the ``benchmark`` calculators
 start without the text-mining stack.
@@ -17,12 +18,15 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ClassifySummary": "batch", "classify_file": "batch", "classify_frame": "batch",
     "ReportClassifier": "classify", "ReportResult": "classify", "classify_text": "classify",
+    "Assertion": "assertion", "AssertionEngine": "assertion", "context_file": "assertion",
     "Dictionary": "dictionary", "DictionaryError": "dictionary", "load_dictionary": "dictionary",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "assertion"])
 
 
 def __getattr__(name):
+    if name == "assertion":  # the module is callable: reportmine.assertion(text, term)
+        return import_module(".assertion", __name__)
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'reportmine' has no attribute {name!r}")

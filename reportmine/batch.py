@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter
+from .core.outputs import AtomicTableWriter, cell_values
 from .core.provenance import file_sha256, run_record
 from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
@@ -27,6 +29,7 @@ RESULT_COLUMNS = ("id", "row", "label", "label_3class", "rule", "reason", "langu
 EVIDENCE_COLUMNS = ("id", "row", "matched_text", "start", "end", "entry", "category", "dictionary_line",
                     "match", "score", "scope", "node_statement", "negated", "negation_cue", "hedged",
                     "hedge_cue", "polarity")
+INPUT_PREFIX = "input_"  # an input column named like one of ours is kept as input_<name>
 TARGET_LEVEL_COLUMNS = ("level", "ln_level", "部位", "分区")
 TARGET_SIDE_COLUMNS = ("side", "ln_side", "侧别")
 
@@ -71,8 +74,39 @@ def _target_columns(columns) -> tuple[str | None, str | None]:
     return level, side
 
 
+def carried_columns(columns, text_col: str, id_col: str | None) -> list[tuple[object, str]]:
+    """(input column, result column) for every input column the results keep.
+
+    The results keep the input's other columns after the toolkit's own, so a gold label,
+    level or side travels with each result. The text column is already ``text``; an id
+    column named ``id`` is already ``id``; any other name that is also one of ours is kept
+    as ``input_<name>`` (an input ``label`` becomes ``input_label``).
+    """
+    taken = set(RESULT_COLUMNS)
+    kept = []
+    for column in columns:
+        name = str(column)
+        if column == text_col or (column == id_col and name == "id"):
+            continue
+        out = name
+        while out in taken:
+            out = INPUT_PREFIX + out
+        taken.add(out)
+        kept.append((column, out))
+    return kept
+
+
+def _cell(value):
+    """An input cell as written back: a workbook number or date keeps its own type."""
+    original = getattr(value, "original", None)
+    if isinstance(original, bool | int | float):
+        return original
+    return value
+
+
 def _classify_chunk(classifier: ReportClassifier, chunk: pd.DataFrame, text_col: str, id_col: str | None,
-                    level_col: str | None, side_col: str | None, counts: dict[str, Counter]):
+                    level_col: str | None, side_col: str | None, counts: dict[str, Counter],
+                    carried: list[tuple[object, str]] = ()):
     results, evidence = [], []
     for row_number, row in zip(chunk.index, chunk.itertuples(index=False)):
         values = dict(zip(chunk.columns, row))
@@ -87,6 +121,8 @@ def _classify_chunk(classifier: ReportClassifier, chunk: pd.DataFrame, text_col:
         )
         flat = result_row(result)
         flat.update(id=report_id, row=row_number, text=text or "")
+        for column, out in carried:
+            flat[out] = _cell(values[column])
         results.append(flat)
         for ev in evidence_rows(result):
             ev.update(id=report_id, row=row_number)
@@ -100,16 +136,107 @@ def _classify_chunk(classifier: ReportClassifier, chunk: pd.DataFrame, text_col:
 
 def classify_frame(frame: pd.DataFrame, *, text_col: str | None = None, id_col: str | None = None,
                    classifier: ReportClassifier | None = None, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(results, evidence) tables for a DataFrame of reports (one row per report)."""
+    """(results, evidence) tables for a DataFrame of reports (one row per report).
+
+    The results hold the toolkit's columns (:data:`RESULT_COLUMNS`) and then the frame's
+    other columns (:func:`carried_columns`), in the frame's order and index.
+    """
     classifier = classifier or ReportClassifier(**options)
     where = Path("<frame>")
     text_col = choose_column(where, list(frame.columns), text_col, TEXT_COLUMN_NAMES, "text", frame.head(200))
     id_col = choose_column(where, list(frame.columns), id_col, ID_COLUMN_NAMES, "id")
     level_col, side_col = _target_columns(frame.columns)
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
-    results, evidence = _classify_chunk(classifier, frame, text_col, id_col, level_col, side_col, counts)
-    return (pd.DataFrame(results, columns=RESULT_COLUMNS).set_index(frame.index),
+    carried = carried_columns(frame.columns, text_col, id_col)
+    results, evidence = _classify_chunk(classifier, frame, text_col, id_col, level_col, side_col, counts,
+                                        carried)
+    columns = list(RESULT_COLUMNS) + [out for _, out in carried]
+    return (pd.DataFrame(results, columns=columns).set_index(frame.index),
             pd.DataFrame(evidence, columns=EVIDENCE_COLUMNS))
+
+
+def classify_partition(frame: pd.DataFrame, *, text_col: str | None = None, id_col: str | None = None,
+                       **options) -> pd.DataFrame:
+    """The results table of one partition, for ``dask`` ``map_partitions`` (or Spark's
+    ``mapInPandas``): :func:`classify_frame`'s results with a classifier built once per
+    worker process for each set of ``options``. See the README's "Dask" recipe."""
+    classifier = _cached_classifier(tuple(sorted(options.items())))
+    return classify_frame(frame, text_col=text_col, id_col=id_col, classifier=classifier)[0]
+
+
+@lru_cache(maxsize=4)
+def _cached_classifier(options: tuple) -> ReportClassifier:
+    return ReportClassifier(**dict(options))
+
+
+def resolve_jobs(jobs: int) -> int:
+    """Worker processes for ``--jobs``: 0 means every core this process may use."""
+    if jobs < 0:
+        raise InputError(f"--jobs must be 0 (all cores) or a positive number, got {jobs}")
+    if jobs:
+        return jobs
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _classifier_options(classifier: ReportClassifier) -> dict:
+    return {"dictionary": classifier.dictionary, "language": classifier.language, "hedge_as": classifier.hedge_as,
+            "two_class": classifier.two_class, "max_chars": classifier.max_chars}
+
+
+_WORKER: dict = {}  # the classifier of a worker process (inherited by fork, or built by _start_worker)
+
+
+def _start_worker(options: dict) -> None:
+    _WORKER["classifier"] = ReportClassifier(**options)
+
+
+def _work(chunk: pd.DataFrame, columns: tuple, sheets: dict) -> tuple[list, list, dict]:
+    counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
+    results, evidence = _classify_chunk(_WORKER["classifier"], chunk, *columns[:4], counts, columns[4])
+    # the cells are made here, in parallel, so the writing process only writes
+    return cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence), counts
+
+
+def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFrame], columns: tuple,
+                       counts: dict, jobs: int, sheets: dict) -> Iterator[tuple[list, list, int]]:
+    """(result cells, evidence cells, rows) per chunk, in input order; with ``jobs`` > 1 the
+    chunks are classified by that many processes, at most two chunks per process in flight,
+    so memory stays bounded whatever the file's size."""
+    if jobs <= 1:
+        for chunk in chunks:
+            results, evidence = _classify_chunk(classifier, chunk, *columns[:4], counts, columns[4])
+            yield cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence), len(chunk)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" in multiprocessing.get_all_start_methods():
+        # forked workers inherit the classifier with its matchers built (copy-on-write)
+        classifier.reader(classifier.language)
+        _WORKER["classifier"] = classifier
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+    else:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(_classifier_options(classifier),))
+    pending: deque = deque()
+    try:
+        for chunk in chunks:
+            pending.append((pool.submit(_work, chunk, columns, sheets), len(chunk)))
+            if len(pending) >= 2 * jobs:
+                yield _collect(pending.popleft(), counts)
+        while pending:
+            yield _collect(pending.popleft(), counts)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _WORKER.clear()
+
+
+def _collect(item, counts: dict) -> tuple[list, list, int]:
+    future, n = item
+    results, evidence, part = future.result()
+    for key, counter in part.items():
+        counts[key].update(counter)
+    return results, evidence, n
 
 
 def default_output(path: str | Path) -> Path:
@@ -120,17 +247,26 @@ def default_output(path: str | Path) -> Path:
 def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: str | None = None,
                   id_col: str | None = None, sheet: str | None = None, encoding: str | None = None,
                   classifier: ReportClassifier | None = None, chunksize: int = 5000,
-                  progress: Callable[[int], None] | None = None, **options) -> ClassifySummary:
+                  progress: Callable[[int], None] | None = None, jobs: int = 1,
+                  overrides: str | Path | None = None,
+                  **options) -> ClassifySummary:
     """Classify every report of a .csv/.xlsx file and write results + evidence atomically.
+
+    ``jobs``: worker processes (0 = every core); the output is the same, row for row, as
+    with one.
 
     Nothing is written if the input is unusable (:class:`InputError`). The run record
     (versions, configuration, input hash) goes into a ``run`` sheet (xlsx) or a
-    ``.run.json`` file beside a CSV output.
+    ``.run.json`` file beside a CSV output. ``overrides``: a reviewer's corrections CSV
+    (:mod:`reportmine.review.overrides`), applied to the results and counted in the run record.
     """
     path = Path(path)
     out = Path(out) if out is not None else default_output(path)
+    jobs = resolve_jobs(jobs)
     classifier = classifier or ReportClassifier(**options)
     started = time.perf_counter()
+    if jobs > 1:  # smaller tasks keep every worker busy to the end
+        chunksize = max(200, min(chunksize, 2000))
     chunks = read_table_chunks(path, sheet=sheet, encoding=encoding, chunksize=chunksize)
     first = next(chunks)
     columns = list(first.columns)
@@ -139,28 +275,39 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     level_col, side_col = _target_columns(columns)
     record = run_record(classifier.config() | {"text_column": text_col, "id_column": id_col or "(row number)",
                                                "target_level_column": level_col or "",
-                                               "target_side_column": side_col or ""},
+                                               "target_side_column": side_col or "", "jobs": jobs},
                         {str(path): file_sha256(path)})
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
-    sheets = {"results": RESULT_COLUMNS, "evidence": EVIDENCE_COLUMNS}
+    carried = carried_columns(columns, text_col, id_col)
+    fixes = _override_applier(overrides)
+    if fixes is not None:
+        carried = fixes.carried(carried)
+    own = fixes.columns(RESULT_COLUMNS) if fixes is not None else RESULT_COLUMNS
+    sheets = {"results": list(own) + [out for _, out in carried], "evidence": EVIDENCE_COLUMNS}
     if out.suffix.lower() == ".xlsx":
         sheets["run"] = ("key", "value")
     # every file written (results, the evidence sidecar, the run record) is checked against
-    # every input (the table and the dictionary files) before anything is written
+    # every input (the table, the dictionary files, the overrides) before anything is written
     meta = out.with_suffix(".run.json") if out.suffix.lower() == ".csv" else None
     protect = [path, *(Path(p) for p in getattr(classifier.dictionary, "paths", ()))]
+    protect += [Path(overrides)] if overrides is not None else []
     writer = AtomicTableWriter(out, sheets, protect=protect, companions=[meta] if meta else [])
     n = 0
     with writer:
-        for chunk in _chain(first, chunks):
-            results, evidence = _classify_chunk(classifier, chunk, text_col, id_col, level_col, side_col, counts)
-            writer.write("results", results)
-            writer.write("evidence", evidence)
-            n += len(chunk)
+        columns_used = (text_col, id_col, level_col, side_col)
+        for results, evidence, rows in _classified_chunks(classifier, _chain(first, chunks),
+                                                          (*columns_used, carried), counts, jobs, sheets):
+            if fixes is not None:
+                results = fixes.apply_cells(sheets["results"], results)
+            writer.write_cells("results", results)
+            writer.write_cells("evidence", evidence)
+            n += rows
             if progress is not None:
-                progress(len(chunk))
+                progress(rows)
         if n == 0:
             raise InputError(f"{path}: no data rows")
+        if fixes is not None:
+            record["overrides"] = fixes.finish(path)
         if "run" in sheets:
             writer.write("run", _flatten_record(record))
         if meta is not None:
@@ -184,6 +331,14 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
         seconds=time.perf_counter() - started,
         record=record,
     )
+
+
+def _override_applier(overrides):
+    if overrides is None:
+        return None
+    from .review.overrides import OverrideApplier, read_overrides
+
+    return OverrideApplier(read_overrides(overrides))
 
 
 def _chain(first, rest):

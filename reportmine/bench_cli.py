@@ -11,7 +11,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
 from .core.errors import ArgumentParser, InputError
 from .stats.audit import MAX_DECIMALS, MAX_GROUP
@@ -123,6 +122,12 @@ def _fraction(text: str) -> float:
 
 
 def cmd_metrics(args) -> int:
+    if args.file is not None:
+        return _metrics_file(args)
+    if None in (args.tp, args.fp, args.fn, args.tn):
+        raise UsageError("give --tp, --fp, --fn and --tn, or a FILE with --label-col and --test-col")
+    if args.label_col or args.test_col or args.cluster_col:
+        raise UsageError("--label-col, --test-col and --cluster-col need a FILE")
     from .stats import diagnostic_metrics
 
     if args.tp + args.fn == 0 or args.fp + args.tn == 0:
@@ -136,7 +141,37 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def _metrics_file(args) -> int:
+    if any(v is not None for v in (args.tp, args.fp, args.fn, args.tn)):
+        raise UsageError("give either a FILE or the counts --tp/--fp/--fn/--tn, not both")
+    if not args.label_col or not args.test_col:
+        raise UsageError("a FILE needs --label-col and --test-col")
+    if args.prevalence is not None:
+        raise UsageError("--prevalence applies to the count mode only")
+    from .stats.calculators import metrics_from_table
+
+    r = metrics_from_table(args.file, args.label_col, args.test_col, args.cluster_col,
+                           indeterminate=args.indeterminate, ci_method=args.ci_method, conf_level=args.conf_level)
+    _emit(r.as_dict(), r.summary(), args.json)
+    return 0
+
+
 def cmd_mcnemar(args) -> int:
+    if args.file is not None:
+        if any(v is not None for v in (args.a, args.b, args.c, args.d)):
+            raise UsageError("give either a FILE or the counts --b/--c, not both")
+        if not args.test_col or len(args.test_col) != 2:
+            raise UsageError("a FILE needs two --test-col")
+        from .stats.calculators import mcnemar_from_table
+
+        r = mcnemar_from_table(args.file, args.test_col, args.label_col, args.cluster_col,
+                               indeterminate=args.indeterminate)
+        _emit(r.as_dict(), r.summary(), args.json)
+        return 0
+    if args.b is None or args.c is None:
+        raise UsageError("give --b and --c, or a FILE with two --test-col")
+    if args.test_col or args.label_col or args.cluster_col:
+        raise UsageError("--test-col, --label-col and --cluster-col need a FILE")
     from .stats import mcnemar
 
     r = mcnemar(args.b, args.c, a=args.a, d=args.d)
@@ -152,81 +187,14 @@ def cmd_mcnemar(args) -> int:
     return 0
 
 
-def _read_table(path: Path, columns: list[str]):
-    import pandas as pd
-
-    if not path.exists():
-        raise UsageError(f"{path}: file not found")
-    if not path.is_file():  # a folder, pipe or device
-        raise UsageError(f"{path}: is not a regular file")
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(path)
-        elif path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, encoding="utf-8-sig")
-        else:
-            raise UsageError(f"{path}: use a .csv or .xlsx file")
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, UsageError):
-            raise
-        raise UsageError(f"{path}: cannot read ({exc})") from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise UsageError(f"{path}: no column {missing[0]!r}; columns: {', '.join(map(str, frame.columns))}")
-    return frame
-
-
 def cmd_roc(args) -> int:
-    import numpy as np
-
-    from .stats import auc_delong, delong_test, youden
-    from .stats.roc import as_labels
+    from .stats.calculators import roc_from_table
 
     if len(args.score_col) > 2:
         raise UsageError("give one or two --score-col")
-    frame = _read_table(Path(args.file), [args.label_col, *args.score_col])
-    if len(frame) == 0:
-        raise UsageError(f"{args.file}: no data rows (only a header); need cases and controls")
-    try:
-        labels = as_labels(frame[args.label_col].tolist(), f"{args.file}: column {args.label_col!r}")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    if labels.min() == labels.max():
-        raise UsageError(f"{args.file}: column {args.label_col!r} holds a single class; need cases and controls")
-    scores = {}
-    for col in args.score_col:
-        values = frame[col]
-        numeric = np.asarray(pd_to_numeric(values))
-        bad = np.flatnonzero(~np.isfinite(numeric))
-        if bad.size:
-            raise UsageError(f"{args.file}: row {int(bad[0]) + 2}, column {col!r}: {values.iloc[bad[0]]!r} "
-                             "is not a number")
-        scores[col] = numeric
-    markers, lines = [], []
-    for col, s in scores.items():
-        auc = auc_delong(labels, s, args.conf_level)
-        cut = youden(labels, s)
-        markers.append({"name": col, "auc": auc.auc, "ci_low": auc.ci_low, "ci_high": auc.ci_high,
-                        "variance": auc.variance, "method": auc.method, "youden_threshold": cut.threshold,
-                        "youden_threshold_as_observed_score": cut.threshold_as_observed_score,
-                        "sensitivity": cut.sensitivity, "specificity": cut.specificity,
-                        "n_cases": auc.n_cases, "n_controls": auc.n_controls})
-        lines += [f"{col}: {auc.summary()}", f"  Youden {cut.summary()}"]
-    payload = {"markers": markers}
-    if len(scores) == 2:
-        (a, sa), (b, sb) = scores.items()
-        t = delong_test(labels, sa, sb, args.conf_level)
-        payload["delong_test"] = {"z": t.z, "p_value": t.p_value, "difference": t.difference,
-                                  "ci_low": t.ci_low, "ci_high": t.ci_high, "method": t.method}
-        lines.append(f"{a} vs {b}: {t.summary()}")
-    _emit(payload, "\n".join(lines), args.json)
+    r = roc_from_table(args.file, args.label_col, args.score_col, args.cluster_col, args.conf_level)
+    _emit(r.as_dict(), r.summary(), args.json)
     return 0
-
-
-def pd_to_numeric(values):
-    import pandas as pd
-
-    return pd.to_numeric(values, errors="coerce").astype(float)
 
 
 def cmd_reconstruct(args) -> int:
@@ -260,7 +228,9 @@ def cmd_compare(args) -> int:
     options = CompareOptions(models=args.model or [], predictions=args.predictions or [], reports=args.reports,
                              split=args.split, indeterminate=args.indeterminate, threshold=args.threshold,
                              max_missing=args.max_missing, exclude_labels=tuple(args.exclude_label),
-                             device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic)
+                             device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic,
+                             unit_name=args.unit_name, unit=args.unit,
+                             report_overrides=args.report_overrides)
     page = compare(args.manifest, args.out, options, force=args.force)
     print(f"written: {page}")
     return 0
@@ -283,10 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     conf = dict(type=_conf_level, default=0.95, help="confidence level, in (0, 1) (default 0.95)")
 
-    m = sub.add_parser("metrics", help="Sen, Spe, Acc, PPV, NPV, LR+ and LR− of a 2×2 table, with CIs")
+    m = sub.add_parser("metrics", help="Sen, Spe, Acc, PPV, NPV, LR+ and LR− of a 2×2 table or of a file, with CIs",
+                       description="Counts mode: --tp --fp --fn --tn. File mode: FILE (.csv/.xlsx, one row per "
+                                   "node) with --label-col and --test-col; with --cluster-col (e.g. the patient id) "
+                                   "also the clustered (patient-level) ratio estimators with cluster-robust CIs.")
+    m.add_argument("file", nargs="?", help="file mode: .csv or .xlsx with one row per node")
     for name, what in (("tp", "true positives"), ("fp", "false positives"), ("fn", "false negatives"),
                        ("tn", "true negatives")):
-        m.add_argument(f"--{name}", type=_count, required=True, help=what)
+        m.add_argument(f"--{name}", type=_count, help=what)
+    m.add_argument("--label-col", help="file mode: reference standard, 1/0 or malignant/benign")
+    m.add_argument("--test-col", help="file mode: index test call, 1/0, malignant/benign or indeterminate")
+    m.add_argument("--cluster-col", help="file mode: cluster (patient) id; adds the clustered analysis")
+    m.add_argument("--indeterminate", choices=("positive", "negative", "exclude"), default="exclude",
+                   help="file mode: how indeterminate calls count (default: exclude, and say how many)")
     m.add_argument("--ci-method", choices=("clopper-pearson", "wilson", "jeffreys", "agresti-coull", "logit"),
                    help="method for all five proportions (default: MedCalc's — Clopper–Pearson; logit for PPV/NPV)")
     m.add_argument("--prevalence", type=_fraction, help="re-weight PPV, NPV and accuracy to this prevalence")
@@ -294,11 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_metrics)
 
-    mc = sub.add_parser("mcnemar", help="McNemar tests for two tests read on the same cases")
-    mc.add_argument("--b", type=_count, required=True, help="test 1 positive, test 2 negative")
-    mc.add_argument("--c", type=_count, required=True, help="test 1 negative, test 2 positive")
+    mc = sub.add_parser("mcnemar", help="McNemar tests for two tests read on the same cases (counts or a file)",
+                        description="Counts mode: --b --c. File mode: FILE with two --test-col (and --label-col "
+                                    "to compare sensitivity and specificity); --cluster-col adds Durkalski's "
+                                    "clustered McNemar and Obuchowski's (1998) test.")
+    mc.add_argument("file", nargs="?", help="file mode: .csv or .xlsx with one row per node")
+    mc.add_argument("--b", type=_count, help="test 1 positive, test 2 negative")
+    mc.add_argument("--c", type=_count, help="test 1 negative, test 2 positive")
     mc.add_argument("--a", type=_count, help="both positive (optional)")
     mc.add_argument("--d", type=_count, help="both negative (optional)")
+    mc.add_argument("--test-col", action="append", help="file mode: a test's calls; give it twice")
+    mc.add_argument("--label-col", help="file mode: reference standard, to compare Sen and Spe too")
+    mc.add_argument("--cluster-col", help="file mode: cluster (patient) id; adds the clustered tests")
+    mc.add_argument("--indeterminate", choices=("positive", "negative", "exclude"), default="exclude",
+                    help="file mode: indeterminate calls (default: drop rows where either test has one)")
     mc.add_argument("--json", action="store_true")
     mc.set_defaults(func=cmd_mcnemar)
 
@@ -306,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file", help=".csv or .xlsx with a label column and score column(s)")
     r.add_argument("--label-col", required=True, help="1/0 or malignant/benign")
     r.add_argument("--score-col", action="append", required=True, help="higher = more likely malignant; twice to compare")
+    r.add_argument("--cluster-col", help="cluster (patient) id: adds Obuchowski's clustered AUC and paired test")
     r.add_argument("--conf-level", **conf)
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_roc)
@@ -330,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--model", action="append", help="Y-Net checkpoint (repeat for several index tests)")
     cp.add_argument("--manifest", required=True, help="cohort manifest (.csv/.xlsx) with the gold label")
     cp.add_argument("--reports", help="a `reportmine classify` output (default: classify the manifest's report_text)")
+    cp.add_argument("--report-overrides", metavar="FILE",
+                    help="reviewer corrections CSV from `reportmine review`: replace those report labels")
     cp.add_argument("--predictions", action="append", help="precomputed `ynet predict` CSV (repeatable)")
     cp.add_argument("--split", default="test", help="split to evaluate (manifest split column or the run's splits.csv)")
     cp.add_argument("--indeterminate", choices=("positive", "negative", "exclude"), default="positive",
@@ -347,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--title", default="Y-Net versus the original ultrasound reports")
     cp.add_argument("--synthetic", action="store_true", help="mark the page as synthetic demonstration data")
+    cp.add_argument("--unit-name", default="node",
+                    help="what one manifest row is (node, lesion, nodule, lymph node, …): used in every caption")
+    cp.add_argument("--unit", choices=("node", "patient"),
+                    help="unit of analysis: patient = clustered CIs and tests (default when patient_id repeats), "
+                         "node = rows treated as independent")
     cp.set_defaults(func=cmd_compare)
 
     dm = sub.add_parser("demo", help="the whole chain on the shipped synthetic cohort (a few minutes on a CPU)")

@@ -3,8 +3,9 @@
 The rule is the one in LABELING_RULES.md (shared with the clinicians):
 
 * a node statement is **malignant** if it affirms a malignant finding or an ETA-2017
-  suspicious feature (or rich flow in a node whose hilum is absent), unless an
-  equivocal hedge covers the statement;
+  suspicious feature (or rich flow in a node whose hilum is absent), or calls the node
+  enlarged (lymphadenopathy) without calling it reactive or normal, unless an equivocal
+  hedge covers the statement;
 * **indeterminate** if an equivocal hedge covers it (``hedge_as="malignant"`` counts it
   malignant instead), or if its indeterminate features (hilum absent / unclear, round,
   cortical thickening, plump) outnumber its benign ones (hilum present, normal, reactive);
@@ -105,6 +106,11 @@ def _quote(items) -> str:
 
 def decide_statement(s: NodeStatement, hedge_as: str) -> StatementDecision:
     malignant = [f for f in s.findings if f.polarity == "malignant"]
+    # lymphadenopathy is malignant unless the statement calls the node reactive or normal
+    called_benign = [f for f in s.findings if f.polarity == "benign" and f.match.category == "benign_finding"]
+    enlarged = [f for f in s.findings if f.polarity == "enlarged"]
+    if not called_benign:
+        malignant += enlarged
     absent = [f for f in s.findings if f.polarity == "hilum_absent"]
     vascular = [f for f in s.findings if f.polarity == "hypervascular"]
     if absent and vascular:
@@ -116,7 +122,7 @@ def decide_statement(s: NodeStatement, hedge_as: str) -> StatementDecision:
         return StatementDecision(s, "indeterminate", "R2", f"equivocal hedge {_quote(s.equivocal)}",
                                  s.equivocal)
     if malignant:
-        kind = "suspicious feature" if all(f.match.category != "malignant_finding" for f in malignant) \
+        kind = "suspicious feature" if all(f.match.category == "suspicious_feature" for f in malignant) \
             else "malignant finding"
         extra = " with absent hilum" if absent and vascular else ""
         return StatementDecision(s, "malignant", "R1", f"{kind} {_quote(malignant)}{extra}", tuple(malignant))
@@ -128,7 +134,8 @@ def decide_statement(s: NodeStatement, hedge_as: str) -> StatementDecision:
                                  + (f" outweigh benign {_quote(benign.values())}" if benign else ""),
                                  tuple(indeterminate.values()))
     if benign:
-        return StatementDecision(s, "benign", "R4", f"benign finding(s) {_quote(benign.values())}",
+        also = f"; enlarged {_quote(enlarged)} called benign" if enlarged else ""
+        return StatementDecision(s, "benign", "R4", f"benign finding(s) {_quote(benign.values())}{also}",
                                  tuple(benign.values()))
     negated = [f for f in s.findings if f.polarity == "negated"]
     if negated:
@@ -170,9 +177,10 @@ def _normalise_side(side) -> str:
 class ReportClassifier:
     """Configured classifier; build once, call :meth:`classify` for each report.
 
-    ``language``: "auto" (per report), "en" or "zh". ``hedge_as``: how equivocal hedges
-    count ("indeterminate" or "malignant"). ``two_class``: None for three classes, or
-    "malignant" / "benign" to map indeterminate to that side (the paper's binary setting).
+    ``language``: "auto" (each clause in the languages it is written in), "en" or "zh".
+    ``hedge_as``: how equivocal hedges count ("indeterminate" or "malignant").
+    ``two_class``: None for three classes, or "malignant" / "benign" to map indeterminate to
+    that side (the paper's binary setting).
     """
 
     dictionary: Dictionary | str | Path | None = None
@@ -193,13 +201,21 @@ class ReportClassifier:
         if self.two_class not in (None, "malignant", "benign"):
             raise ValueError(f"two_class must be malignant or benign, got {self.two_class!r}")
 
-    def reader(self, language: str) -> PieceReader:
+    def reader(self, language: str = "auto") -> PieceReader:
+        """The reader for "auto" (every clause in the languages it holds), "en" or "zh"."""
         if language not in self._readers:
-            entries = self.dictionary.for_language(language)
-            matcher = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
-            digit_free = not any(ch.isdigit() for e in entries for ch in e.term)
-            self._readers[language] = PieceReader(language, matcher, fold_digits=digit_free)
+            languages = ("en", "zh") if language == "auto" else (language,)
+            matchers = {lang: self._matcher(lang) for lang in languages}
+            digit_free = not any(ch.isdigit() for e in self.dictionary.entries for ch in e.term)
+            self._readers[language] = PieceReader(matchers, language=language, fold_digits=digit_free)
         return self._readers[language]
+
+    def _matcher(self, language: str):
+        key = "matcher:" + language
+        if key not in self._readers:
+            entries = self.dictionary.for_language(language)
+            self._readers[key] = EnglishMatcher(entries) if language == "en" else ChineseMatcher(entries)
+        return self._readers[key]
 
     def _decide(self, statement: NodeStatement) -> StatementDecision:
         """:func:`decide_statement`, memoised on what the decision depends on."""
@@ -238,7 +254,7 @@ class ReportClassifier:
             text = text[: self.max_chars]
             flags.append("truncated")
         language = detect_language(text) if self.language == "auto" else self.language
-        statements, findings = analyse(text, self.reader(language))
+        statements, findings = analyse(text, self.reader(self.language))
         decisions = [self._decide(s) for s in statements]
         target = ""
         used = [d for d in decisions if d.label is not None]

@@ -1,4 +1,4 @@
-"""`reportmine`: classify ultrasound reports, explain one, check or show a dictionary.
+"""`reportmine`: classify ultrasound reports, explain one, review the labels, check or show a dictionary.
 
 A thin layer: every command is one call into the library.
 """
@@ -17,7 +17,7 @@ EXIT_BAD_INPUT = 2
 
 def _classifier_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=("auto", "en", "zh"), default="auto",
-                        help="report language (default: detected per report)")
+                        help="report language (default: auto, each clause in the languages it is written in)")
     parser.add_argument("--dictionary", metavar="PATH",
                         help="a dictionary CSV or a folder of them (default: the shipped en + zh)")
     parser.add_argument("--hedge-as", choices=("indeterminate", "malignant"), default="indeterminate",
@@ -41,7 +41,37 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--encoding", help="CSV encoding (default: UTF-8, else GB18030)")
     c.add_argument("--out", help="output .xlsx or .csv (default: FILE.classified.xlsx/.csv beside FILE)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="worker processes (0 = all cores; default 1); output order and content unchanged")
+    c.add_argument("--overrides", metavar="FILE",
+                   help="reviewer corrections CSV (id,label,note,reviewer_label_time, as `reportmine review` "
+                        "downloads): their labels replace the machine's, kept in a machine_label column")
     _classifier_options(c)
+
+    rv = sub.add_parser("review", help="write an HTML page to review, filter and correct the labels",
+                        description="Write one self-contained HTML page showing why each report got its label; "
+                                    "corrections made there download as a CSV for classify --overrides.")
+    rv.add_argument("file", help="a `reportmine classify` output: .xlsx, or .csv with its .evidence.csv")
+    rv.add_argument("--gold-col", metavar="COL", help="column of FILE with a gold label: adds a confusion matrix "
+                                                     "and the list of disagreements")
+    rv.add_argument("--out", metavar="PAGE.html", help="output page (default: FILE.review.html beside FILE)")
+    rv.add_argument("--limit", type=int, metavar="N", help="only the first N reports")
+
+    x = sub.add_parser("context", help="is a concept affirmed, negated or possible? one row per (text, term)",
+                       description="For every row, find the term in the text (case-insensitive, whitespace "
+                                   "normalised) and write the input columns plus status (affirmed | negated | "
+                                   "possible), cue, cue_span, term_span and found.")
+    x.add_argument("file", help="table (.xlsx or .csv) with a text and a term column")
+    x.add_argument("--text-col", required=True, help="column holding the text")
+    x.add_argument("--term-col", required=True, help="column holding the concept to assess")
+    x.add_argument("--out", help="output .xlsx or .csv (default: FILE.context.xlsx/.csv beside FILE)")
+    x.add_argument("--lang", choices=("auto", "en", "zh"), default="auto",
+                   help="language of the cues (default: per clause, so mixed texts are read in both)")
+    x.add_argument("--dictionary", metavar="PATH",
+                   help="a dictionary CSV or a folder of them (default: the shipped en + zh)")
+    x.add_argument("--sheet", help="worksheet name (default: the first)")
+    x.add_argument("--encoding", help="CSV encoding (default: UTF-8, else GB18030)")
+    x.add_argument("--quiet", action="store_true", help="no progress bar")
 
     e = sub.add_parser("explain", help="show how one text is classified, step by step")
     e.add_argument("text", help="the report text (quote it)")
@@ -77,10 +107,38 @@ def _cmd_classify(args) -> int:
     try:
         summary = classify_file(args.file, args.out, text_col=args.text_col, id_col=args.id_col,
                                 sheet=args.sheet, encoding=args.encoding, classifier=classifier,
-                                progress=bar.update)
+                                progress=bar.update, jobs=args.jobs,
+                                overrides=args.overrides)
     finally:
         bar.close()
     print(summary.summary())
+    fixes = summary.record.get("overrides")
+    if fixes:
+        print(f"  reviewer corrections ({fixes['file']}): {fixes['labels_overridden']} label(s) overridden, "
+              f"{fixes['confirmed']} confirmed; the counts above are the machine's")
+    return 0
+
+
+def _cmd_context(args) -> int:
+    from tqdm import tqdm
+
+    from .assertion import context_file
+
+    bar = tqdm(unit=" rows", desc="reading", disable=True if args.quiet else None, file=sys.stderr)
+    try:
+        summary = context_file(args.file, args.out, text_col=args.text_col, term_col=args.term_col,
+                               language=args.lang, dictionary=args.dictionary, sheet=args.sheet,
+                               encoding=args.encoding, progress=bar.update)
+    finally:
+        bar.close()
+    print(summary.summary())
+    return 0
+
+
+def _cmd_review(args) -> int:
+    from .review import write_review
+
+    print(write_review(args.file, args.out, gold_col=args.gold_col, limit=args.limit).summary())
     return 0
 
 
@@ -144,9 +202,10 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"classify": _cmd_classify, "explain": _cmd_explain, "dictionary": _cmd_dictionary}
+    handlers = {"classify": _cmd_classify, "context": _cmd_context, "explain": _cmd_explain,
+                "dictionary": _cmd_dictionary, "review": _cmd_review}
     return run_command("reportmine", lambda: handlers[args.command](args), debug=args.debug,
-                       expected=(DictionaryError,))
+                       expected=(DictionaryError, ValueError))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ A dictionary is a UTF-8 CSV file (it opens in Excel) with one entry per row:
 
     term, category, language, match, min_score, case_sensitive, note
 
-``match`` is ``exact`` or ``fuzzy``; ``min_score`` (0-100, rapidfuzz ratio) is
-required for fuzzy entries. The meaning of every category is fixed in
+``match`` is ``exact``, ``fuzzy`` or ``variant``; ``min_score`` (0-100, rapidfuzz ratio) is
+required for fuzzy entries. A ``variant`` entry (Chinese, 3+ characters) also matches with any
+one character replaced by another Chinese character (琳巴结, 淋八结 for 淋巴结), unless the
+replaced character belongs to another dictionary term there (淋巴管, 下巴 are pseudo entries). The meaning of every category is fixed in
 :data:`CATEGORIES`; the terms are data.
 """
 
@@ -22,13 +24,15 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "zh")
-MATCH_MODES = ("exact", "fuzzy")
+MATCH_MODES = ("exact", "fuzzy", "variant")
 COLUMNS = ("term", "category", "language", "match", "min_score", "case_sensitive", "note")
 
 # category -> (role, what it means). Roles: "finding" entries carry a polarity,
 # "cue" entries modify findings, "scope" entries say what a clause is about.
 CATEGORIES: dict[str, tuple[str, str]] = {
     "malignant_finding": ("finding", "node called metastatic / abnormal / suspicious (paper Table 1)"),
+    "enlargement": ("finding", "node called enlarged / lymphadenopathy (paper Table 1): malignant unless the "
+                               "statement calls the node reactive or normal"),
     "suspicious_feature": ("finding", "ETA 2017 suspicious node feature: implies malignancy"),
     "benign_finding": ("finding", "node called normal / reactive / benign (paper Table 1)"),
     "indeterminate_feature": ("finding", "ETA 2017 indeterminate feature: round, thick cortex, plump"),
@@ -45,12 +49,22 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "pseudo": ("cue", "looks like a cue or term but is neither; blocks shorter overlaps"),
     "hedge_leaning": ("cue", "hedge that keeps the finding's direction (suspicious for, 考虑)"),
     "hedge_equivocal": ("cue", "equivocal hedge: the node statement is indeterminate"),
-    "terminator": ("cue", "ends a negation or hedge scope (but, however, 但, 除…外)"),
+    "terminator": ("cue", "ends a negation or hedge scope (but, however, 但, 除…外, 伴, 并见)"),
+    "introducer": ("cue", "a verb or preposition that states a finding (with, shows, contains): after "
+                          "a conjunction it ends a negation (\"no A and with B\"); a list item holding "
+                          "one is a new statement, not part of a negated list"),
+    "degree": ("cue", "a degree word (slightly, mildly, 稍, 略): on an alarm term (enlarged, 肿大) it "
+                      "makes it indeterminate, so stated benign features decide"),
+    "positive_sign": ("cue", "a positive sign or verdict ((+), 阳性, positive): directly after a node word "
+                             "the node is positive (LN(+))"),
+    "history": ("cue", "a background clause (history of, given, in view of, 病史, 结合, 鉴于): it keeps "
+                       "the subject of the sentence and its findings never decide"),
 }
 # Categories whose entries must not share a term: they would pull one word two ways.
 _POLARITY = {
     "malignant_finding": "malignant",
     "suspicious_feature": "malignant",
+    "enlargement": "malignant",
     "benign_finding": "benign",
     "hilum_present": "benign",
     "indeterminate_feature": "indeterminate",
@@ -175,7 +189,9 @@ def _entry_from_row(path: Path, line: int, row: dict[str, str]) -> Entry:
     if language not in LANGUAGES:
         raise DictionaryError(f"{where}: unknown language {language!r}; known: {', '.join(LANGUAGES)}")
     if match not in MATCH_MODES:
-        raise DictionaryError(f"{where}: match must be exact or fuzzy, got {match!r}")
+        raise DictionaryError(f"{where}: match must be exact, fuzzy or variant, got {match!r}")
+    if match == "variant" and (language != "zh" or len(term) < 3):
+        raise DictionaryError(f"{where}: variant matching is for Chinese terms of 3+ characters, got {term!r}")
     score_text = (row.get("min_score") or "").strip()
     min_score = None
     if score_text:

@@ -1,9 +1,10 @@
 """Find dictionary terms in report text: exact and fuzzy, English and Chinese.
 
-English is tokenised with spaCy's blank ``en`` tokenizer and terms are matched
-against token n-grams; Chinese is matched on characters (no word segmentation
-is needed, and none can go wrong). Fuzzy entries are scored with rapidfuzz's
-``ratio``; abbreviations are exact entries and are never fuzzed.
+English is cut into word and punctuation tokens (one compiled regular expression) and terms
+are matched against token n-grams; Chinese is matched on characters (no word segmentation
+is needed, and none can go wrong). Fuzzy entries are scored with rapidfuzz's ``ratio``
+(all windows of a text against all terms in one ``cdist`` call per window length);
+abbreviations are exact entries and are never fuzzed.
 
 All spans are character offsets into the *original* text, so every match can
 be shown to a reader exactly where it was found.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -24,6 +24,8 @@ from .dictionary import Entry
 
 # Quotes, brackets of emphasis and spaces carry no meaning inside Chinese terms
 # ("淋巴门"结构 reads as 淋巴门结构), so they are dropped before matching Chinese.
+_SPACES = re.compile(r"\s\s|[\t\n\r\f\v]")
+_WHITESPACE = re.compile(r"\s+")
 _ZH_DROP = set("“”\"'‘’「」『』《》 \t\u3000")
 # Scope categories may overlap findings (淋巴门 is both); they are resolved apart.
 SCOPE_CATEGORIES = frozenset({"node_anchor", "neck_region", "thyroid_context", "non_cervical"})
@@ -58,21 +60,46 @@ class NormalizedText:
 
     original: str
     text: str
-    offsets: tuple[int, ...]  # offsets[i] = original index of text[i]; one extra at the end
+    offsets: tuple[int, ...] | None  # offsets[i] = original index of text[i]; one extra at the end
+    # or, when only whitespace runs were folded: (normalised index, original index) after each run
+    anchors: tuple[tuple[int, int], ...] = ()
+
+    def position(self, index: int) -> int:
+        if self.offsets is not None:
+            return self.offsets[index]
+        shift = 0
+        for norm, orig in self.anchors:
+            if norm > index:
+                break
+            shift = orig - norm
+        return index + shift
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return self.position(start), self.position(end - 1) + 1
 
 
 def normalize(text: str, language: str) -> NormalizedText:
     """NFKC per character (full-width letters, Ⅲ → III); Chinese also drops quotes and spaces."""
-    if text.isascii() and (language == "en" or not any(ch in _ZH_DROP for ch in text)):
+    if text.isascii() and (language == "en" and _SPACES.search(text) is None
+                           or language == "zh" and not any(ch in _ZH_DROP for ch in text)):
         return NormalizedText(text, text, tuple(range(len(text) + 1)))
+    if text.isascii() and language == "en":  # only whitespace runs to fold: keep where they were
+        anchors = []
+        removed = 0
+        for m in _WHITESPACE.finditer(text):
+            if m.group() != " ":
+                removed += m.end() - m.start() - 1
+                anchors.append((m.end() - removed, m.end()))
+        return NormalizedText(text, _WHITESPACE.sub(" ", text), None, tuple(anchors))
     chars: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):
         if language == "zh" and ch in _ZH_DROP:
             continue
+        if language == "en" and ch.isspace():
+            if chars and chars[-1] == " ":
+                continue  # "negative   for" reads as "negative for"
+            ch = " "
         folded = unicodedata.normalize("NFKC", ch) if ord(ch) > 127 else ch
         if language == "zh":
             folded = folded.replace(" ", "")
@@ -81,25 +108,6 @@ def normalize(text: str, language: str) -> NormalizedText:
             offsets.append(i)
     offsets.append(len(text))
     return NormalizedText(text, "".join(chars), tuple(offsets))
-
-
-class _LRU:
-    """A small bounded memo for fuzzy look-ups (real reports repeat their phrases)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict = OrderedDict()
-
-    def get(self, key, default=None):
-        value = self.data.get(key, default)
-        if value is not default:
-            self.data.move_to_end(key)
-        return value
-
-    def put(self, key, value) -> None:
-        self.data[key] = value
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
 
 
 def resolve_overlaps(matches: Sequence[Match]) -> list[Match]:
@@ -125,22 +133,40 @@ def split_groups(matches: Sequence[Match]) -> tuple[list[Match], list[Match]]:
     return resolve_overlaps(scope), resolve_overlaps(other)
 
 
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    """Word and punctuation tokens as (start, end): "LN(-)" is LN ( - ), "thyroid-like" is
+    thyroid - like. Entries and texts are cut the same way, so terms match token for token."""
+    return [m.span() for m in _TOKEN.finditer(text)]
+
+
+class _LazySpans:
+    """Token spans, found only when a match needs its offsets (most texts have few)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans: list[tuple[int, int]] | None = None
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        if self.spans is None:
+            self.spans = tokenize(self.text)
+        return self.spans[i]
+
+
 class EnglishMatcher:
-    """Token n-gram matcher over spaCy tokens."""
+    """Token n-gram matcher: exact terms by dictionary look-up, fuzzy ones scored in one
+    rapidfuzz ``cdist`` call per n-gram length (C, not a Python loop per window)."""
 
     def __init__(self, entries: Sequence[Entry], cache_size: int = 200_000) -> None:
-        import spacy
-
-        self.tokenizer = spacy.blank("en").tokenizer
         self.exact_ci: dict[tuple[str, ...], list[Entry]] = {}
         self.exact_cs: dict[tuple[str, ...], list[Entry]] = {}
-        # fuzzy terms by token count, indexed by first and by last letter: one edit can
-        # change at most one of them, so every candidate within one typo is compared
-        self.fuzzy: dict[tuple[int, str], list[tuple[str, Entry]]] = {}
-        self.fuzzy_lengths: set[int] = set()
+        fuzzy: dict[int, list[tuple[str, Entry]]] = {}
         self.max_n = 1
         for entry in entries:
-            tokens = tuple(t.text for t in self.tokenizer(entry.term))
+            term_text = normalize(entry.term, "en").text
+            tokens = tuple(term_text[a:b] for a, b in tokenize(term_text))
             n = len(tokens)
             self.max_n = max(self.max_n, n)
             if entry.case_sensitive:
@@ -148,69 +174,102 @@ class EnglishMatcher:
             else:
                 self.exact_ci.setdefault(tuple(t.lower() for t in tokens), []).append(entry)
             if entry.match == "fuzzy":
-                term = " ".join(tokens).lower()
-                self.fuzzy_lengths.add(n)
-                for key in {(n, "^" + term[0]), (n, "$" + term[-1])}:
-                    self.fuzzy.setdefault(key, []).append((term, entry))
-        self.first_tokens = {k[0] for k in self.exact_ci} | {k[0].lower() for k in self.exact_cs}
-        self._cache = _LRU(cache_size)
-
-    def _fuzzy_lookup(self, window: str, n: int) -> tuple[Entry, float] | None:
-        key = (window, n)
-        hit = self._cache.get(key, False)
-        if hit is not False:
-            return hit
-        candidates = self.fuzzy.get((n, "^" + window[0]), []) + self.fuzzy.get((n, "$" + window[-1]), [])
-        found = None
-        if candidates:
-            cutoff = min(e.min_score for _, e in candidates)
-            best = process.extractOne(window, [t for t, _ in candidates], scorer=fuzz.ratio, score_cutoff=cutoff)
-            if best is not None:
-                term, score, index = best
-                entry = candidates[index][1]
-                if score >= entry.min_score and term != window:
-                    found = (entry, score)
-        self._cache.put(key, found)
-        return found
+                fuzzy.setdefault(n, []).append((" ".join(tokens).lower(), entry))
+        # per token count: the terms, their entries and minimum scores
+        self.fuzzy = {n: ([t for t, _ in items], [e for _, e in items],
+                          [e.min_score for _, e in items], min(e.min_score for _, e in items))
+                      for n, items in fuzzy.items()}
+        # One typo changes one word: a window of several words can only be within one typo of
+        # a term if one of its words is a word of such a term (prunes almost every window).
+        self.fuzzy_vocabulary: dict[str, tuple[int, ...]] = {}  # word -> token counts of its terms
+        for n, (terms, *_) in self.fuzzy.items():
+            if n > 1:
+                for word in {w for t in terms for w in t.split()}:
+                    self.fuzzy_vocabulary[word] = (*self.fuzzy_vocabulary.get(word, ()), n)
+        # all fuzzy terms in one list, scored against all windows in one cdist call
+        self.fuzzy_all = ([t for n in sorted(self.fuzzy) for t in self.fuzzy[n][0]],
+                          [e for n in sorted(self.fuzzy) for e in self.fuzzy[n][1]],
+                          [m for n in sorted(self.fuzzy) for m in self.fuzzy[n][2]],
+                          [n for n in sorted(self.fuzzy) for _ in self.fuzzy[n][0]],
+                          min((v[3] for v in self.fuzzy.values()), default=100))
+        # first token -> the token counts of the exact terms it starts (look only those up)
+        self.first_tokens: dict[str, tuple[int, ...]] = {}
+        for key in [*self.exact_ci, *(tuple(t.lower() for t in k) for k in self.exact_cs)]:
+            self.first_tokens[key[0]] = tuple(sorted({*self.first_tokens.get(key[0], ()), len(key)}))
+        # single-word fuzzy terms: one typo keeps the first or the last letter
+        single = self.fuzzy.get(1, ([],))[0]
+        self.fuzzy_ends = ({t[0] for t in single}, {t[-1] for t in single})
 
     def find(self, text: str) -> list[Match]:
         """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
-        from spacy.attrs import IDX, IS_ALPHA, LENGTH
-
         norm = normalize(text, "en")
-        doc = self.tokenizer(norm.text)
-        table = doc.to_array([IDX, LENGTH, IS_ALPHA]).tolist() if len(doc) else []
-        words = [norm.text[i:i + n] for i, n, _ in table]
-        lowers = [w.lower() for w in words]
-        wordy = [bool(a) or "-" in w for (_, _, a), w in zip(table, words)]
+        words = _TOKEN.findall(norm.text)
+        lowered = norm.text.lower()
+        lowers = _TOKEN.findall(lowered) if len(lowered) == len(norm.text) else [w.lower() for w in words]
+        if len(lowers) != len(words):  # a character whose lower case is not a word character
+            lowers = [w.lower() for w in words]
+        spans = _LazySpans(norm.text)
         found: list[Match] = []
         n_tokens = len(words)
-        for i in range(n_tokens):
-            exact_here = lowers[i] in self.first_tokens
-            fuzzy_here = wordy[i]
-            if not (exact_here or fuzzy_here):
-                continue
-            for n in range(1, min(self.max_n, n_tokens - i) + 1):
+        exact_at: set[tuple[int, int]] = set()
+        first = self.first_tokens
+        for i in [i for i, w in enumerate(lowers) if w in first]:
+            for n in first[lowers[i]]:
                 j = i + n
-                entries = []
-                if exact_here:
-                    entries = self.exact_ci.get(tuple(lowers[i:j]), []) + self.exact_cs.get(tuple(words[i:j]), [])
+                if j > n_tokens:
+                    break
+                entries = self.exact_ci.get(tuple(lowers[i:j]), []) + self.exact_cs.get(tuple(words[i:j]), [])
                 if entries:
-                    score = 100.0
-                else:
-                    if n not in self.fuzzy_lengths or not fuzzy_here or not all(wordy[i:j]):
-                        continue
-                    window = " ".join(lowers[i:j])
-                    if len(window) < 5:
-                        continue
-                    hit = self._fuzzy_lookup(window, n)
-                    if hit is None:
-                        continue
-                    entries, score = [hit[0]], round(hit[1], 1)
-                start, end = table[i][0], table[j - 1][0] + table[j - 1][1]
-                s, e = norm.span(start, end)
-                found.extend(Match(s, e, text[s:e], entry, score) for entry in entries)
+                    exact_at.add((i, n))
+                    s, e = norm.span(spans[i][0], spans[j - 1][1])
+                    found.extend(Match(s, e, text[s:e], entry, 100.0) for entry in entries)
+        if not self.fuzzy:
+            return found
+        windows, where = [], []  # (window text), (start token, token count)
+        if 1 in self.fuzzy:
+            heads, tails = self.fuzzy_ends
+            for i, w in enumerate(lowers):
+                if len(w) >= 5 and (w[0] in heads or w[-1] in tails) and w.isalpha() and (i, 1) not in exact_at:
+                    windows.append(w)
+                    where.append((i, 1))
+        vocabulary = self.fuzzy_vocabulary
+        hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
+        if hits:
+            wordy = [w.isalpha() or w == "-" for w in words]
+            starts = sorted({(i, n) for h, ns in hits for n in ns
+                             for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
+            for i, n in starts:
+                if (i, n) in exact_at or not all(wordy[i:i + n]):
+                    continue
+                window = " ".join(lowers[i:i + n])
+                if len(window) >= 5:
+                    windows.append(window)
+                    where.append((i, n))
+        if not windows:
+            return found
+        terms, entries, minimums, counts, cutoff = self.fuzzy_all
+        scores = process.cdist(windows, terms, scorer=fuzz.ratio, score_cutoff=cutoff)
+        for row in scores.any(axis=1).nonzero()[0].tolist():
+            i, n = where[row]
+            found.extend(self._best(windows[row], scores[row], terms, entries, minimums, counts, i, n,
+                                    spans, norm, text))
         return found
+
+    @staticmethod
+    def _best(window, row, terms, entries, minimums, counts, i, n, spans, norm, text) -> list[Match]:
+        """The best term of the window's token count within its own minimum score that shares
+        the window's first or last letter (one typo changes at most one of them) and is not the
+        window itself."""
+        best, best_score = None, 0.0
+        for column in row.nonzero()[0].tolist():
+            score, term = float(row[column]), terms[column]
+            if counts[column] == n and score >= minimums[column] and score > best_score and term != window \
+                    and (term[0] == window[0] or term[-1] == window[-1]):
+                best, best_score = column, score
+        if best is None:
+            return []
+        s, e = norm.span(spans[i][0], spans[i + n - 1][1])
+        return [Match(s, e, text[s:e], entries[best], round(best_score, 1))]
 
 
 class ChineseMatcher:
@@ -231,6 +290,10 @@ class ChineseMatcher:
         alternatives = sorted((re.escape(t) for t in terms), key=len, reverse=True)
         self.starts = re.compile("(?=" + "|".join(alternatives) + ")", re.IGNORECASE) if terms else None
         self.fuzzy = [(normalize(e.term, "zh").text, e) for e in entries if e.match == "fuzzy"]
+        self.variants = [(re.compile("(?=(" + "|".join(
+            re.escape(t[:i]) + f"[^{re.escape(t[i])}\\W\\da-zA-Z_]" + re.escape(t[i + 1:])
+            for i in range(len(t))) + "))"), t, e)
+            for t, e in ((normalize(e.term, "zh").text, e) for e in entries if e.match == "variant")]
 
     def find(self, original: str) -> list[Match]:
         """Every exact or fuzzy entry in ``original`` (spans into it; overlaps unresolved)."""
@@ -266,4 +329,28 @@ class ChineseMatcher:
                     s, e = norm.span(ds, de)
                     found.append(Match(s, e, original[s:e], entry, round(al.score, 1)))
                 start = max(de, start + 1)
+        if self.variants:
+            found.extend(self._variants(original, norm, found))
         return found
+
+    def _variants(self, original: str, norm: NormalizedText, exact: list[Match]) -> list[Match]:
+        """One character replaced by another Chinese one (琳巴结, 淋八结), where that character
+        is not part of another term found there (淋巴门, or a pseudo word such as 淋巴管)."""
+        text = norm.text
+        out = []
+        for pattern, term, entry in self.variants:
+            for m in pattern.finditer(text):
+                pos = m.start()
+                wrong = next(i for i, ch in enumerate(m.group(1)) if ch != term[i])
+                if not _is_cjk(text[pos + wrong]):
+                    continue
+                s, e = norm.span(pos, pos + len(term))
+                at = norm.span(pos + wrong, pos + wrong + 1)[0]
+                if any(x.start <= at < x.end for x in exact):
+                    continue
+                out.append(Match(s, e, original[s:e], entry, round(100 * (len(term) - 1) / len(term), 1)))
+        return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"

@@ -1,5 +1,6 @@
 """`benchmark compare`: the page's numbers, flow, escaping and bad input."""
 
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import pytest
 
 from reportmine.bench_cli import main
 from reportmine.compare.demo import make_demo_cohort
-from reportmine.stats import auc_delong, diagnostic_metrics, two_by_two
+from reportmine.stats import (
+    auc_clustered,
+    auc_delong,
+    clustered_metrics,
+    compare_paired_clustered,
+    diagnostic_metrics,
+    two_by_two,
+)
 from ynet.train import TrainConfig, train
 
 HOSTILE = '<script>alert("x")</script>" onload="steal()'
@@ -100,7 +108,10 @@ def test_page_numbers_equal_the_engine(cohort, predictions, tmp_path, capsys):
              for i in gold.index]
     expected["Original ultrasound reports"] = diagnostic_metrics(two_by_two(gold, calls, indeterminate="positive"))
 
-    rows = page.tables["table3"][1:]
+    # the demo cohort's patients have several nodes: Table 3 is clustered, the node-level
+    # (MedCalc) numbers are Supplementary Table S1
+    assert test["patient_id"].nunique() < len(test)
+    rows = page.tables["table-s1"][1:]
     assert len(rows) == 2
     for row in rows:
         name = row[0]["text"]
@@ -120,6 +131,35 @@ def test_page_numbers_equal_the_engine(cohort, predictions, tmp_path, capsys):
             assert float(auc_cell["attrs"]["data-estimate"]) == pytest.approx(ref.auc, rel=1e-12)
         else:
             assert auc_cell["text"] == "—"
+
+    # Table 3: the clustered ratio estimators and Obuchowski's AUC, patients as clusters
+    patients = test.loc[gold.index, "patient_id"].tolist()
+    clustered = {"Predictions: preds": clustered_metrics(gold.tolist(), model_calls.tolist(), patients),
+                 "Original ultrasound reports": clustered_metrics(gold.tolist(), calls, patients,
+                                                                  indeterminate="positive")}
+    rows = page.tables["table3"][1:]
+    assert len(rows) == 2 and len(rows[0]) == 7  # no likelihood ratios in the clustered table
+    for row in rows:
+        name = row[0]["text"]
+        for cell in row[1:6]:
+            engine = getattr(clustered[name], cell["attrs"]["data-key"])
+            for attr, value in (("data-estimate", engine.estimate), ("data-low", engine.ci_low),
+                                ("data-high", engine.ci_high), ("data-design-effect", engine.design_effect)):
+                assert float(cell["attrs"][attr]) == pytest.approx(value, rel=1e-12, nan_ok=True), (name, attr)
+        if name.startswith("Predictions"):
+            ref = auc_clustered(gold.to_numpy(), preds.loc[gold.index, "prob_malignant"].to_numpy(), patients)
+            assert float(row[6]["attrs"]["data-low"]) == pytest.approx(ref.ci_low, rel=1e-12)
+    caption = next(t for t in page.tags if t[1].get("id") == "table3-caption")
+    assert caption
+    n_patients = test["patient_id"].nunique()
+    assert f"{len(test)} nodes from {n_patients} patients" in (out / "index.html").read_text(encoding="utf-8")
+    assert "Design effects: Predictions: preds — Sen " in (out / "index.html").read_text(encoding="utf-8")
+    # the paired comparisons use the clustered tests
+    paired = compare_paired_clustered(gold.tolist(), (pd.Series(calls) != "benign").astype(int).tolist(),
+                                      model_calls.tolist(), patients)
+    durkalski = [c for r in page.tables["paired"][1:] for c in r if c["attrs"].get("data-test") == "durkalski"]
+    assert durkalski[1]["text"] == _pval(paired.sensitivity.durkalski.p_value)
+    assert "paired-s2" in page.tables
 
     # 2x2 table on the page agrees too
     for row in page.tables["two-by-two"][1:]:
@@ -145,10 +185,41 @@ def test_page_numbers_equal_the_engine(cohort, predictions, tmp_path, capsys):
 
     # tables and figures as files; every image inline
     xlsx = pd.ExcelFile(out / "tables.xlsx")
-    assert {"flow", "table3_accuracy", "paired_tests", "table1_dictionary", "table2_location"} <= set(xlsx.sheet_names)
+    assert {"flow", "table3_accuracy", "paired_tests", "table1_dictionary", "table2_location",
+            "tableS1_unclustered"} <= set(xlsx.sheet_names)
     assert (out / "tables" / "table3_accuracy.csv").exists() and (out / "figures" / "roc.png").exists()
     assert all(a["src"].startswith("data:image/png;base64,") for tag, a in page.tags if tag == "img")
     assert "table1" in page.tables and "paired" in page.tables
+
+
+def _pval(p):
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def test_unit_node_and_unit_name_and_relative_paths(cohort, predictions, tmp_path, capsys):
+    out = tmp_path / "sub" / "page"
+    out.parent.mkdir()
+    code = main(["compare", "--manifest", str(cohort), "--predictions", str(predictions), "--threshold", "0.5",
+                 "--out", str(out), "--unit", "node", "--unit-name", "lesion"])
+    assert code == 0, capsys.readouterr().err
+    page = _page(out)
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "table-s1" not in page.tables and len(page.tables["table3"][0]) == 9  # node-level, with LRs
+    frame = pd.read_csv(cohort)
+    n_test = int((frame["split"] == "test").sum())
+    assert f"<b>{len(frame)}</b>lesions in the manifest" in html and f"on {n_test} lesions (" in html
+    assert "nodes in the manifest" not in html and "malignant lesions" in html
+    assert "treated as independent" in html
+    # no absolute path of this machine on the page; run.json's paths resolve from the output folder
+    for path in (Path(cohort).resolve(), Path(predictions).resolve()):
+        assert str(path) not in html and str(path.parent) not in html
+    import json
+
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert not Path(record["manifest"]).is_absolute()
+    assert (out / record["manifest"]).resolve() == Path(cohort).resolve()
+    assert record["unit_of_analysis"]["clustered"] is False
+    assert (out / record["index_tests"][0]["source"]).resolve() == Path(predictions).resolve()
 
 
 def test_models_checkpoints_and_youden_oof(cohort, tmp_path, capsys):
@@ -197,3 +268,21 @@ def test_bad_input_exit_2_and_no_partial_page(cohort, predictions, tmp_path, cap
     assert code == 2 and "\n" not in err and err.startswith("benchmark compare: error:")
     assert not (tmp_path / "page").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".compare-")]
+
+
+def test_page_paths_are_relative_or_shortened(tmp_path):
+    from reportmine.compare.page import relative_text, shown_path
+
+    out = tmp_path / "reports" / "demo"
+    out.mkdir(parents=True)
+    manifest = tmp_path / "cohort" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("x", encoding="utf-8")
+    assert shown_path(manifest, out) == "../../cohort/manifest.csv"
+    assert relative_text(f"splits ({manifest})", out) == "splits (../../cohort/manifest.csv)"
+    # a path sharing only the filesystem root with the output (a temporary run folder): last parts
+    here = Path(__file__).resolve()
+    disjoint = here.parts[1] != out.resolve().parts[1]
+    expected = "…/" + "/".join(here.parts[-3:]) if disjoint else os.path.relpath(here, out.resolve())
+    assert shown_path(here, out) == Path(expected).as_posix()
+    assert relative_text("/no/such/file.csv stays", out) == "/no/such/file.csv stays"

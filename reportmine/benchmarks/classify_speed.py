@@ -126,6 +126,21 @@ def worker(corpus_path: Path, labeled_path: Path) -> dict:
     return out
 
 
+def jobs_speedup(corpus: list[dict], folder: Path, jobs: tuple[int, ...] = (1, 2)) -> list[tuple[int, float]]:
+    """Seconds of `reportmine classify --jobs N` on the corpus written as one CSV, each N in
+    the same run (a fresh classifier each; reading and writing the files included)."""
+    from reportmine.batch import classify_file
+
+    source = folder / "corpus.csv"
+    pd.DataFrame({"id": [d["id"] for d in corpus], "text": [d["text"] for d in corpus]}).to_csv(source, index=False)
+    timings = []
+    for n in jobs:
+        start = time.perf_counter()
+        classify_file(source, folder / f"classified-{n}.csv", jobs=n)
+        timings.append((n, time.perf_counter() - start))
+    return timings
+
+
 def _accuracy(pred: list[str], truth: list[str]) -> tuple[float, dict[str, float]]:
     acc = sum(p == t for p, t in zip(pred, truth)) / len(truth)
     recall = {}
@@ -142,6 +157,8 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-python", help="python of a venv with medspacy==1.3.1 (omit to skip the peer)")
     parser.add_argument("--reports-dir", type=Path, help="shared reports folder (adds real_usdata_thyroid.csv)")
     parser.add_argument("--out", type=Path, help="write the results table (Markdown) here")
+    parser.add_argument("--jobs", type=int, nargs="*", metavar="N",
+                        help="also time `classify --jobs N` on the corpus as a CSV file, e.g. --jobs 1 2")
     parser.add_argument("--worker", nargs=2, metavar=("CORPUS", "LABELED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -170,6 +187,7 @@ def main(argv=None) -> int:
                 print(peer.stderr, file=sys.stderr)
                 return 1
             results.append(json.loads(peer.stdout.strip().splitlines()[-1]))
+        timings = jobs_speedup(corpus, Path(tmp), tuple(args.jobs)) if args.jobs else []
 
     lines = [f"Corpus: {args.n:,} reports ({args.n // 2 + args.n % 2:,} English, {args.n // 2:,} Chinese), "
              f"seed {args.seed}; {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
@@ -195,10 +213,17 @@ def main(argv=None) -> int:
             acc, rec = _accuracy(r["predictions"][name], list(rows["label"]))
             cells.append(f"{acc:.3f} ({rec['malignant']:.2f} / {rec['benign']:.2f} / {rec['indeterminate']:.2f})")
         lines.append(f"| {r['system']} | " + " | ".join(cells) + " |")
+    if timings:
+        base = timings[0][1]
+        lines += ["", f"`reportmine classify --jobs N` on the {args.n:,} reports as one CSV (read, classify, write):",
+                  "", "| jobs | seconds | reports/s | speed-up |", "|---:|---:|---:|---:|"]
+        lines += [f"| {n} | {sec:.1f} | {args.n / sec:,.0f} | {base / sec:.2f}× |" for n, sec in timings]
     text = "\n".join(lines)
     print(text)
     if args.out:
-        args.out.write_text("# Report classification: reportmine vs medSpaCy\n\n" + text + "\n", encoding="utf-8")
+        from reportmine.core.outputs import write_text_atomic
+
+        write_text_atomic(args.out, "# Report classification: reportmine vs medSpaCy\n\n" + text + "\n")
     return 0
 
 

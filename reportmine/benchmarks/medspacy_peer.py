@@ -24,7 +24,7 @@ import spacy
 from medspacy.context import ConTextRule
 from medspacy.ner import TargetRule
 
-FINDINGS = {"malignant_finding", "suspicious_feature", "benign_finding", "indeterminate_feature", "hilum_present",
+FINDINGS = {"malignant_finding", "enlargement", "suspicious_feature", "benign_finding", "indeterminate_feature", "hilum_present",
             "hilum_absent", "hilum_unclear"}
 CUES = {"negation_pre": ("NEGATED_EXISTENCE", "FORWARD"), "negation_post": ("NEGATED_EXISTENCE", "BACKWARD"),
         "hedge_equivocal": ("POSSIBLE_EXISTENCE", "BIDIRECTIONAL"), "pseudo": ("PSEUDO", "PSEUDO"),
@@ -75,7 +75,7 @@ def label(doc) -> str:
         if ent._.is_uncertain:
             equivocal += 1
             continue
-        if cat in ("malignant_finding", "suspicious_feature"):
+        if cat in ("malignant_finding", "enlargement", "suspicious_feature"):
             malignant += 1
         elif cat in ("benign_finding", "hilum_present"):
             benign.add(ent.text.lower())

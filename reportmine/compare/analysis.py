@@ -16,8 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ..stats import (
+    auc_clustered,
     auc_delong,
+    auc_difference_clustered,
+    clustered_metrics,
     compare_paired,
+    compare_paired_clustered,
     delong_test,
     diagnostic_metrics,
     mcnemar,
@@ -27,6 +31,34 @@ from ..stats import (
 from ..stats.baseline import calibration, compare_categorical, compare_continuous, decision_curve
 
 REPORTS_NAME = "Original ultrasound reports"
+UNITS = ("node", "patient")
+
+
+def plural(noun: str) -> str:
+    """English plural of a unit name: node → nodes, lesion → lesions, lymph node → lymph nodes."""
+    noun = noun.strip()
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def choose_unit(unit: str | None, clusters: pd.Series, units: str = "units") -> tuple[bool, str]:
+    """(clustered?, why). ``unit`` None decides from the data: clustered when a patient id repeats."""
+    n_patients = clusters.nunique()
+    repeats = n_patients < len(clusters)
+    if unit is None:
+        if repeats:
+            return True, (f"patient_id repeats ({len(clusters)} {units} from {n_patients} patients): "
+                          "clustered analysis")
+        return False, f"one {units[:-1] if units.endswith('s') else units} per patient (or no patient_id): independent"
+    if unit not in UNITS:
+        raise ValueError(f"--unit must be node or patient, got {unit!r}")
+    if unit == "patient":
+        return True, f"--unit patient ({len(clusters)} {units} from {n_patients} patients)"
+    return False, f"--unit node: {units} treated as independent" + (
+        f" although patient_id repeats ({len(clusters)} {units} from {n_patients} patients)" if repeats else "")
 
 
 @dataclass
@@ -102,13 +134,24 @@ class Comparison:
     flow: Flow
     meta: pd.DataFrame  # manifest metadata over the split (index id)
     conf_level: float = 0.95
+    clusters: pd.Series | None = None  # id -> patient id (the node's own id where none is given)
+    clustered: bool = False  # Table 3 and the paired tests account for the clusters
+    unit_name: str = "node"
+    unit_reason: str = ""
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.clusters.nunique()) if self.clusters is not None else len(self.gold)
 
     def test_frame(self, test: IndexTest) -> pd.DataFrame:
         frame = pd.DataFrame({"id": test.ids, "call": test.calls})
         if test.scores is not None:
             frame["score"] = test.scores
         frame["gold"] = frame["id"].map(self.gold)
-        return frame.dropna(subset=["gold"]).astype({"gold": int})
+        frame = frame.dropna(subset=["gold"]).astype({"gold": int})
+        if self.clusters is not None:
+            frame["cluster"] = frame["id"].map(self.clusters)
+        return frame
 
     # -------------------------------------------------------------- Table 3
     def accuracy_rows(self) -> list[dict]:
@@ -118,10 +161,17 @@ class Comparison:
             calls = ["malignant" if c == 1 else "benign" if c == 0 else "indeterminate" for c in f["call"]]
             table = two_by_two(f["gold"].tolist(), calls, indeterminate=self.indeterminate_rule)
             metrics = diagnostic_metrics(table, conf_level=self.conf_level)
-            auc = None
+            auc = clustered = clustered_auc = None
             if t.scores is not None and f["gold"].nunique() == 2:
                 auc = auc_delong(f["gold"].to_numpy(), f["score"].to_numpy(), self.conf_level)
-            rows.append({"test": t, "table": table, "metrics": metrics, "auc": auc})
+            if self.clustered:
+                clustered = clustered_metrics(f["gold"].tolist(), calls, f["cluster"].tolist(),
+                                              indeterminate=self.indeterminate_rule, conf_level=self.conf_level)
+                if auc is not None:
+                    clustered_auc = auc_clustered(f["gold"].to_numpy(), f["score"].to_numpy(),
+                                                  f["cluster"].to_numpy(), self.conf_level)
+            rows.append({"test": t, "table": table, "metrics": metrics, "auc": auc, "clustered": clustered,
+                         "clustered_auc": clustered_auc})
         return rows
 
     # -------------------------------------------------------------- paired comparisons
@@ -135,15 +185,21 @@ class Comparison:
             keep = (ca != -1) & (cb != -1)
             gold = fa.loc[common, "gold"].to_numpy()[keep]
             ca, cb = ca[keep], cb[keep]
-            row = {"a": a, "b": b, "n": int(keep.sum()), "paired": None, "overall": None, "delong": None}
+            row = {"a": a, "b": b, "n": int(keep.sum()), "paired": None, "overall": None, "delong": None,
+                   "clustered": None, "clustered_auc": None}
+            clusters = fa.loc[common, "cluster"].to_numpy()[keep] if self.clustered else None
             if keep.sum() and len(set(gold)) == 2:
                 row["paired"] = compare_paired(gold, ca, cb)
                 row["overall"] = mcnemar(int(((ca == 1) & (cb == 0)).sum()), int(((ca == 0) & (cb == 1)).sum()),
                                          a=int(((ca == 1) & (cb == 1)).sum()), d=int(((ca == 0) & (cb == 0)).sum()))
+                if clusters is not None:
+                    row["clustered"] = compare_paired_clustered(gold, ca, cb, clusters, self.conf_level)
             if a.scores is not None and b.scores is not None and keep.sum() and len(set(gold)) == 2:
                 sa = fa.loc[common, "score"].to_numpy()[keep]
                 sb = fb.loc[common, "score"].to_numpy()[keep]
                 row["delong"] = delong_test(gold, sa, sb, self.conf_level)
+                if clusters is not None:
+                    row["clustered_auc"] = auc_difference_clustered(gold, sa, sb, clusters, self.conf_level)
             rows.append(row)
         return rows
 

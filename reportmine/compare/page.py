@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,13 +18,62 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..core.provenance import versions
-from ..stats import roc_curve, summarize_overlap
+from ..stats import cluster_bootstrap, roc_curve, summarize_overlap, weighted_median
 from . import figures
-from .analysis import Comparison
+from .analysis import Comparison, plural
 
 CI_FOOTNOTE = ("95 % confidence intervals: Clopper–Pearson (exact) for sensitivity, specificity and accuracy; "
                "standard logit interval (Mercaldo et al. 2007) for PPV and NPV, Clopper–Pearson at 0 % or 100 %; "
                "log method (Simel, Samsa & Matchar 1991) for likelihood ratios; DeLong for the AUC.")
+CLUSTERED_FOOTNOTE = ("95 % confidence intervals that account for several {units} per patient: ratio estimators "
+                      "(e.g. sensitivity = all true positives / all malignant {units}) with a cluster-robust "
+                      "standard error (Taylor linearisation, patients as clusters, K/(K − 1) factor) and a logit-Wald "
+                      "interval, Clopper–Pearson on the {unit} counts where the estimate is 0 % or 100 % "
+                      "(marked *); Obuchowski (1997) for the AUC. The design effect is the clustered variance "
+                      "over the binomial one.")
+MEASURE_NAMES = {"sensitivity": "Sen", "specificity": "Spe", "accuracy": "Acc", "ppv": "PPV", "npv": "NPV"}
+_ABSOLUTE = re.compile(r"(?<![\w.~])/[^\s(),;]+")
+
+
+def _relative(path: Path, root: str | Path) -> str:
+    """``path`` relative to ``root``; a path that shares nothing with it but the filesystem root
+    (a temporary training folder, another disk) is shown by its last three parts only."""
+    path, root = path.resolve(), Path(root).resolve()
+    try:
+        common = Path(os.path.commonpath([path, root]))
+    except ValueError:  # another drive
+        common = None
+    if common is None or common == Path(common.anchor):
+        return "…/" + "/".join(path.parts[1:][-3:])
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def relative_text(text: str, root: str | Path | None) -> str:
+    """``text`` with every absolute path that exists on this machine shown relative to ``root``
+    (the output folder), so a page does not carry the absolute paths of the machine that made it."""
+    if not text or root is None:
+        return text
+
+    def swap(match: re.Match) -> str:
+        found = match.group(0)
+        return _relative(Path(found), root) if Path(found).exists() else found
+    return _ABSOLUTE.sub(swap, str(text))
+
+
+def shown_source(text: str, manifest: str, root: str | Path | None) -> str:
+    """An index test's source (a file path, or a description naming the manifest) for the page."""
+    if root is None or not text:
+        return text
+    if Path(text).exists():
+        return shown_path(text, root)
+    if manifest and manifest in text:
+        text = text.replace(manifest, shown_path(manifest, root))
+    return relative_text(text, root)
+
+
+def shown_path(path: str | Path, root: str | Path | None) -> str:
+    """A file path relative to ``root`` (the output folder)."""
+    return str(path) if root is None else _relative(Path(path), root)
 
 
 def pct(value: float) -> str:
@@ -47,9 +98,9 @@ def _b64(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _table3(comparison: Comparison):
+def _table3(accuracy: list[dict]):
     rows, frame = [], []
-    for r in comparison.accuracy_rows():
+    for r in accuracy:
         m, t, auc = r["metrics"], r["test"], r["auc"]
         cells = []
         for key in ("sensitivity", "specificity", "accuracy", "ppv", "npv"):
@@ -78,17 +129,88 @@ def _table3(comparison: Comparison):
     return rows, pd.DataFrame(frame)
 
 
-def _paired(comparison: Comparison):
+def _table3_clustered(accuracy: list[dict]):
+    """Table 3 with the patient-level (clustered) intervals; None when the analysis is per unit."""
+    if not accuracy or accuracy[0]["clustered"] is None:
+        return None, None
     rows, frame = [], []
-    for r in comparison.paired_rows():
+    for r in accuracy:
+        m, t, auc = r["clustered"], r["test"], r["clustered_auc"]
+        cells = []
+        for key in MEASURE_NAMES:
+            p = getattr(m, key)
+            cells.append({"key": key, "estimate": p.estimate, "low": p.ci_low, "high": p.ci_high,
+                          "design_effect": p.design_effect, "se": p.se, "fallback": p.fallback,
+                          "text": f"{pct(p.estimate)} ({pct(p.ci_low)}–{pct(p.ci_high)}){'*' if p.fallback else ''}",
+                          "counts": f"{p.x}/{p.n} in {p.n_clusters} patients; SE {num(p.se, 4)}; "
+                                    f"design effect {num(p.design_effect)}"})
+        auc_cell = None
+        if auc is not None:
+            auc_cell = {"key": "auc", "estimate": auc.auc, "low": auc.ci_low, "high": auc.ci_high,
+                        "design_effect": auc.design_effect, "se": auc.se, "fallback": False,
+                        "text": f"{num(auc.auc, 3)} ({num(auc.ci_low, 3)}–{num(auc.ci_high, 3)})",
+                        "counts": f"{auc.n_clusters} patients; design effect {num(auc.design_effect)}"}
+        deffs = ", ".join(f"{MEASURE_NAMES[c['key']]} {num(c['design_effect'])}" for c in cells)
+        if auc_cell:
+            deffs += f", AUC {num(auc_cell['design_effect'])}"
+        rows.append({"name": t.name, "cells": cells, "auc": auc_cell, "design_effects": deffs,
+                     "n_clusters": m.n_clusters, "n_units": m.n_units, "notes": list(m.notes)})
+        record = {"index test": t.name, "units": m.n_units, "patients": m.n_clusters}
+        for c in cells + ([auc_cell] if auc_cell else []):
+            record[c["key"]] = c["estimate"]
+            record[c["key"] + "_ci_low"] = c["low"]
+            record[c["key"] + "_ci_high"] = c["high"]
+            record[c["key"] + "_se"] = c["se"]
+            record[c["key"] + "_design_effect"] = c["design_effect"]
+        record["method"] = (m.sensitivity.method if not m.sensitivity.fallback else m.specificity.method) + (
+            "; AUC: Obuchowski 1997" if auc_cell else "")
+        frame.append(record)
+    return rows, pd.DataFrame(frame)
+
+
+def _paired_clustered(paired_rows: list[dict]):
+    """Durkalski's and Obuchowski's tests (and the clustered AUC difference) for every pair."""
+    rows, frame = [], []
+    for r in paired_rows:
+        c = r["clustered"]
+        if c is None:
+            continue
+        parts = []
+        for label, part in (("positive calls (all)", c.overall), (f"sensitivity (malignant, n={c.n_diseased})",
+                                                                  c.sensitivity),
+                            (f"specificity (benign, n={c.n_healthy})", c.specificity)):
+            parts.append({"label": label, "durkalski": part.durkalski, "obuchowski": part.obuchowski})
+            for name, res in (("durkalski", part.durkalski), ("obuchowski", part.obuchowski)):
+                item = {"test 1": r["a"].name, "test 2": r["b"].name, "comparison": label,
+                        "statistic": res.statistic, "p_value": res.p_value, "method": res.method}
+                if name == "durkalski":
+                    item |= {"b": res.b, "c": res.c}
+                else:
+                    item |= {"difference": res.difference, "difference_ci_low": res.ci_low,
+                             "difference_ci_high": res.ci_high}
+                frame.append(item)
+        auc = r["clustered_auc"]
+        if auc is not None:
+            frame.append({"test 1": r["a"].name, "test 2": r["b"].name, "comparison": "AUC (clustered)",
+                          "statistic": auc.z, "p_value": auc.p_value, "method": auc.method,
+                          "difference": auc.difference, "difference_ci_low": auc.ci_low,
+                          "difference_ci_high": auc.ci_high})
+        rows.append({"a": r["a"].name, "b": r["b"].name, "n": r["n"], "n_clusters": c.n_clusters, "parts": parts,
+                     "auc": auc})
+    return rows, pd.DataFrame(frame)
+
+
+def _paired(paired_rows: list[dict], units: str = "nodes"):
+    rows, frame = [], []
+    for r in paired_rows:
         if r["paired"] is None:
             continue
         overall, p = r["overall"], r["paired"]
         item = {"a": r["a"].name, "b": r["b"].name, "n": r["n"],
                 "overall": overall, "sens": p.sensitivity, "spec": p.specificity, "pc": p, "delong": r["delong"]}
         rows.append(item)
-        for label, res in (("overall agreement", overall), ("sensitivity (malignant nodes)", p.sensitivity),
-                           ("specificity (benign nodes)", p.specificity)):
+        for label, res in (("overall agreement", overall), (f"sensitivity (malignant {units})", p.sensitivity),
+                           (f"specificity (benign {units})", p.specificity)):
             chosen = getattr(res, res.reported)
             frame.append({"test 1": r["a"].name, "test 2": r["b"].name, "comparison": label, "b": res.b, "c": res.c,
                           "statistic": chosen.statistic, "p_value": chosen.p_value, "method": chosen.method})
@@ -122,7 +244,8 @@ def _figures(comparison: Comparison, accuracy, provenance: dict, fig_dir: Path) 
     for t in scored:
         f = comparison.test_frame(t)
         curve = roc_curve(f["gold"], f["score"])
-        a = next(r["auc"] for r in accuracy if r["test"] is t)
+        row = next(r for r in accuracy if r["test"] is t)
+        a = row["clustered_auc"] or row["auc"]  # the legend's CI is the one Table 3 shows
         curves.append({"name": t.name, "fpr": 1 - curve.specificity, "tpr": curve.sensitivity,
                        "auc": a.auc, "lo": a.ci_low, "hi": a.ci_high})
     for r in accuracy:
@@ -208,29 +331,59 @@ def _errors(comparison: Comparison, provenance: dict, limit: int = 12) -> list[d
     return rows[:limit]
 
 
+def _dice_summaries(comparison: Comparison, seed: int) -> list[tuple]:
+    """(name, node-level summary, patient-bootstrap CI of the median or None) per test with Dice."""
+    out = []
+    for t in comparison.tests:
+        dice = np.asarray(t.dice, float) if t.dice is not None else None
+        if dice is None or not np.isfinite(dice).any():
+            continue
+        summary = summarize_overlap(dice, n_boot=1000, seed=seed)
+        by_patient = None
+        if comparison.clustered and comparison.clusters is not None:
+            clusters = pd.Series(t.ids).map(comparison.clusters)
+            clusters = clusters.fillna(pd.Series(t.ids)).astype(str).to_numpy()
+            kept = np.isfinite(dice)
+            if len(set(clusters[kept])) > 1:
+                by_patient = cluster_bootstrap(weighted_median(dice[kept]), clusters[kept], n_boot=2000, seed=seed)
+        out.append((t.name, summary, by_patient))
+    return out
+
+
 def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, work: Path) -> None:
+    root = provenance.get("output_folder")
+    unit = comparison.unit_name
+    units = plural(unit)
     accuracy = comparison.accuracy_rows()
-    table3, table3_frame = _table3(comparison)
-    paired, paired_frame = _paired(comparison)
+    paired_rows = comparison.paired_rows()
+    table3, table3_frame = _table3(accuracy)
+    clustered3, clustered3_frame = _table3_clustered(accuracy)
+    paired, paired_frame = _paired(paired_rows, units)
+    paired_c, paired_c_frame = _paired_clustered(paired_rows)
     dictionary, dictionary_frame = _dictionary_table(provenance)
     location = comparison.location_table()
     baseline = comparison.baseline_rows()
     subgroups = pd.DataFrame(comparison.subgroup_rows())
     figs = _figures(comparison, accuracy, provenance, out / "figures")
     flow = comparison.flow
-    dice_summaries = []
-    for t in comparison.tests:
-        if t.dice is not None and np.isfinite(np.asarray(t.dice, float)).any():
-            dice_summaries.append((t.name, summarize_overlap(np.asarray(t.dice, float), n_boot=1000, seed=options.seed)))
+    dice_summaries = _dice_summaries(comparison, options.seed)
+    n_patients = comparison.n_clusters
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
-        "manifest": provenance["manifest"], "manifest_sha256": provenance["manifest_sha256"],
-        "split": flow.split, "seed": options.seed, "indeterminate_rule": options.indeterminate,
+        "manifest": shown_path(provenance["manifest"], root), "manifest_sha256": provenance["manifest_sha256"],
+        "paths_relative_to": ("this output folder (…/ = outside its tree: last parts only, the sha256 "
+                              "identifies the file)") if root else "the working folder",
+        "split": relative_text(flow.split, root), "seed": options.seed, "indeterminate_rule": options.indeterminate,
         "threshold_rule": options.threshold, "index_tests": [
-            {"name": t.name, "kind": t.kind, "source": t.source, "sha256": t.sha256, "cut_off": t.threshold,
-             "cut_off_rule": t.threshold_rule} for t in comparison.tests],
+            {"name": t.name, "kind": t.kind, "source": shown_source(t.source, provenance["manifest"], root),
+             "sha256": t.sha256,
+             "cut_off": t.threshold, "cut_off_rule": relative_text(t.threshold_rule, root)}
+            for t in comparison.tests],
+        "unit_of_analysis": {"unit_name": unit, "clustered": comparison.clustered, "reason": comparison.unit_reason,
+                             "units": int(len(comparison.gold)), "patients": n_patients},
         "synthetic_data": options.synthetic,
+        "report_overrides": provenance.get("report_overrides"),
     }
     baseline_frame = []
     for b in baseline:
@@ -244,13 +397,19 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
                                        g: f"{s['median']:.1f} [{s['q1']:.1f}, {s['q3']:.1f}]", "n": s["n"],
                                        "test": b["test"].method, "p_value": b["test"].p_value})
     flow_frame = pd.DataFrame(
-        [{"step": "nodes in the manifest", "n": flow.manifest_rows},
+        [{"step": f"{units} in the manifest", "n": flow.manifest_rows},
          {"step": "excluded by label filter", "n": flow.excluded_by_label},
-         {"step": f"in the split ({flow.split})", "n": flow.in_split}]
+         {"step": f"in the split ({relative_text(flow.split, root)})", "n": flow.in_split},
+         {"step": "patients in the split", "n": n_patients}]
         + [{"step": f"with a result: {name}", "n": n} for name, n in flow.with_result.items()]
         + [{"step": "indeterminate report calls", "n": flow.indeterminate_reports}])
-    sheets = {"flow": flow_frame, "table3_accuracy": table3_frame, "paired_tests": paired_frame,
-              "table2_baseline": pd.DataFrame(baseline_frame), "subgroups": subgroups}
+    sheets = {"flow": flow_frame}
+    if clustered3_frame is not None:
+        sheets |= {"table3_accuracy": clustered3_frame, "paired_tests": paired_c_frame,
+                   "tableS1_unclustered": table3_frame, "tableS2_paired_unclustered": paired_frame}
+    else:
+        sheets |= {"table3_accuracy": table3_frame, "paired_tests": paired_frame}
+    sheets |= {"table2_baseline": pd.DataFrame(baseline_frame), "subgroups": subgroups}
     if dictionary_frame is not None:
         sheets["table1_dictionary"] = dictionary_frame
     if location is not None:
@@ -272,8 +431,11 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
     env.filters.update(pct=pct, num=num, pval=pval)
     html = env.get_template("page.html.j2").render(
         title=options.title, record=record, flow=flow, table3=table3, paired=paired, dictionary=dictionary,
+        clustered3=clustered3, paired_clustered=paired_c, unit=unit, units=units, n_patients=n_patients,
+        clustered=comparison.clustered, unit_reason=comparison.unit_reason,
+        clustered_footnote=CLUSTERED_FOOTNOTE.format(unit=unit, units=units),
         location=location, baseline=baseline, subgroups=subgroups.to_dict("records") if not subgroups.empty else [],
         figures=figs, dice_summaries=dice_summaries, errors=_errors(comparison, provenance),
-        reports_present=provenance["reports_present"], ci_footnote=CI_FOOTNOTE, options=options,
+        reports_present=provenance["reports_present"], review_page=provenance.get("review_page"), ci_footnote=CI_FOOTNOTE, options=options,
         tests=comparison.tests, n_malignant=int(comparison.gold.sum()), n_benign=int((comparison.gold == 0).sum()))
     (out / "index.html").write_text(html, encoding="utf-8")

@@ -12,7 +12,16 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.provenance import file_sha256
-from .analysis import REPORTS_NAME, Comparison, Flow, IndexTest, calls_from_scores, choose_threshold
+from .analysis import (
+    REPORTS_NAME,
+    Comparison,
+    Flow,
+    IndexTest,
+    calls_from_scores,
+    choose_threshold,
+    choose_unit,
+    plural,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,9 @@ class CompareOptions:
     seed: int = 0
     title: str = "Y-Net versus the original ultrasound reports"
     synthetic: bool = False
+    unit_name: str = "node"  # what one manifest row is: node, lesion, nodule, … (captions, flow, tables)
+    unit: str | None = None  # "node" (independent), "patient" (clustered) or None: clustered when patient_id repeats
+    report_overrides: str | None = None  # reviewer corrections CSV (`reportmine review`)
 
 
 def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
@@ -116,6 +128,70 @@ def _evidence_of(path: Path, ids: list[str]) -> list | None:
     grouped = {i: [f"{e}\x00{c}\x00{d}" for e, c, d in zip(g["entry"], g["category"], g["dictionary_line"])]
                for i, g in ev.groupby("id")}
     return [grouped.get(i, []) for i in ids]
+
+
+def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, ids: list[str],
+                            nodes: list[str]) -> dict | None:
+    """Replace report calls by a reviewer's corrections (--report-overrides); the run record's block."""
+    if not options.report_overrides:
+        return None
+    if reports is None:
+        raise InputError(f"{options.report_overrides}: --report-overrides needs report labels (--reports or "
+                         "report_text in the manifest)")
+    from ..review.overrides import apply_to_calls, read_overrides
+
+    names = {1: "malignant", 0: "benign", -1: "indeterminate"}
+    labels, record = apply_to_calls(read_overrides(options.report_overrides), list(reports.ids),
+                                    [names[int(c)] for c in reports.calls], reports.source, known_ids=nodes,
+                                    restrict_to=ids)
+    reports.calls = np.array([LABEL_CALLS[label] for label in labels])
+    reports.source += f" with {record['labels_overridden']} label(s) overridden by {options.report_overrides}"
+    return record
+
+
+def _write_review_page(options: CompareOptions, comparison: Comparison, provenance: dict, folder: Path) -> str | None:
+    """review.html: the split's reports on a `reportmine review` page, gold = pathology."""
+    from ..review.page import build_review, render_review
+    from ..review.source import ClassifyOutput, read_classify_output
+
+    ids = [str(i) for i in comparison.gold.index]
+    gold_by_id = {str(i): "malignant" if g == 1 else "benign" for i, g in comparison.gold.items()}
+    try:
+        if options.reports:
+            output = read_classify_output(options.reports)
+            results = output.results[output.results["id"].astype(str).str.strip().isin(set(ids))]
+            source, evidence = Path(options.reports), output.evidence
+        else:
+            texts = provenance.get("report_texts") or {}
+            if not any(str(t).strip() for t in texts.values()):
+                return None
+            from ..batch import classify_frame
+
+            meta = comparison.meta
+            frame = pd.DataFrame({"id": ids, "report_text": [str(texts.get(i, "")) for i in ids]},
+                                 index=range(2, 2 + len(ids)))
+            for column in ("level", "side"):
+                if meta is not None and column in meta.columns:
+                    frame[column] = [meta.at[i, column] if i in meta.index else None for i in ids]
+            results, evidence = classify_frame(frame, text_col="report_text", id_col="id")
+            results = results.fillna("").astype(str)
+            evidence = evidence.set_axis(range(2, 2 + len(evidence))).fillna("")
+            source = Path(provenance["manifest"])
+    except InputError as exc:
+        log.warning("no review page: %s", exc)
+        return None
+    gold = {row: gold_by_id[str(i).strip()] for row, i in results["id"].items() if str(i).strip() in gold_by_id}
+    output = ClassifyOutput(source, results, evidence, source, {}, "pathology", gold)
+    page = build_review(output, classifier=None if options.reports else _default_classifier())
+    (folder / "review.html").write_text(render_review(page, title=f"Reports of the split, against pathology: "
+                                                      f"{source.name}"), encoding="utf-8")
+    return "review.html"
+
+
+def _default_classifier():
+    from ..classify import ReportClassifier
+
+    return ReportClassifier()
 
 
 def _oof_for(model: Path) -> pd.DataFrame | None:
@@ -223,6 +299,7 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
                          f"({'malignant' if gold.iloc[0] == 1 else 'benign'}); accuracy needs both")
     tests = _model_tests(options, manifest, ids, gold, work)
     reports, texts, matches = _reports(options, manifest, ids)
+    overridden = _apply_report_overrides(options, reports, ids, [n.id for n in manifest.nodes])
     if reports is not None:
         tests.append(reports)
     if not tests:
@@ -230,12 +307,19 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
     flow = _flow(manifest, ids, tests, split_desc, options.max_missing)
     meta_rows = {n.id: n.meta for n in manifest.nodes if n.id in set(ids)}
     meta = pd.DataFrame.from_dict(meta_rows, orient="index").reindex(ids)
-    comparison = Comparison(gold, tests, options.indeterminate, flow, meta)
+    # the node's own id stands in for a missing patient id: such a node is its own cluster
+    clusters = pd.Series({n.id: n.patient_id or f"\x00{n.id}" for n in manifest.nodes})[ids]
+    try:
+        clustered, unit_reason = choose_unit(options.unit, clusters, plural(options.unit_name))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    comparison = Comparison(gold, tests, options.indeterminate, flow, meta, clusters=clusters, clustered=clustered,
+                            unit_name=options.unit_name, unit_reason=unit_reason)
     provenance = {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
                   "split": split_desc, "report_texts": texts, "report_matches": matches,
                   "images": {n.id: str(n.image) for n in manifest.nodes if n.id in set(ids)},
                   "ref_masks": {n.id: [str(m) for m in n.masks] for n in manifest.nodes if n.id in set(ids)},
-                  "reports_present": reports is not None}
+                  "reports_present": reports is not None, "report_overrides": overridden}
     return comparison, provenance
 
 
@@ -260,6 +344,8 @@ def compare(manifest: str | Path, out: str | Path, options: CompareOptions, *, f
     inputs = [Path(manifest), *map(Path, options.models), *map(Path, options.predictions)]
     if options.reports:
         inputs += [Path(options.reports), Path(options.reports).with_suffix(".evidence.csv")]
+    if options.report_overrides:
+        inputs.append(Path(options.report_overrides))
     for node in listed.nodes:
         inputs += [node.image, *node.masks]
     folder = FolderOutput(out, command, force=force, inputs=inputs)
@@ -267,6 +353,8 @@ def compare(manifest: str | Path, out: str | Path, options: CompareOptions, *, f
     try:
         with folder as staged:
             comparison, provenance = build_comparison(manifest, options, work)
+            provenance["output_folder"] = str(folder.path.resolve())  # the page shows paths relative to it
+            provenance["review_page"] = _write_review_page(options, comparison, provenance, staged)
             write_outputs(comparison, provenance, options, staged, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,6 +9,16 @@ rates near the paper's original reports (high sensitivity, low specificity):
 | malignant | 0.90 | 0.06 | 0.04 |
 | benign | 0.52 | 0.38 | 0.10 |
 
+Each patient's reports are written by one sonographer (``reader``), and readers differ in how
+readily they call a node malignant, so the report errors of one patient's nodes are
+correlated, as in a real cohort:
+
+| reader | malignant: mal / ben / equiv | benign: mal / ben / equiv |
+|---|---|---|
+| A (over-calls) | 0.95 / 0.03 / 0.02 | 0.70 / 0.20 / 0.10 |
+| B (the average above) | 0.90 / 0.06 / 0.04 | 0.52 / 0.38 / 0.10 |
+| C (cautious) | 0.82 / 0.12 / 0.06 | 0.34 / 0.56 / 0.10 |
+
 Malignant wordings name the node's own drawn features (microcalcifications, cystic change)
 when it has them; some reports open with a thyroid finding (a distractor that must never
 decide the node label), and negations and hedges are used throughout. Deterministic from
@@ -21,6 +31,11 @@ import random
 from collections.abc import Mapping
 
 CALL_RATES = {"malignant": (0.90, 0.06, 0.04), "benign": (0.52, 0.38, 0.10)}
+READER_RATES = {
+    "A": {"malignant": (0.95, 0.03, 0.02), "benign": (0.70, 0.20, 0.10)},
+    "B": CALL_RATES,
+    "C": {"malignant": (0.82, 0.12, 0.06), "benign": (0.34, 0.56, 0.10)},
+}
 
 _SIDE_EN = {"left": "Left", "right": "Right"}
 _SIDE_ZH = {"left": "左侧", "right": "右侧"}
@@ -66,10 +81,12 @@ THYROID_EN = ["Thyroid: {a} mm hypoechoic nodule in the left lobe with microcalc
 THYROID_ZH = ["甲状腺左叶见一低回声结节，大小约{a}mm，伴微钙化，TI-RADS 5类。", "甲状腺大小形态如常，腺体回声均匀。", ""]
 
 
-def simulate_report(node: Mapping, rng: random.Random, language: str) -> tuple[str, str]:
+def simulate_report(node: Mapping, rng: random.Random, language: str, reader: str | None = None) -> tuple[str, str]:
     """(report text, the call it was written to make) for one node (mapping with label,
-    side, level and the phantom features hilum / calcification / cystic)."""
-    p_mal, p_ben, _ = CALL_RATES[str(node["label"])]
+    side, level and the phantom features hilum / calcification / cystic); ``reader`` picks
+    a sonographer's call rates (None: the average rates)."""
+    rates = READER_RATES[reader] if reader is not None else CALL_RATES
+    p_mal, p_ben, _ = rates[str(node["label"])]
     u = rng.random()
     call = "malignant" if u < p_mal else "benign" if u < p_mal + p_ben else "indeterminate"
     features_en, features_zh = [], []

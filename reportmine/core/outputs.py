@@ -45,6 +45,13 @@ def escape_cell(value):
     return value
 
 
+def unescape_cell(value):
+    """Undo :func:`escape_cell` (``'=x`` → ``=x``) on a value read back from our own output."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in FORMULA_PREFIXES:
+        return value[1:]
+    return value
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -244,6 +251,12 @@ def _discard_workbook(workbook) -> None:
                 os.remove(out)
 
 
+def cell_values(columns: Sequence[str], rows: Sequence[dict]) -> list[list]:
+    """The cells :meth:`AtomicTableWriter.write` writes for ``rows``: in column order, plain
+    and formula-escaped."""
+    return [[escape_cell(_plain(row.get(c, ""))) for c in columns] for row in rows]
+
+
 class AtomicTableWriter:
     """Write one or more sheets (xlsx) or one CSV per sheet, renamed into place at the end.
 
@@ -307,13 +320,15 @@ class AtomicTableWriter:
         return self
 
     def write(self, sheet: str, rows: Sequence[dict]) -> None:
-        columns = self.sheets[sheet]
-        for row in rows:
-            values = [escape_cell(_plain(row.get(c, ""))) for c in columns]
-            if self.format == ".xlsx":
-                self._ws[sheet].append(values)
-            else:
-                self._writers[sheet].writerow(values)
+        self.write_cells(sheet, cell_values(self.sheets[sheet], rows))
+
+    def write_cells(self, sheet: str, values: Sequence[Sequence]) -> None:
+        """Rows already made by :func:`cell_values` (worker processes make them in parallel)."""
+        if self.format == ".xlsx":
+            for row in values:
+                self._ws[sheet].append(row)
+        else:
+            self._writers[sheet].writerows(values)
 
     def add_json(self, path: str | Path, payload) -> None:
         """Stage a JSON companion (one of ``companions``), renamed into place with the tables."""

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("reportmine", "numpy", "scipy", "pandas", "spacy", "rapidfuzz", "scikit-learn",
+PACKAGES = ("reportmine", "numpy", "scipy", "pandas", "rapidfuzz", "scikit-learn",
             "statsmodels", "openpyxl", "torch")
 
 

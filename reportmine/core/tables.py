@@ -158,13 +158,19 @@ def _xlsx_chunks(path: Path, sheet: str | None, chunksize: int) -> Iterator[pd.D
             values = list(values) + [None] * (len(columns) - len(values))
             batch.append([_cell_text(v) for v in values[: len(columns)]])
             if len(batch) >= chunksize:
-                yield pd.DataFrame(batch, columns=columns, index=range(first_row, first_row + len(batch)))
+                yield _frame(batch, columns, first_row)
                 first_row += len(batch)
                 batch = []
         if batch or first_row == 2:
-            yield pd.DataFrame(batch, columns=columns, index=range(first_row, first_row + len(batch)))
+            yield _frame(batch, columns, first_row)
     finally:
         workbook.close()
+
+
+def _frame(batch: list[list], columns: list[str], first_row: int) -> pd.DataFrame:
+    # dtype=object: pandas 3 would otherwise infer its str dtype (with pyarrow installed) and
+    # turn the NonText cells below into plain strings, so numbers would read as report text.
+    return pd.DataFrame(batch, columns=columns, index=range(first_row, first_row + len(batch)), dtype=object)
 
 
 def _cell_text(value):

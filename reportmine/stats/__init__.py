@@ -4,6 +4,32 @@ Nothing here imports the rest of reportmine (or torch): it is safe to use on its
 """
 
 from .audit import Reconstruction, reconstruct
+from .cluster_bootstrap import (
+    ClusterBootstrap,
+    cluster_bootstrap,
+    weighted_auc,
+    weighted_median,
+    weighted_ratio,
+)
+from .clustered import (
+    ClusteredMcNemar,
+    ClusteredMetrics,
+    ClusteredPairedComparison,
+    ClusteredPairedTest,
+    ClusteredProportion,
+    CorrelatedProportionsTest,
+    clustered_mcnemar,
+    clustered_metrics,
+    clustered_proportion,
+    compare_paired_clustered,
+    correlated_proportions_test,
+)
+from .clustered_roc import (
+    ClusteredAUC,
+    ClusteredAUCDifference,
+    auc_clustered,
+    auc_difference_clustered,
+)
 from .diagnostic import (
     DiagnosticMetrics,
     Ratio,
@@ -34,6 +60,11 @@ from .roc import (
 )
 
 __all__ = [
+    "ClusterBootstrap", "ClusteredAUC", "ClusteredAUCDifference", "ClusteredMcNemar", "ClusteredMetrics",
+    "ClusteredPairedComparison", "ClusteredPairedTest", "ClusteredProportion", "CorrelatedProportionsTest",
+    "auc_clustered", "auc_difference_clustered", "cluster_bootstrap", "clustered_mcnemar", "clustered_metrics",
+    "clustered_proportion", "compare_paired_clustered", "correlated_proportions_test", "weighted_auc",
+    "weighted_median", "weighted_ratio",
     "AUCResult", "BootstrapCI", "CI_METHODS", "Cutoff", "DeLongTest", "DiagnosticMetrics", "McNemarResult",
     "OverlapSummary", "PairedComparison", "Proportion", "ROCCurve", "Ratio", "Reconstruction",
     "ThresholdTransfer", "TwoByTwo", "apply_threshold", "auc_bootstrap", "auc_delong", "compare_paired",

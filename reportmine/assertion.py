@@ -1,0 +1,309 @@
+"""Is a clinical concept affirmed, negated or possible in a text? The negation engine on its own.
+
+    from reportmine import assertion
+    assertion("Lungs: no wheezes, rales, or crackles.", "crackles").status   # 'negated'
+
+The concept (``term``) is found in the text case-insensitively with whitespace normalised;
+the sentence around it is split into clauses and every cue of the dictionaries (negations,
+pseudo-negations, hedges, terminators, verbs that introduce a finding) is matched, exactly
+as the report classifier does (:mod:`reportmine.context`): the same scope rules decide
+whether a negation or a hedge reaches the concept. A cue inside the concept itself ("no
+acute distress" as the concept) is part of it and does not negate it.
+
+``reportmine context FILE --text-col COL --term-col COL`` runs it on every row of a table
+(:func:`context_file`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .context import (
+    _PIECE_END,
+    LazyClauses,
+    hedge_cue,
+    negation_cue,
+    piece_clauses,
+)
+from .core.errors import InputError
+from .core.outputs import AtomicTableWriter, write_json_atomic
+from .core.provenance import file_sha256, run_record
+from .core.tables import choose_column, is_text_cell, read_table_chunks
+from .dictionary import Dictionary, load_dictionary
+from .matching import ChineseMatcher, EnglishMatcher
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("affirmed", "negated", "possible")
+CONTEXT_COLUMNS = ("status", "cue", "cue_span", "term_span", "found")
+# The dictionary categories the engine reads (findings and scope words are not needed).
+CUE_CATEGORIES = frozenset({"negation_pre", "negation_post", "pseudo", "hedge_leaning", "hedge_equivocal",
+                            "terminator", "introducer"})
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """The status of one concept in one text, with the cue that decided it."""
+
+    status: str  # affirmed | negated | possible ("" when the term is not in the text)
+    cue: str = ""  # the cue as written in the text
+    cue_span: tuple[int, int] | None = None  # character offsets into the text
+    term_span: tuple[int, int] | None = None
+    found: bool = True
+    term: str = ""
+
+    def summary(self) -> str:
+        if not self.found:
+            return f"{self.term!r}: not found in the text"
+        where = f" at {self.term_span[0]}:{self.term_span[1]}"
+        if not self.cue:
+            return f"{self.term!r}{where}: {self.status} (no cue reaches it)"
+        return (f"{self.term!r}{where}: {self.status} by \u2018{self.cue}\u2019 "
+                f"at {self.cue_span[0]}:{self.cue_span[1]}")
+
+    def row(self) -> dict[str, object]:
+        """The output columns of ``reportmine context``."""
+        return {"status": self.status, "cue": self.cue, "cue_span": _span_text(self.cue_span),
+                "term_span": _span_text(self.term_span), "found": self.found}
+
+
+def _span_text(span: tuple[int, int] | None) -> str:
+    return f"{span[0]}:{span[1]}" if span else ""
+
+
+def find_term(text: str, term: str) -> tuple[int, int] | None:
+    """The first mention of ``term`` in ``text``: case-insensitive, any run of whitespace
+    standing for any other (the term may be written "staph   bacteremia"). An occurrence that
+    is a section header ("ALLERGIES: no known allergies") is skipped when there is another."""
+    words = term.lower().split()
+    if not words:
+        return None
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer (İ): keep offsets aligned
+        lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    found = []
+    pos = lowered.find(words[0])
+    while pos >= 0:
+        end = _match_rest(lowered, pos + len(words[0]), words[1:])
+        if end is not None:
+            found.append((pos, end))
+            if not _HEADER_AFTER.match(text, end):
+                return pos, end
+        pos = lowered.find(words[0], pos + 1)
+    return found[0] if found else None
+
+
+def _match_rest(lowered: str, pos: int, words: list[str]) -> int | None:
+    for word in words:
+        gap = pos
+        while gap < len(lowered) and lowered[gap].isspace():
+            gap += 1
+        if gap == pos or not lowered.startswith(word, gap):
+            return None
+        pos = gap + len(word)
+    return pos
+
+
+_HEADER_AFTER = re.compile(r"\s*:")
+
+
+def sentence_bounds(text: str, position: int) -> tuple[int, int]:
+    """The piece (sentence or semicolon part) holding ``position``. A '.' ends a sentence only
+    before a space or the end (not in 1.5 cm, b.i.d., Dr.Smith)."""
+    start, end = 0, len(text)
+    for m in _PIECE_END.finditer(text):
+        pos = m.start()
+        if text[pos] == "." and pos + 1 < len(text) and not text[pos + 1].isspace():
+            continue
+        if pos < position:
+            start = pos + 1
+        else:
+            end = pos
+            break
+    return start, end
+
+
+@dataclass
+class AssertionEngine:
+    """Configured engine; build once, call :meth:`__call__` for each (text, term)."""
+
+    dictionary: Dictionary | str | Path | None = None
+    language: str = "auto"
+    _matchers: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dictionary, Dictionary):
+            self.dictionary = load_dictionary(self.dictionary)
+        if self.language not in ("auto", "en", "zh"):
+            raise ValueError(f"language must be auto, en or zh, got {self.language!r}")
+        for lang in ("en", "zh") if self.language == "auto" else (self.language,):
+            entries = [e for e in self.dictionary.for_language(lang) if e.category in CUE_CATEGORIES]
+            self._matchers[lang] = EnglishMatcher(entries) if lang == "en" else ChineseMatcher(entries)
+
+    def config(self) -> dict[str, object]:
+        return {"language": self.language, "dictionary": ";".join(self.dictionary.paths)}
+
+    def __call__(self, text, term) -> Assertion:
+        if not isinstance(text, str) or not isinstance(term, str) or not term.strip():
+            return Assertion("", found=False, term=term if isinstance(term, str) else "")
+        span = find_term(text, term)
+        if span is None:
+            return Assertion("", found=False, term=term)
+        lo, hi = sentence_bounds(text, span[0])
+        piece = text[lo:hi]
+        target = (span[0] - lo, span[1] - lo)
+        clauses = LazyClauses(piece_clauses(piece, self._matchers, self.language, [target], facts=False),
+                              piece, [target])
+        if not len(clauses):
+            return Assertion("affirmed", term_span=span, term=term)
+        bounds = [(a, b) for a, b, _, _ in clauses.parts]
+        k = next((i for i, (_, b) in enumerate(bounds) if target[0] < b), len(bounds) - 1)
+        if target[1] > bounds[k][1]:
+            # a term running over a comma or colon ("pain, chest"): read it in its last clause
+            k = max(i for i, (a, _) in enumerate(bounds) if a < target[1])
+        cue = negation_cue(clauses, k, *target, piece)
+        status = "negated"
+        if cue is None:
+            cue = hedge_cue(clauses, k, *target, piece)
+            status = "possible" if cue is not None else "affirmed"
+        if cue is None:
+            return Assertion(status, term_span=span, term=term)
+        return Assertion(status, text[cue.start + lo:cue.end + lo], (cue.start + lo, cue.end + lo), span, True, term)
+
+
+@lru_cache(maxsize=4)
+def _default_engine(dictionary: str | None, language: str) -> AssertionEngine:
+    return AssertionEngine(dictionary, language)
+
+
+def assertion(text: str, term: str, *, language: str = "auto", dictionary: str | None = None) -> Assertion:
+    """The status of ``term`` in ``text`` (affirmed / negated / possible) with its cue.
+
+    Uses a shared engine per (dictionary, language); build an :class:`AssertionEngine` to
+    hold one yourself.
+    """
+    return _default_engine(None if dictionary is None else str(dictionary), language)(text, term)
+
+
+@dataclass(frozen=True)
+class ContextSummary:
+    n_rows: int
+    statuses: dict[str, int]
+    not_found: int
+    output: str = ""
+    extra_outputs: tuple[str, ...] = ()
+    seconds: float = 0.0
+    record: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"{self.n_rows} rows read" + (f" in {self.seconds:.1f} s" if self.seconds else "")]
+        for status in STATUSES:
+            lines.append(f"  {status:<10}{self.statuses.get(status, 0):>8}")
+        lines.append(f"  term not found in its text: {self.not_found}")
+        if self.output:
+            lines.append(f"  written: {self.output}" + "".join(f", {p}" for p in self.extra_outputs))
+        return "\n".join(lines)
+
+
+def output_columns(columns) -> list[tuple[object, str]]:
+    """(input column, output column): the input's columns, renamed input_<name> where one of
+    ours has the name, then :data:`CONTEXT_COLUMNS`."""
+    taken = set(CONTEXT_COLUMNS)
+    kept = []
+    for column in columns:
+        out = str(column)
+        while out in taken:
+            out = "input_" + out
+        taken.add(out)
+        kept.append((column, out))
+    return kept
+
+
+def default_output(path: str | Path) -> Path:
+    path = Path(path)
+    suffix = ".csv" if path.suffix.lower() == ".csv" else ".xlsx"
+    return path.with_name(f"{path.stem}.context{suffix}")
+
+
+def context_file(path: str | Path, out: str | Path | None = None, *, text_col: str, term_col: str,
+                 language: str = "auto", dictionary: str | Path | None = None, sheet: str | None = None,
+                 encoding: str | None = None, chunksize: int = 5000,
+                 progress: Callable[[int], None] | None = None) -> ContextSummary:
+    """Write every row of a .csv/.xlsx with the status of its term in its text (atomically)."""
+    path = Path(path)
+    out = Path(out) if out is not None else default_output(path)
+    engine = AssertionEngine(dictionary, language)
+    started = time.perf_counter()
+    chunks = read_table_chunks(path, sheet=sheet, encoding=encoding, chunksize=chunksize)
+    first = next(chunks)
+    columns = list(first.columns)
+    text_col = choose_column(path, columns, text_col, (), "text", first)
+    term_col = choose_column(path, columns, term_col, (), "term")
+    carried = output_columns(columns)
+    record = run_record(engine.config() | {"text_column": text_col, "term_column": term_col},
+                        {str(path): file_sha256(path)})
+    sheets = {"context": [o for _, o in carried] + list(CONTEXT_COLUMNS)}
+    if out.suffix.lower() == ".xlsx":
+        sheets["run"] = ["key", "value"]
+    counts: Counter = Counter()
+    n = 0
+    writer = AtomicTableWriter(out, sheets, protect=[path])
+    with writer:
+        for chunk in _chain(first, chunks):
+            rows = []
+            for values in chunk.itertuples(index=False):
+                cells = dict(zip(chunk.columns, values))
+                text, term = cells[text_col], cells[term_col]
+                result = engine(text if is_text_cell(text) else None, term if is_text_cell(term) else None)
+                row = {o: cells[c] for c, o in carried}
+                row.update(result.row())
+                rows.append(row)
+                counts[result.status if result.found else "not found"] += 1
+            writer.write("context", rows)
+            n += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        if n == 0:
+            raise InputError(f"{path}: no data rows")
+        if "run" in sheets:
+            writer.write("run", [{"key": k, "value": str(v)} for k, v in _flat(record)])
+    extra = []
+    if out.suffix.lower() == ".csv":
+        meta = out.with_suffix(".run.json")
+        write_json_atomic(meta, record)
+        extra.append(str(meta))
+    log.info("context of %d rows from %s into %s", n, path, out)
+    return ContextSummary(n, {s: counts[s] for s in STATUSES}, counts["not found"], str(out), tuple(extra),
+                          time.perf_counter() - started, record)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _flat(record: dict, prefix: str = ""):
+    for key, value in record.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+class _CallableModule(type(re)):
+    """``reportmine.assertion(text, term)`` calls :func:`assertion` (the module is callable)."""
+
+    def __call__(self, text: str, term: str, **options) -> Assertion:
+        return assertion(text, term, **options)
+
+
+import sys  # noqa: E402  (only for making the module callable)
+
+sys.modules[__name__].__class__ = _CallableModule

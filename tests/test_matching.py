@@ -1,0 +1,57 @@
+"""Matching mechanisms: Chinese one-character variants, width folding, English tokens."""
+
+import pytest
+
+from reportmine.classify import ReportClassifier
+from reportmine.dictionary import DictionaryError, Entry, load_dictionary
+from reportmine.matching import ChineseMatcher, EnglishMatcher, normalize
+
+
+@pytest.fixture(scope="module")
+def zh():
+    return ChineseMatcher([Entry("淋巴结", "node_anchor", "zh", "variant"), Entry("淋巴门", "node_anchor", "zh"),
+                           Entry("淋巴管", "pseudo", "zh"), Entry("下巴", "pseudo", "zh")])
+
+
+@pytest.mark.parametrize("text, found", [
+    ("未见明显肿大琳巴结", "琳巴结"), ("右侧淋八结", "淋八结"), ("临巴结", "临巴结"), ("淋巴节", "淋巴节"),
+    ("淋巴结", "淋巴结"),
+    ("淋巴管扩张", None), ("下巴结节", None), ("淋巴门", None), ("淋巴,结", None), ("淋巴1结", None),
+])
+def test_one_character_variants(zh, text, found):
+    hits = [m for m in zh.find(text) if m.entry.term == "淋巴结"]
+    assert [m.text for m in hits] == ([found] if found else [])
+    if found and found != "淋巴结":
+        assert hits[0].score < 100  # a variant is reported as such
+
+
+def test_variant_mode_is_for_chinese_terms_only(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("term,category,language,match,min_score,case_sensitive,note\n"
+                    "node,node_anchor,en,variant,,no,\n", encoding="utf-8")
+    with pytest.raises(DictionaryError, match="variant"):
+        load_dictionary(path)
+
+
+def test_width_and_whitespace_folding():
+    norm = normalize("LN（－）", "zh")
+    assert norm.text == "LN(-)" and norm.span(2, 5) == (2, 5)
+    norm = normalize("negative   for\nDVT", "en")
+    assert norm.text == "negative for DVT"
+    assert norm.span(13, 16) == (15, 18)  # offsets point into the original text
+
+
+def test_english_tokens_split_signs_and_keep_offsets():
+    matcher = EnglishMatcher([Entry("(-)", "negation_post", "en"), Entry("LN", "node_anchor", "en",
+                                                                          case_sensitive=True)])
+    found = {(m.text, m.start) for m in matcher.find("Neck LN(-) and LN  (-)")}
+    assert found == {("LN", 5), ("(-)", 7), ("LN", 15), ("(-)", 19)}
+
+
+def test_report_language_read_per_clause():
+    clf = ReportClassifier()
+    result = clf.classify("Right neck unremarkable; 左侧IV区淋巴结 with microcalcification.")
+    assert result.label == "malignant"
+    assert any(f.match.text == "microcalcification" for f in result.findings)
+    assert ReportClassifier(language="zh").classify(
+        "Right neck unremarkable; 左侧IV区淋巴结 with microcalcification.").label != "malignant"
