@@ -169,13 +169,19 @@ def _cached_classifier(options: tuple) -> ReportClassifier:
     return ReportClassifier(**dict(options))
 
 
+MAX_JOBS_PER_CORE = 4  # more worker processes than this per usable core is refused, not forked
+
+
 def resolve_jobs(jobs: int) -> int:
-    """Worker processes for ``--jobs``: 0 means every core this process may use."""
-    if jobs < 0:
+    """Worker processes for ``--jobs``: 0 means every core this process may use; at most
+    :data:`MAX_JOBS_PER_CORE` per core (``--jobs 100000`` would fork 100,000 processes)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
         raise InputError(f"--jobs must be 0 (all cores) or a positive number, got {jobs}")
-    if jobs:
-        return jobs
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if jobs > MAX_JOBS_PER_CORE * cores:
+        raise InputError(f"--jobs {jobs}: at most {MAX_JOBS_PER_CORE * cores} ({MAX_JOBS_PER_CORE} per core, "
+                         f"{cores} core(s) here); 0 uses every core")
+    return jobs or cores
 
 
 def _classifier_options(classifier: ReportClassifier) -> dict:

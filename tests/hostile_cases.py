@@ -204,6 +204,13 @@ def build_world(root: Path, *, with_model: bool = True) -> Path:
     _write_csv(roc / "labels3.csv", [(1, 0.2), (0, 0.3), (2, 0.9), (0, 0.1)], header=("label", "score"))
     (roc / "binary.csv").write_bytes(bytes(rng.randrange(256) for _ in range(2048)))
 
+    (world / "cls").mkdir()
+    from reportmine.batch import classify_file
+
+    classify_file(world / "reports.csv", world / "cls" / "reports.classified.csv")
+    _write_csv(world / "context.csv", [("No metastasis in level III.", "metastasis"),
+                                        ("Possible necrosis in the node.", "necrosis"),
+                                        ("", "calcification")], header=("text", "term"))
     _build_cohort(world, with_model)
     return world
 
@@ -408,6 +415,38 @@ def cases(with_model: bool = True) -> list[Case]:
     add("classify-run-json-over-input", "reportmine", "classify", f"{w}/reports.csv", "--quiet", "--dictionary",
         f"{w}/dict/en.csv", "--out", f"{w}/dict/en.run.csv", kind="output path", expect=0,
         outputs=("dict/en.run.csv", "dict/en.run.evidence.csv", "dict/en.run.run.json"))
+    # ---- reportmine classify --jobs, context, review
+    add("classify-jobs-2", "reportmine", "classify", f"{w}/reports.csv", "--quiet", "--jobs", 2, "--out",
+        f"{w}/out/j.csv", expect=0, kind="option", outputs=("out/j.csv", "out/j.evidence.csv", "out/j.run.json"))
+    add("classify-jobs-negative", "reportmine", "classify", f"{w}/reports.csv", "--quiet", "--jobs", -3,
+        "--out", f"{w}/out/j.csv", kind="numeric option", says="--jobs")
+    add("context-ok", "reportmine", "context", f"{w}/context.csv", "--text-col", "text", "--term-col", "term",
+        "--out", f"{w}/out/ctx.xlsx", "--quiet", expect=0, kind="baseline", outputs=("out/ctx.xlsx",))
+    for name, argv, says in (
+            ("out-is-input", ("--out", f"{w}/context.csv"), "would overwrite the input"),
+            ("out-is-folder", ("--out", f"{w}/out"), "folder"),
+            ("out-in-proc", ("--out", "/proc/ctx.xlsx"), ""),
+            ("missing-term-col", ("--term-col", "nope", "--out", f"{w}/out/ctx.xlsx"), "nope")):
+        extra = list(argv) if "--term-col" in argv else ["--term-col", "term", *argv]
+        add(f"context-{name}", "reportmine", "context", f"{w}/context.csv", "--text-col", "text", *extra,
+            "--quiet", kind="output path" if "out" in name else "option", says=says)
+    for name in ("binary.csv", "empty.csv", "fifo.csv", "badbyte_row4.csv"):
+        add(f"context-input-{name}", "reportmine", "context", f"{w}/t/{name}", "--text-col", "report_text",
+            "--term-col", "id", "--out", f"{w}/out/ctx.xlsx", "--quiet", kind="input table")
+    review_in = f"{w}/cls/reports.classified.csv"
+    add("review-ok", "reportmine", "review", review_in, "--out", f"{w}/out/review.html", expect=0,
+        kind="baseline", outputs=("out/review.html",))
+    for name, argv, says in (
+            ("out-not-html", ("--out", f"{w}/out/review.csv"), ".html"),
+            ("out-is-folder", ("--out", f"{w}/out"), ""),
+            ("out-in-proc", ("--out", "/proc/review.html"), ""),
+            ("limit-negative", ("--limit", "-1", "--out", f"{w}/out/review.html"), "--limit"),
+            ("gold-col-missing", ("--gold-col", "nope", "--out", f"{w}/out/review.html"), "nope")):
+        add(f"review-{name}", "reportmine", "review", review_in, *argv, kind="output path" if "out" in name
+            else "option", says=says)
+    for name in ("binary.csv", "empty.csv", "header_only.csv", "folder.csv"):
+        add(f"review-input-{name}", "reportmine", "review", f"{w}/t/{name}", "--out", f"{w}/out/review.html",
+            kind="input table")
     # ---- reportmine explain / dictionary
     add("explain-binary-junk", "reportmine", "explain", "\udcff\udcfe abnormal lymph node \udc80",
         kind="encoding", says="not valid text", finding=10)
@@ -456,7 +495,7 @@ def cases(with_model: bool = True) -> list[Case]:
         add(f"roc-{name}", "benchmark", "roc", f"{w}/roc/{name}", "--label-col", "label", "--score-col", "score",
             kind="input table", says=says, finding=10 if name == "header.csv" else None)
     add("roc-folder", "benchmark", "roc", f"{w}/t/folder.csv", "--label-col", "label", "--score-col", "score",
-        kind="input table", says="not a regular file")
+        kind="input table", says="folder")
     add("roc-fifo", "benchmark", "roc", f"{w}/t/fifo.csv", "--label-col", "label", "--score-col", "score",
         kind="input table", says="not a regular file")
     add("roc-missing-column", "benchmark", "roc", f"{w}/roc/good.csv", "--label-col", "nope", "--score-col",

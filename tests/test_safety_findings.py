@@ -413,3 +413,15 @@ def test_f1_demo_replaces_only_its_own_output(cohort, tmp_path):
         run_demo(out, epochs=1, cohort=cohort.parent)
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "runs"]
+
+
+def test_jobs_beyond_the_limit_refused_before_forking():
+    """`classify --jobs 100000` forked 100,000 worker processes (found by the hostile run)."""
+    from reportmine.batch import MAX_JOBS_PER_CORE, resolve_jobs
+    from reportmine.core.errors import InputError
+
+    cores = resolve_jobs(0)
+    assert resolve_jobs(MAX_JOBS_PER_CORE * cores) == MAX_JOBS_PER_CORE * cores
+    for bad in (MAX_JOBS_PER_CORE * cores + 1, 100_000, -1):
+        with pytest.raises(InputError, match="--jobs"):
+            resolve_jobs(bad)
