@@ -578,6 +578,12 @@ def cases(with_model: bool = True) -> list[Case]:
     return c if with_model else [x for x in c if not x.needs_model]
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _ynet_cases(add, w: str) -> None:
     manifest = f"{w}/cohort/manifest.csv"
     tiny = ("--fold", "0", "--epochs", "1", "--width", "0.125", "--image-size", "32", "--batch-size", "8",
@@ -611,8 +617,9 @@ def _ynet_cases(add, w: str) -> None:
             ("bad-image", f"{w}/cohort/bad_image_row.csv", "not_an_image", 8)):
         add(f"train-manifest-{name}", "ynet", "train", "--manifest", path, "--out", f"{w}/out/run", *tiny,
             kind="input table", says=says, finding=finding)
-    add("train-device-cuda", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/run",
-        *[x if x != "cpu" else "cuda" for x in tiny], kind="option", says="CUDA", finding=8)
+    if not _has_cuda():  # the refusal is only a refusal on a machine without CUDA
+        add("train-device-cuda", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/run",
+            *[x if x != "cpu" else "cuda" for x in tiny], kind="option", says="CUDA", finding=8)
     add("train-out-is-a-file", "ynet", "train", "--manifest", manifest, "--out", f"{w}/reports.csv", *tiny,
         kind="output path", says="not a folder", finding=6)
     add("train-out-previous-run", "ynet", "train", "--manifest", manifest, "--out", f"{w}/out/prev", *tiny,
@@ -655,7 +662,8 @@ def _ynet_cases(add, w: str) -> None:
                                              "--split", "test", *out), "no column 'split'", 6),
             ("split-without-splits", ("--manifest", manifest, "--split", "test", *out), "--splits", None),
             ("batch-size-0", ("--manifest", manifest, *out, "--batch-size", "0"), "--batch-size", 10),
-            ("device-cuda", ("--manifest", manifest, *out, "--device", "cuda"), "CUDA", None),
+            *([("device-cuda", ("--manifest", manifest, *out, "--device", "cuda"), "CUDA", None)]
+              if not _has_cuda() else []),
             ("image-not-an-image", ("--images", f"{w}/reports.csv", *out), "", None),
             ("image-missing", ("--images", f"{w}/nope.png", *out), "", None)):
         add(f"predict-{name}", "ynet", *base, *argv, kind="output path" if "out" in name or "masks" in name
