@@ -15,7 +15,7 @@ import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, cell_values, write_json_atomic
+from .core.outputs import AtomicTableWriter, cell_values
 from .core.provenance import file_sha256, run_record
 from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
@@ -169,13 +169,19 @@ def _cached_classifier(options: tuple) -> ReportClassifier:
     return ReportClassifier(**dict(options))
 
 
+MAX_JOBS_PER_CORE = 4  # more worker processes than this per usable core is refused, not forked
+
+
 def resolve_jobs(jobs: int) -> int:
-    """Worker processes for ``--jobs``: 0 means every core this process may use."""
-    if jobs < 0:
+    """Worker processes for ``--jobs``: 0 means every core this process may use; at most
+    :data:`MAX_JOBS_PER_CORE` per core (``--jobs 100000`` would fork 100,000 processes)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
         raise InputError(f"--jobs must be 0 (all cores) or a positive number, got {jobs}")
-    if jobs:
-        return jobs
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if jobs > MAX_JOBS_PER_CORE * cores:
+        raise InputError(f"--jobs {jobs}: at most {MAX_JOBS_PER_CORE * cores} ({MAX_JOBS_PER_CORE} per core, "
+                         f"{cores} core(s) here); 0 uses every core")
+    return jobs or cores
 
 
 def _classifier_options(classifier: ReportClassifier) -> dict:
@@ -286,7 +292,12 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     sheets = {"results": list(own) + [out for _, out in carried], "evidence": EVIDENCE_COLUMNS}
     if out.suffix.lower() == ".xlsx":
         sheets["run"] = ("key", "value")
-    writer = AtomicTableWriter(out, sheets, protect=[path])
+    # every file written (results, the evidence sidecar, the run record) is checked against
+    # every input (the table, the dictionary files, the overrides) before anything is written
+    meta = out.with_suffix(".run.json") if out.suffix.lower() == ".csv" else None
+    protect = [path, *(Path(p) for p in getattr(classifier.dictionary, "paths", ()))]
+    protect += [Path(overrides)] if overrides is not None else []
+    writer = AtomicTableWriter(out, sheets, protect=protect, companions=[meta] if meta else [])
     n = 0
     with writer:
         columns_used = (text_col, id_col, level_col, side_col)
@@ -305,10 +316,10 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
             record["overrides"] = fixes.finish(path)
         if "run" in sheets:
             writer.write("run", _flatten_record(record))
+        if meta is not None:
+            writer.add_json(meta, record)
     extra = [str(writer.sheet_path("evidence"))] if out.suffix.lower() == ".csv" else []
-    if out.suffix.lower() == ".csv":
-        meta = out.with_suffix(".run.json")
-        write_json_atomic(meta, record)
+    if meta is not None:
         extra.append(str(meta))
     log.info("classified %d reports from %s into %s", n, path, out)
     return ClassifySummary(

@@ -12,11 +12,17 @@ import json
 import math
 import sys
 
+from .core.errors import ArgumentParser, InputError
+from .stats.audit import MAX_DECIMALS, MAX_GROUP
+
 EXIT_BAD_INPUT = 2
 
+# one line per bad argument, naming it; the statistics engine's own limits are documented there
+MAX_DEMO_EPOCHS = 10_000
 
-class UsageError(ValueError):
-    pass
+
+class UsageError(InputError):
+    """A bad argument or input file; the message is the one line the user sees."""
 
 
 def _finite(value):
@@ -48,6 +54,59 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative; counts must be ≥ 0")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _conf_level(text: str) -> float:
+    value = _number(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie strictly between 0 and 1 (e.g. 0.95)")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _bounded_count(limit: int, at_least: int = 0):
+    def parse(text: str) -> int:
+        value = _count(text)
+        if not at_least <= value <= limit:
+            raise argparse.ArgumentTypeError(f"{text!r} must be from {at_least} to {limit:,} (documented limit)")
+        return value
+    return parse
+
+
+def _percent_text(text: str) -> str:
+    """A reported percentage, kept as text so that its decimals can be read from it."""
+    value = _number(text.strip().rstrip("%"))
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a percentage from 0 to 100")
+    return text
+
+
+def _threshold(text: str) -> str:
+    if text in ("youden-oof", "youden-test"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use youden-oof, youden-test or a probability") from None
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: a probability cut-off must lie in [0, 1]")
+    return text
 
 
 def _fraction(text: str) -> float:
@@ -143,8 +202,11 @@ def cmd_reconstruct(args) -> int:
 
     if (args.n_pos is None) != (args.n_neg is None):
         raise UsageError("give both --n-pos and --n-neg, or --n, or neither")
-    r = reconstruct(args.sen, args.spe, args.acc, args.ppv, args.npv, n_pos=args.n_pos, n_neg=args.n_neg,
-                    n=args.n, decimals=args.decimals, max_n=args.max_n)
+    try:
+        r = reconstruct(args.sen, args.spe, args.acc, args.ppv, args.npv, n_pos=args.n_pos, n_neg=args.n_neg,
+                        n=args.n, decimals=args.decimals, max_n=args.max_n)
+    except ValueError as exc:  # the audit's own one-line refusals (limits, inconsistent arguments)
+        raise UsageError(str(exc)) from exc
 
     def fit(f):
         return {"tp": f.tp, "fp": f.fp, "fn": f.fn, "tn": f.tn, "n_pos": f.n_pos, "n_neg": f.n_neg,
@@ -169,7 +231,7 @@ def cmd_compare(args) -> int:
                              device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic,
                              unit_name=args.unit_name, unit=args.unit,
                              report_overrides=args.report_overrides)
-    page = compare(args.manifest, args.out, options)
+    page = compare(args.manifest, args.out, options, force=args.force)
     print(f"written: {page}")
     return 0
 
@@ -186,9 +248,10 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="benchmark", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
-    conf = dict(type=float, default=0.95, help="confidence level (default 0.95)")
+    conf = dict(type=_conf_level, default=0.95, help="confidence level, in (0, 1) (default 0.95)")
 
     m = sub.add_parser("metrics", help="Sen, Spe, Acc, PPV, NPV, LR+ and LR− of a 2×2 table or of a file, with CIs",
                        description="Counts mode: --tp --fp --fn --tn. File mode: FILE (.csv/.xlsx, one row per "
@@ -238,12 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     rc = sub.add_parser("reconstruct", help="which integer 2×2 tables fit published percentages?")
     for name in ("sen", "spe", "acc", "ppv", "npv"):
-        rc.add_argument(f"--{name}", help=f"reported {name} in percent (decimals are read from the text)")
-    rc.add_argument("--n-pos", type=_count, help="number diseased")
-    rc.add_argument("--n-neg", type=_count, help="number non-diseased")
-    rc.add_argument("--n", type=_count, help="total number (group sizes unknown)")
-    rc.add_argument("--decimals", type=int, help="decimals of every reported value (default: as written)")
-    rc.add_argument("--max-n", type=int, default=2000, help="largest group size searched without --n/--n-pos")
+        rc.add_argument(f"--{name}", type=_percent_text,
+                        help=f"reported {name} in percent (decimals are read from the text)")
+    group_limit = _bounded_count(MAX_GROUP)
+    rc.add_argument("--n-pos", type=group_limit, help=f"number diseased (at most {MAX_GROUP:,})")
+    rc.add_argument("--n-neg", type=group_limit, help=f"number non-diseased (at most {MAX_GROUP:,})")
+    rc.add_argument("--n", type=_bounded_count(MAX_GROUP, 1),
+                    help=f"total number, group sizes unknown (at most {MAX_GROUP:,})")
+    rc.add_argument("--decimals", type=_bounded_count(MAX_DECIMALS),
+                    help=f"decimals of every reported value, 0 to {MAX_DECIMALS} (default: as written)")
+    rc.add_argument("--max-n", type=_bounded_count(MAX_GROUP, 1), default=2000,
+                    help=f"largest group size searched without --n/--n-pos (default 2000, at most {MAX_GROUP:,})")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(func=cmd_reconstruct)
 
@@ -257,12 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--split", default="test", help="split to evaluate (manifest split column or the run's splits.csv)")
     cp.add_argument("--indeterminate", choices=("positive", "negative", "exclude"), default="positive",
                     help="how indeterminate report calls count (default: positive)")
-    cp.add_argument("--threshold", default="youden-oof",
+    cp.add_argument("--threshold", default="youden-oof", type=_threshold,
                     help="models' cut-off: youden-oof (default; from the training run's out-of-fold predictions), "
                          "youden-test (optimistic) or a probability")
-    cp.add_argument("--max-missing", type=int, default=0, help="nodes allowed to lack a result (default 0)")
+    cp.add_argument("--max-missing", type=_count, default=0, help="nodes allowed to lack a result (default 0)")
     cp.add_argument("--exclude-label", action="append", default=[], help="drop manifest rows with this label")
-    cp.add_argument("--out", default="reports/compare", help="output folder (index.html, tables.xlsx, figures/)")
+    cp.add_argument("--out", default="reports/compare",
+                    help="output folder (index.html, tables.xlsx, figures/): new or empty, or an earlier "
+                         "compare output (with --force); never a folder holding other files")
+    cp.add_argument("--force", action="store_true", help="replace an earlier `benchmark compare` output in --out")
     cp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--title", default="Y-Net versus the original ultrasound reports")
@@ -275,25 +346,28 @@ def build_parser() -> argparse.ArgumentParser:
     cp.set_defaults(func=cmd_compare)
 
     dm = sub.add_parser("demo", help="the whole chain on the shipped synthetic cohort (a few minutes on a CPU)")
-    dm.add_argument("--out", default="reports/demo")
-    dm.add_argument("--epochs", type=int, default=12)
+    dm.add_argument("--out", default="reports/demo",
+                    help="output folder: new or empty, or an earlier demo output (replaced)")
+    dm.add_argument("--epochs", type=_bounded_count(MAX_DEMO_EPOCHS, 1), default=12)
     dm.add_argument("--seed", type=int, default=0)
-    dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder")
+    dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder "
+                                         "(new or empty, or the demo's earlier one)")
     dm.set_defaults(func=cmd_demo)
+    for subparser in sub.choices.values():  # --debug after the command too
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv=None) -> int:
+    from .core.errors import run_command
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed a one-line usage error
         return EXIT_BAD_INPUT if exc.code not in (0, None) else 0
-    try:
-        return args.func(args)
-    except (UsageError, ValueError, FileNotFoundError) as exc:
-        print(f"benchmark {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    return run_command(f"benchmark {args.command}", lambda: args.func(args), debug=args.debug,
+                       expected=(ValueError,))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 
+from .core.errors import ArgumentParser
 from .dictionary import DictionaryError
 
 EXIT_BAD_INPUT = 2
@@ -26,8 +27,9 @@ def _classifier_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reportmine", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="reportmine", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("classify", help="label every report of a .xlsx/.csv file",
@@ -141,6 +143,13 @@ def _cmd_review(args) -> int:
 
 
 def _cmd_explain(args) -> int:
+    from .core.errors import InputError
+
+    for what, value in (("text", args.text), ("--level", args.level), ("--side", args.side)):
+        bad = next((ch for ch in value or "" if "\udc80" <= ch <= "\udcff"), None)
+        if bad is not None:  # bytes the terminal's encoding could not decode (surrogateescape)
+            raise InputError(f"{what}: byte 0x{ord(bad) - 0xDC00:02x} at character {value.index(bad) + 1} "
+                             f"is not valid text in this terminal's encoding ({sys.getfilesystemencoding()})")
     result = _classifier(args).classify(args.text, level=args.level, side=args.side)
     print(result.summary())
     return 0
@@ -182,22 +191,21 @@ def _pad(text: str, width: int) -> str:
 
 
 def main(argv=None) -> int:
-    from .core.errors import InputError
+    from .core.errors import run_command
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    for subparser in parser._subparsers._group_actions[0].choices.values():  # --debug after the command too
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a one-line usage error (exit 2), or --help (exit 0)
+        return exc.code if isinstance(exc.code, int) else 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"classify": _cmd_classify, "context": _cmd_context, "explain": _cmd_explain,
                 "dictionary": _cmd_dictionary, "review": _cmd_review}
-    try:
-        return handlers[args.command](args)
-    except (InputError, DictionaryError, ValueError) as exc:
-        print(f"reportmine: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("reportmine: interrupted; no output written", file=sys.stderr)
-        return 130
+    return run_command("reportmine", lambda: handlers[args.command](args), debug=args.debug,
+                       expected=(DictionaryError, ValueError))
 
 
 if __name__ == "__main__":

@@ -68,11 +68,19 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[YNet, dict]:
     """The model of a checkpoint (eval mode) and the checkpoint's metadata."""
+    from .preprocess import Preprocessing
+
     state = load_checkpoint(path, map_location=device)
     try:
+        Preprocessing.from_dict(state.get("preprocessing", {}))
+    except ValueError as exc:  # crafted or corrupt: refused before it sizes anything
+        raise CheckpointError(f"{path}: unusable preprocessing entry ({exc})") from exc
+    try:
+        if not isinstance(state.get("config"), dict):
+            raise ValueError("no model configuration")
         model = YNet(YNetConfig.from_dict(state["config"]))
         model.load_state_dict(state["state_dict"], strict=True)
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: checkpoint of another architecture ({str(exc).splitlines()[0][:120]})") from exc
     model.to(device).eval()
     return model, {k: v for k, v in state.items() if k not in ("state_dict", "optimizer", "scheduler", "rng")}

@@ -5,15 +5,62 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
+
+from reportmine.core.errors import ArgumentParser
+
+from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
+from .limits import WIDTH_RANGE
 
 EXIT_BAD_INPUT = 2
 
 
+def _whole(at_least: int, at_most: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < at_least or (at_most is not None and value > at_most):
+            bound = f"from {at_least} to {at_most}" if at_most is not None else f"at least {at_least}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
+        return value
+    return parse
+
+
+def _real(low: float, high: float, *, open_low: bool = False, open_high: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        above = value > low if open_low else value >= low
+        below = value < high if open_high else value <= high
+        if not (above and below):
+            left, right = "(" if open_low else "[", ")" if open_high else "]"
+            raise argparse.ArgumentTypeError(f"{text!r} must lie in {left}{low:g}, {high:g}{right}")
+        return value
+    return parse
+
+
+def _image_size(text: str) -> int:
+    value = _whole(*IMAGE_SIZES)(text)
+    if value % 8:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a multiple of 8 (the encoder halves it three times)")
+    return value
+
+
+WIDTH = _real(*WIDTH_RANGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ynet", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="ynet", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="k-fold training on the manifest's training part")
@@ -21,18 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--variant", choices=("seg+cls", "cls-only"), default="seg+cls")
     group = t.add_mutually_exclusive_group()
-    group.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    group.add_argument("--fold", type=int, help="train only fold K (of --n-folds, default 5)")
-    t.add_argument("--n-folds", type=int, default=5, help=argparse.SUPPRESS)
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=8)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--patience", type=int, default=8, help="early stopping on the validation loss")
+    group.add_argument("--folds", type=_whole(2, 100), default=5, help="cross-validation folds, 2 to 100 (default 5)")
+    group.add_argument("--fold", type=_whole(0, 99), help="train only fold K (of --n-folds, default 5)")
+    t.add_argument("--n-folds", type=_whole(2, 100), default=5, help=argparse.SUPPRESS)
+    t.add_argument("--epochs", type=_whole(1), default=30, help="at least 1 (default 30)")
+    t.add_argument("--batch-size", type=_whole(1), default=8, help="at least 1 (default 8)")
+    t.add_argument("--lr", type=_real(0, 10, open_low=True), default=1e-3, help="learning rate, in (0, 10]")
+    t.add_argument("--patience", type=_whole(1), default=8,
+                   help="early stopping on the validation loss: epochs without improvement, at least 1")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
-    t.add_argument("--image-size", type=int, default=256)
-    t.add_argument("--dice-weight", type=float, default=0.0, help="add a soft Dice term to the mask loss")
+    t.add_argument("--width", type=WIDTH, default=1.0,
+                   help=f"channel width multiplier, {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g} (default 1)")
+    t.add_argument("--image-size", type=_image_size, default=256,
+                   help=f"network input size in px, a multiple of 8 from {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]}")
+    t.add_argument("--dice-weight", type=_real(0, 100), default=0.0, help="add a soft Dice term to the mask loss")
     t.add_argument("--head", choices=("global", "mask"), default="global",
                    help="classification head pooling: global (paper) or mask-guided (inside/around the node)")
     t.add_argument("--morphology", action="store_true",
@@ -42,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--select", choices=("loss", "auc"), default="loss",
                    help="keep the epoch with the best validation loss (default) or AUC")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--test-fraction", type=float, default=0.2, help="held-out test part (unless the manifest has split)")
+    t.add_argument("--test-fraction", type=_real(0, 1, open_low=True, open_high=True), default=0.2,
+                   help="held-out test part, in (0, 1) (unless the manifest has a split column)")
     t.add_argument("--exclude-label", action="append", default=[], help="drop rows with this label (e.g. normal)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     t.add_argument("--quiet", action="store_true")
@@ -55,14 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("train", "test"), help="only rows of this split (needs --splits)")
     p.add_argument("--splits", help="a run's splits.csv (for --split)")
     p.add_argument("--out", required=True, help="predictions .csv")
-    p.add_argument("--masks-dir", help="write predicted masks here")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--masks-dir", help="write predicted masks here: a new or empty folder, or an earlier "
+                                        "`ynet predict` mask folder (with --force); never one holding inputs")
+    p.add_argument("--force", action="store_true", help="replace an earlier `ynet predict` mask folder")
+    p.add_argument("--batch-size", type=_whole(1), default=8)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--exclude-label", action="append", default=[])
 
     i = sub.add_parser("info", help="model configuration and parameter count")
     i.add_argument("--variant", choices=("seg+cls", "cls-only"), default="seg+cls")
-    i.add_argument("--width", type=float, default=1.0)
+    i.add_argument("--width", type=WIDTH, default=1.0,
+                   help=f"channel width multiplier, {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g} (default 1)")
     i.add_argument("--json", action="store_true")
     return parser
 
@@ -93,34 +147,19 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from pathlib import Path
-
-    import pandas as pd
     from tqdm import tqdm
 
-    from reportmine.core.outputs import check_targets, write_csv_atomic
+    from .predict import predict_to_files
 
-    from .predict import PredictionSummary, predict
-
-    inputs = [*args.model, args.manifest, args.splits, *(args.images or ())]
-    check_targets([args.out], inputs)
-    if Path(args.out).suffix.lower() != ".csv":
-        raise ValueError(f"{args.out}: predictions are written as .csv")
-    ids = None
-    if args.split:
-        if not args.splits or not args.manifest:
-            raise ValueError("--split needs --manifest and --splits (a run's splits.csv)")
-        table = pd.read_csv(args.splits, dtype={"id": str})
-        ids = list(table.loc[table["split"] == args.split, "id"])
     bar = tqdm(unit=" images", desc="scoring", file=sys.stderr, disable=None)
     try:
-        table = predict(args.model, manifest=args.manifest, images=args.images or (),
-                          masks_dir=args.masks_dir, ids=ids, batch_size=args.batch_size, device=args.device,
-                          exclude_labels=args.exclude_label, progress=bar.update)
+        summary = predict_to_files(args.model, args.out, manifest=args.manifest, images=args.images or (),
+                                   masks_dir=args.masks_dir, splits=args.splits, split=args.split, force=args.force,
+                                   batch_size=args.batch_size, device=args.device,
+                                   exclude_labels=args.exclude_label, progress=bar.update)
     finally:
         bar.close()
-    write_csv_atomic(args.out, table)
-    print(PredictionSummary.of(table, args.out, args.masks_dir).summary())
+    print(summary.summary())
     return 0
 
 
@@ -139,21 +178,25 @@ def _cmd_info(args) -> int:
 
 
 def main(argv=None) -> int:
-    from .checkpoint import CheckpointError
-    from .data import DataError
+    from reportmine.core.errors import run_command
 
-    args = build_parser().parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .images import DataError
+
+    parser = build_parser()
+    for subparser in parser._subparsers._group_actions[0].choices.values():  # --debug after the command too
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a one-line usage error (exit 2), or --help (exit 0)
+        return exc.code if isinstance(exc.code, int) else 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"train": _cmd_train, "predict": _cmd_predict, "info": _cmd_info}
-    try:
-        return handlers[args.command](args)
-    except (DataError, CheckpointError, ValueError, FileNotFoundError) as exc:
-        print(f"ynet: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("ynet: interrupted; resume with --resume", file=sys.stderr)
-        return 130
+    interrupted = ("the checkpoints written so far are kept; continue with --resume" if args.command == "train"
+                   else "temporary files removed, no output written")
+    return run_command("ynet", lambda: handlers[args.command](args), debug=args.debug,
+                       expected=(DataError, CheckpointError, ValueError), interrupted=interrupted)
 
 
 if __name__ == "__main__":

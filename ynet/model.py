@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ClassificationHead, ConvBNAct, DecoderStage, EncoderStage, PyramidPooling
+from .limits import WIDTH_RANGE
 
 VARIANTS = ("seg+cls", "cls-only")
 HEADS = ("global", "mask")
@@ -60,8 +61,10 @@ class YNetConfig:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
         if (self.head != "global" or self.morphology) and self.variant != "seg+cls":
             raise ValueError("mask-guided pooling and morphology need the segmentation decoder (variant seg+cls)")
-        if self.width <= 0:
-            raise ValueError(f"width must be positive, got {self.width}")
+        if not (isinstance(self.width, int | float) and math.isfinite(self.width)
+                and WIDTH_RANGE[0] <= self.width <= WIDTH_RANGE[1]):
+            raise ValueError(f"width must be a number from {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g}, "
+                             f"got {self.width!r}")
 
     def channels(self) -> tuple[int, ...]:
         k = len(self.dilations)

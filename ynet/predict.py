@@ -68,6 +68,8 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
     named after the node ids."""
     if not models:
         raise ValueError("give at least one --model checkpoint")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch size must be a whole number ≥ 1, got {batch_size!r}")
     dev = resolve_device(device)
     loaded = [load_model(m, dev) for m in models]
     preps = {tuple(sorted(meta.get("preprocessing", {}).items())) for _, meta in loaded}
@@ -105,6 +107,10 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
                 if seg is not None:
                     seg_probs.append(seg.float().softmax(1)[:, 1])
         prob = torch.stack(cls_probs).mean(0).cpu().numpy()
+        if not np.isfinite(prob).all():  # a NaN score is an error, never "benign"
+            bad = batch[int(np.flatnonzero(~np.isfinite(prob))[0])]
+            raise CheckpointError(f"{bad.image} (row {bad.row}): the model gave no finite probability "
+                                  "(corrupt or diverged checkpoint)")
         seg_mean = torch.stack(seg_probs).mean(0).cpu().numpy() if seg_probs else None
         for i, node in enumerate(batch):
             row = {"ln_id": node.id, "image": str(node.image), "label": "" if node.label is None else
@@ -125,3 +131,56 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
         if progress is not None:
             progress(len(batch))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def split_ids(splits: str | Path, split: str) -> list[str]:
+    """The node ids of ``split`` in a run's splits.csv (one-line errors naming the file)."""
+    from reportmine.core.tables import read_table
+
+    table = read_table(splits, columns=["id", "split"])
+    return [str(i) for i in table.loc[table["split"] == split, "id"]]
+
+
+def predict_to_files(models: Sequence[str | Path], out: str | Path, *, manifest: str | Path | None = None,
+                     images: Sequence[str | Path] = (), masks_dir: str | Path | None = None,
+                     splits: str | Path | None = None, split: str | None = None, force: bool = False,
+                     batch_size: int = 8, device: str = "auto", exclude_labels: Sequence[str] = (),
+                     progress: Callable[[int], None] | None = None) -> PredictionSummary:
+    """``ynet predict``: score, then write the CSV (and the masks) under the output policy.
+
+    No file written may be an input: the CSV is checked against the checkpoints, the
+    manifest, the splits file and every image and reference mask; ``masks_dir`` is a
+    :class:`~reportmine.core.outputs.FolderOutput` (new or empty, or an earlier
+    ``ynet predict`` mask folder with ``force``), so it can hold no input and no foreign
+    file. Masks are staged and appear with the CSV only when every image was scored: a bad
+    image in the third batch leaves neither masks nor CSV.
+    """
+    import contextlib
+
+    from reportmine.core.errors import InputError
+    from reportmine.core.outputs import FolderOutput, atomic_path, check_targets, write_csv
+
+    out = Path(out)
+    if split is not None and (splits is None or manifest is None):
+        raise InputError("--split needs --manifest and --splits (a run's splits.csv)")
+    inputs = [*map(Path, models), *map(Path, images)]
+    inputs += [Path(p) for p in (manifest, splits) if p is not None]
+    if manifest is not None:
+        listed = read_manifest(manifest, exclude_labels=exclude_labels, require_labels=False)
+        for node in listed.nodes:
+            inputs += [node.image, *node.masks]
+    check_targets([out], inputs)
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"{out}: predictions are written as .csv")
+    ids = split_ids(splits, split) if split is not None else None
+    folder = FolderOutput(masks_dir, "ynet predict", force=force, inputs=inputs) if masks_dir else None
+    if folder is not None and (out.resolve() == folder.path.resolve() or folder.path.resolve() in out.resolve().parents):
+        raise InputError(f"{out}: lies inside --masks-dir {masks_dir}; write the CSV elsewhere")
+    with atomic_path(out) as csv_tmp:  # renamed last, once the masks are in place
+        with folder if folder is not None else contextlib.nullcontext() as stage:
+            table = predict(models, manifest=manifest, images=images, masks_dir=stage, ids=ids,
+                            batch_size=batch_size, device=device, exclude_labels=exclude_labels, progress=progress)
+            if folder is not None:  # the masks' final place, not the staging folder
+                table["mask_file"] = [str(Path(masks_dir) / Path(f).name) if f else "" for f in table["mask_file"]]
+            write_csv(csv_tmp, table)
+    return PredictionSummary.of(table, out, masks_dir)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -34,6 +35,35 @@ class Preprocessing:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings) -> Preprocessing:
+        """Checked settings (a checkpoint's ``preprocessing`` entry is untrusted input):
+        ValueError, one line, for anything but known names with values of the right type
+        and range (size 16–2048 px, levels and tolerances in [0, 1], counts ≥ 0)."""
+        if not isinstance(settings, dict):
+            raise ValueError(f"preprocessing must be a table of settings, got {type(settings).__name__}")
+        unknown = sorted(str(k) for k in settings if k not in cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown preprocessing setting(s) {', '.join(unknown[:3])}")
+        for name, value in settings.items():
+            low, high = _RANGES[name]
+            expected = type(getattr(cls, name))
+            if expected is bool:
+                ok = isinstance(value, bool)
+            elif expected is int:
+                ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+            else:
+                ok = (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                      and low <= value <= high)
+            if not ok:
+                what = "true or false" if expected is bool else f"a number from {low} to {high}"
+                raise ValueError(f"preprocessing setting {name} must be {what}, got {value!r}")
+        return cls(**settings)
+
+
+_RANGES = {"size": (16, 2048), "remove_overlays": (0, 1), "crop_to_field": (0, 1), "color_tolerance": (0.0, 1.0),
+           "mark_level": (0.0, 1.0), "max_mark_area": (0, 10**7), "field_level": (0.0, 1.0), "frame": (0, 100_000)}
 
 
 def overlay_mask(gray: np.ndarray, rgb: np.ndarray | None, p: Preprocessing) -> np.ndarray:

@@ -9,6 +9,7 @@ re-split.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,15 +36,24 @@ def assign_splits(manifest: Manifest, *, folds: int = 5, test_fraction: float = 
         split[[i for i, s in enumerate(given) if s == "test"]] = "test"
     elif test_fraction > 0:
         n_parts = max(2, int(round(1 / test_fraction)))
+        if len(set(groups)) < n_parts:
+            raise DataError(f"{manifest.path}: {len(set(groups))} patient(s) (groups); drawing a "
+                            f"{test_fraction:.0%} test part needs at least {n_parts} (add rows, or give a split column)")
         sgkf = StratifiedGroupKFold(n_splits=n_parts, shuffle=True, random_state=seed)
-        _, test_idx = next(sgkf.split(np.zeros(len(ids)), labels, groups))
+        with warnings.catch_warnings():  # "least populated class" is said in the summary, not as a warning
+            warnings.simplefilter("ignore", UserWarning)
+            _, test_idx = next(sgkf.split(np.zeros(len(ids)), labels, groups))
         split[test_idx] = "test"
     fold = np.full(len(ids), -1)
     train_idx = np.flatnonzero(split == "train")
     if len(set(groups[train_idx])) < folds:
-        raise DataError(f"{manifest.path}: only {len(set(groups[train_idx]))} training groups for {folds} folds")
+        raise DataError(f"{manifest.path}: only {len(set(groups[train_idx]))} patient(s) (groups) in the training "
+                        f"part for {folds}-fold cross-validation (add rows, or use fewer --folds)")
     sgkf = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (_, val) in enumerate(sgkf.split(np.zeros(len(train_idx)), labels[train_idx], groups[train_idx])):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        parts = list(sgkf.split(np.zeros(len(train_idx)), labels[train_idx], groups[train_idx]))
+    for k, (_, val) in enumerate(parts):
         fold[train_idx[val]] = k
     # a group split between a manifest's train and test rows would leak
     leaked = set(groups[split == "test"]) & set(groups[split == "train"])

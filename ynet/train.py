@@ -22,9 +22,11 @@ part, one :func:`fit_fold` per fold, into the run folder described in :mod:`ynet
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,18 +37,20 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from reportmine.core.outputs import atomic_path, write_json_atomic
+from reportmine.core.errors import InputError
+from reportmine.core.outputs import atomic_path, check_targets, write_json_atomic
 from reportmine.core.provenance import versions
 from reportmine.stats import auc_delong, dice
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .dataset import Augmentation, NodeDataset, PreparedCohort
 from .device import Distributed, resolve_device, rng_state, seed_everything, set_rng_state
+from .limits import IMAGE_SIZE_RANGE, WIDTH_RANGE
 from .loss import JointLoss, balanced_class_weights
 from .manifest import read_manifest
 from .model import YNet, YNetConfig
 from .preprocess import Preprocessing
-from .runs import OOF, RUN_RECORD, FoldFiles, fold_files
+from .runs import OOF, RUN_RECORD, SPLITS, SPLITS_HASH, FoldFiles, fold_files
 from .splits import load_or_assign
 
 log = logging.getLogger(__name__)
@@ -86,11 +90,48 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.select not in SELECTIONS:
             raise ValueError(f"select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
+        _check_config(self)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["exclude_labels"] = list(self.exclude_labels)
         return d
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    """Every numeric setting checked at the edge (ValueError, one line): nothing trains on
+    --epochs 0 or a --test-fraction of 1.5."""
+    def whole(name, low, high=None):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"{name.replace('_', ' ')} must be a whole number {bound}, got {value!r}")
+
+    def real(name, low, high, open_low=False, open_high=False):
+        value = getattr(cfg, name)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+        ok = ok and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
+        if not ok:
+            raise ValueError(f"{name.replace('_', ' ')} must lie in {'(' if open_low else '['}{low:g}, {high:g}"
+                             f"{')' if open_high else ']'}, got {value!r}")
+
+    whole("epochs", 1)
+    whole("patience", 1)
+    whole("batch_size", 1)
+    whole("folds", 2, 100)
+    whole("num_workers", 0, 64)
+    if cfg.fold is not None:
+        whole("fold", 0, cfg.folds - 1)
+    lo, hi = IMAGE_SIZE_RANGE
+    whole("image_size", lo, hi)
+    if cfg.image_size % 8:
+        raise ValueError(f"image size must be a multiple of 8, got {cfg.image_size}")
+    real("test_fraction", 0, 1, open_low=True, open_high=True)
+    real("lr", 0, 10, open_low=True)
+    real("weight_decay", 0, 1)
+    real("width", *WIDTH_RANGE)
+    for name in ("seg_weight", "cls_weight", "dice_weight"):
+        real(name, 0, 100)
 
 
 def ynet_config(cfg: TrainConfig) -> YNetConfig:
@@ -428,10 +469,51 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
     """Train every fold (or ``cfg.fold``) and write the run folder; returns a summary."""
     run_dir = Path(run_dir)
     main_process = int(os.environ.get("RANK", "0")) == 0
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"{run_dir}: exists and is not a folder; give a run folder")
     if main_process and (run_dir / RUN_RECORD).exists() and not resume:
         raise ValueError(f"{run_dir}: holds a previous run; pass --resume to continue it or choose a new --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    resolve_device(cfg.device)  # no CUDA: refused before anything is written
     manifest = read_manifest(manifest_path, exclude_labels=cfg.exclude_labels)
+    labels = {n.label for n in manifest.nodes}
+    if len(labels) < 2:
+        raise InputError(f"{manifest.path}: every row is {'malignant' if 1 in labels else 'benign'}; "
+                         "training needs both classes")
+    inputs = [manifest.path, *(p for n in manifest.nodes for p in (n.image, *n.masks))]
+    check_targets([run_dir / name for name in (RUN_RECORD, SPLITS, SPLITS_HASH, OOF)], inputs)
+    with _removed_on_early_failure(run_dir, enabled=main_process):
+        return _train(manifest, run_dir, cfg, resume=resume, progress=progress, on_batch=on_batch,
+                      main_process=main_process)
+
+
+@contextlib.contextmanager
+def _removed_on_early_failure(run_dir: Path, *, enabled: bool):
+    """A run that fails before its first checkpoint leaves nothing that would block the same
+    command run again ("holds a previous run", "splits made for another manifest"): whatever
+    this call created is removed, the run folder too if this call made it."""
+    existed = run_dir.exists()
+    made = [p for p in [run_dir, *run_dir.parents] if not p.exists()]
+    before = set(run_dir.rglob("*")) if existed else set()
+    try:
+        yield
+    except BaseException:
+        created = set(run_dir.rglob("*")) - before if run_dir.exists() else set()
+        if enabled and not any(p.suffix == ".pt" for p in created):
+            if not existed:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                for parent in made[1:]:
+                    with contextlib.suppress(OSError):
+                        parent.rmdir()
+            else:
+                for path in sorted(created, key=lambda p: len(p.parts), reverse=True):
+                    with contextlib.suppress(OSError):
+                        path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        raise
+
+
+def _train(manifest, run_dir: Path, cfg: TrainConfig, *, resume: bool, progress: bool, on_batch,
+           main_process: bool) -> dict:
+    run_dir.mkdir(parents=True, exist_ok=True)
     splits = load_or_assign(manifest, run_dir, folds=cfg.folds, test_fraction=cfg.test_fraction, seed=cfg.seed,
                             write=main_process)
     if cfg.fold is not None and not 0 <= cfg.fold < cfg.folds:
@@ -439,6 +521,8 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
     prep = Preprocessing(size=cfg.image_size)
     wanted = set(splits.loc[splits["split"] == "train", "id"])
     nodes = [n for n in manifest.nodes if n.id in wanted]
+    if len({n.label for n in nodes}) < 2:
+        raise InputError(f"{manifest.path}: the training part holds one class only; training needs both")
     cohort = PreparedCohort(nodes, prep, need_masks=False)  # nodes without a mask train the classifier only
     if main_process:
         write_json_atomic(run_dir / RUN_RECORD, {

@@ -8,6 +8,7 @@ or Chinese (:mod:`reportmine.compare.simulate`). Everything is synthetic.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ import pandas as pd
 from .simulate import READER_RATES, simulate_report
 
 DEMO_COHORT = Path(__file__).resolve().parent.parent / "data" / "demo_cohort"
+DEMO_COMMAND = "benchmark demo"
 
 
 PATIENT_SIZES = (1, 2, 3, 4, 5)
@@ -97,38 +99,48 @@ def make_demo_cohort(out_dir: str | Path, n: int = 160, seed: int = 2026, test_f
 
 def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 0, cohort: str | Path | None = None,
              keep_runs: str | Path | None = None, say: Callable[[str], None] = lambda _: None) -> Path:
-    """Classify the reports, train both Y-Net variants briefly, and write the comparison page."""
+    """Classify the reports, train both Y-Net variants briefly, and write the comparison page.
+
+    ``out`` (and ``keep_runs``) are folder outputs of the demo: new or empty, or the demo's
+    own earlier output, which is replaced; a folder holding anything else is refused before
+    any work starts.
+    """
     from ynet.train import TrainConfig, train
 
     from ..batch import classify_file
+    from ..core.errors import InputError
+    from ..core.outputs import FolderOutput
     from .run import CompareOptions, compare
 
+    if not isinstance(epochs, int) or epochs < 1:
+        raise InputError(f"epochs must be a whole number ≥ 1, got {epochs!r}")
     manifest = Path(cohort) / "manifest.csv" if cohort else DEMO_COHORT / "manifest.csv"
     if not manifest.exists():
-        raise FileNotFoundError(f"{manifest}: the demo cohort is missing (broken install?)")
-    work = Path(keep_runs) if keep_runs else Path(tempfile.mkdtemp(prefix="reportmine-demo-"))
-    work.mkdir(parents=True, exist_ok=True)
+        raise InputError(f"{manifest}: the demo cohort is missing (broken install?)")
+    FolderOutput(out, DEMO_COMMAND, force=True, inputs=[manifest])  # refuse a bad --out before training
+    runs = FolderOutput(keep_runs, f"{DEMO_COMMAND} --keep-runs", force=True, inputs=[manifest]) if keep_runs else None
+    scratch = None if runs else Path(tempfile.mkdtemp(prefix="reportmine-demo-"))
     try:
-        say("1/4 reportmine classify: labelling the simulated reports")
-        classified = work / "reports.classified.xlsx"
-        summary = classify_file(manifest, classified, text_col="report_text", id_col="ln_id")
-        say("    " + summary.summary().replace("\n", "\n    "))
-        checkpoints = []
-        for step, variant in ((2, "seg+cls"), (3, "cls-only")):
-            say(f"{step}/4 ynet train --variant {variant} ({epochs} epochs, fold 0 of 5, 128 px)")
-            run_dir = work / variant.replace("+", "_")
-            if run_dir.exists():
-                shutil.rmtree(run_dir)
-            train(manifest, run_dir, TrainConfig(variant=variant, fold=0, epochs=epochs, image_size=128, width=0.5,
-                                                 seed=seed, patience=epochs, dice_weight=1.0, device="cpu"),
-                  progress=False)
-            checkpoints.append(str(run_dir / "fold_0" / "best.pt"))
-        say("4/4 benchmark compare: tables and figures")
-        page = compare(manifest, out, CompareOptions(
-            models=checkpoints, reports=str(classified), split="test", indeterminate="positive",
-            threshold="youden-oof", seed=seed, synthetic=True, device="cpu", unit_name="lymph node",
-            title="Y-Net versus the original reports — synthetic demonstration"))
-        return page
+        with runs if runs is not None else contextlib.nullcontext(scratch) as work:
+            say("1/4 reportmine classify: labelling the simulated reports")
+            classified = work / "reports.classified.xlsx"
+            summary = classify_file(manifest, classified, text_col="report_text", id_col="ln_id")
+            say("    " + summary.summary().replace("\n", "\n    "))
+            checkpoints = []
+            for step, variant in ((2, "seg+cls"), (3, "cls-only")):
+                say(f"{step}/4 ynet train --variant {variant} ({epochs} epochs, fold 0 of 5, 128 px)")
+                run_dir = work / variant.replace("+", "_")
+                train(manifest, run_dir, TrainConfig(variant=variant, fold=0, epochs=epochs, image_size=128,
+                                                     width=0.5, seed=seed, patience=epochs, dice_weight=1.0,
+                                                     device="cpu"),
+                      progress=False)
+                checkpoints.append(str(run_dir / "fold_0" / "best.pt"))
+            say("4/4 benchmark compare: tables and figures")
+            return compare(manifest, out, CompareOptions(
+                models=checkpoints, reports=str(classified), split="test", indeterminate="positive",
+                threshold="youden-oof", seed=seed, synthetic=True, device="cpu", unit_name="lymph node",
+                title="Y-Net versus the original reports — synthetic demonstration"),
+                force=True, command=DEMO_COMMAND)
     finally:
-        if not keep_runs:
-            shutil.rmtree(work, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)

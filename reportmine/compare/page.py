@@ -422,7 +422,10 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
             safe = frame.map(escape_cell) if not frame.empty else frame
             safe.to_excel(writer, sheet_name=name[:31], index=False)
             safe.to_csv(out / "tables" / f"{name}.csv", index=False)
-    (out / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    from ..core.outputs import json_safe
+
+    (out / "run.json").write_text(json.dumps(json_safe(record), indent=2, default=str, allow_nan=False),
+                                  encoding="utf-8")  # strict JSON: NaN written as null
     env = Environment(loader=PackageLoader("reportmine.compare", "templates"),
                       autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True))
     env.filters.update(pct=pct, num=num, pval=pval)

@@ -233,10 +233,7 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
         if len(unknown) == len(preds):
             raise InputError(f"{path}: none of its ids are in this manifest's {options.split} split "
                              "(predictions for another manifest?)")
-        scores = pd.to_numeric(preds["prob_malignant"], errors="coerce").to_numpy()
-        if np.isnan(scores).any():
-            row = int(np.flatnonzero(np.isnan(scores))[0]) + 2
-            raise InputError(f"{path}: row {row}, column prob_malignant: not a number")
+        scores = _probabilities(path, preds["prob_malignant"])
         labels = preds["ln_id"].map(gold).to_numpy()
         known = ~pd.isna(labels)
         threshold, rule = choose_threshold(options.threshold if options.threshold != "youden-oof" else "0.5",
@@ -248,6 +245,19 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
                                preds["dice"].to_numpy() if "dice" in preds.columns else None,
                                preds.get("mask_file", pd.Series([""] * len(preds))).fillna("").tolist()))
     return tests
+
+
+def _probabilities(path: Path, column: pd.Series) -> np.ndarray:
+    """The column as probabilities, or one line naming the first row that is not one in [0, 1]
+    (a missing or NaN score is an error, never a class)."""
+    scores = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(scores) & (scores >= 0) & (scores <= 1)))
+    if bad.size:
+        i = int(bad[0])
+        raw = column.iloc[i]
+        what = "not a number" if not np.isfinite(scores[i]) else "not a probability in [0, 1]"
+        raise InputError(f"{path}: row {i + 2}, column {column.name}: {raw!r} is {what}")
+    return scores
 
 
 def _flow(manifest, ids, tests: list[IndexTest], split_desc: str, max_missing: int) -> Flow:
@@ -313,32 +323,39 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
     return comparison, provenance
 
 
-def compare(manifest: str | Path, out: str | Path, options: CompareOptions) -> Path:
-    """Build the comparison and write OUT/index.html (+ tables.xlsx, CSVs, figures) atomically."""
-    import os
+def compare(manifest: str | Path, out: str | Path, options: CompareOptions, *, force: bool = False,
+            command: str = "benchmark compare") -> Path:
+    """Build the comparison and write OUT/index.html (+ tables.xlsx, CSVs, figures).
+
+    OUT is a :class:`~reportmine.core.outputs.FolderOutput`: new or empty, or an earlier
+    output of ``command`` (replaced only with ``force``); a folder holding other files, or
+    holding any input (the manifest, its images and masks, checkpoints, predictions,
+    reports), is refused before anything is computed. The page appears whole or not at all.
+    """
     import shutil
     import tempfile
 
+    from ynet.data import read_manifest
+
+    from ..core.outputs import FolderOutput
     from .page import write_outputs
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".compare-", dir=out.parent))
+    listed = read_manifest(manifest, exclude_labels=options.exclude_labels)
+    inputs = [Path(manifest), *map(Path, options.models), *map(Path, options.predictions)]
+    if options.reports:
+        inputs += [Path(options.reports), Path(options.reports).with_suffix(".evidence.csv")]
+    if options.report_overrides:
+        inputs.append(Path(options.report_overrides))
+    for node in listed.nodes:
+        inputs += [node.image, *node.masks]
+    folder = FolderOutput(out, command, force=force, inputs=inputs)
+    work = Path(tempfile.mkdtemp(prefix="reportmine-compare-"))
     try:
-        comparison, provenance = build_comparison(manifest, options, work)
-        provenance["output_folder"] = str(out.resolve())  # the page shows paths relative to it
-        staged = work / "page"
-        staged.mkdir()
-        provenance["review_page"] = _write_review_page(options, comparison, provenance, staged)
-        write_outputs(comparison, provenance, options, staged, work)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            staged.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staged.rename(out)
+        with folder as staged:
+            comparison, provenance = build_comparison(manifest, options, work)
+            provenance["output_folder"] = str(folder.path.resolve())  # the page shows paths relative to it
+            provenance["review_page"] = _write_review_page(options, comparison, provenance, staged)
+            write_outputs(comparison, provenance, options, staged, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return out / "index.html"
-
+    return Path(out) / "index.html"

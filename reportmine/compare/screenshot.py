@@ -71,7 +71,11 @@ def main(argv=None) -> int:
     if len(args) != 2:
         print("usage: python -m reportmine.compare.screenshot PAGE.html OUT.png", file=sys.stderr)
         return 2
+    from ..core.outputs import add_to_folder_output
+
     problems = render(Path(args[0]), Path(args[1]))
+    if Path(args[1]).exists():
+        add_to_folder_output(args[1])  # a screenshot inside a page folder belongs to that output
     for p in problems:
         print(p)
     print("ok: no console errors, every image inline and decodable" if not problems else f"{len(problems)} problem(s)")

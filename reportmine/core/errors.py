@@ -10,17 +10,28 @@ rerun with ``--debug``, and SIGTERM into the same clean unwinding as Ctrl-C, so 
 
 from __future__ import annotations
 
+import argparse
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable
 
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `cmd | head` gives any other tool
 
 
 class InputError(ValueError):
     """Bad input or an output that may not be written; the message is one line naming the file."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error ("prog: error: message (see prog --help)"), exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 class Terminated(KeyboardInterrupt):
@@ -33,15 +44,22 @@ def _raise_terminated(signum, frame):  # noqa: ARG001 (signal handler signature)
 
 def one_line(exc: BaseException) -> str:
     """The exception's message on one line (OSError with its file name)."""
-    if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{exc.filename}: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.filename2 is not None):
+        # a rename names the target second; that is the file the user asked for
+        name = exc.filename2 if exc.filename2 is not None else exc.filename
+        return f"{name}: {exc.strerror or type(exc).__name__}"
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 
 
 def run_command(prog: str, handler: Callable[[], int], *, debug: bool = False,
-                expected: tuple[type[BaseException], ...] = ()) -> int:
-    """Run a command's handler with the shared error path; return the exit status."""
+                expected: tuple[type[BaseException], ...] = (),
+                interrupted: str = "temporary files removed, no output written") -> int:
+    """Run a command's handler with the shared error path; return the exit status.
+
+    ``expected`` adds exception types whose message is already the one line for the user;
+    ``interrupted`` is what is said after Ctrl-C or SIGTERM.
+    """
     previous = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _raise_terminated)
@@ -49,22 +67,31 @@ def run_command(prog: str, handler: Callable[[], int], *, debug: bool = False,
         previous = None
     try:
         return handler()
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_BROKEN_PIPE
     except (InputError, OSError, *expected) as exc:
         if debug:
             traceback.print_exc()
         print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing half-written was left", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{prog}: {what}; {interrupted}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except MemoryError:
+        if debug:
+            traceback.print_exc()
         print(f"{prog}: error: out of memory", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 (the one place that catches the unexpected)
         if debug:
             traceback.print_exc()
-        print(f"{prog}: internal error: {type(exc).__name__}: {one_line(exc)} "
-              f"(run with --debug for the traceback)", file=sys.stderr)
+        hint = "" if debug else " (run with --debug for the traceback)"
+        print(f"{prog}: internal error: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
         return 1
     finally:
         if previous is not None:

@@ -9,6 +9,8 @@ row 1, the first data row is row 2.
 from __future__ import annotations
 
 import codecs
+import csv
+import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,7 +35,8 @@ def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise InputError(f"{path}: cannot decode as UTF-8 or GB18030; pass --encoding")
+    raise InputError(f"{path}: {_undecodable_row(path, ENCODINGS[0])}: cannot decode as UTF-8 or GB18030; "
+                     f"pass --encoding")
 
 
 def check_readable(path: Path) -> None:
@@ -42,6 +45,8 @@ def check_readable(path: Path) -> None:
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, expected a .csv or .xlsx file")
+    if not path.is_file():  # a pipe or a device would block or never end
+        raise InputError(f"{path}: is not a regular file")
     if path.suffix.lower() not in TABLE_SUFFIXES:
         raise InputError(f"{path}: unsupported file type {path.suffix or '(none)'}; use .csv or .xlsx")
     try:
@@ -106,15 +111,29 @@ def _csv_chunks(path: Path, encoding: str | None, chunksize: int) -> Iterator[pd
 
 
 def _undecodable_row(path: Path, encoding: str) -> str:
-    """'row N' of the first line that does not decode (a line count, not a chunk estimate)."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                decoder.decode(line)
-            except UnicodeDecodeError:
-                return f"row {number}"
+    """'row N, column C' of the first cell holding bytes that do not decode: CSV records are
+    counted (a quoted cell may span lines), the header being row 1, as a spreadsheet shows."""
+    bad = re.compile("[\udc80-\udcff]")
+    limit = csv.field_size_limit(2**31 - 1)  # report cells can be huge; restored below
+    try:
+        with open(path, encoding=encoding, errors="surrogateescape", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            for number, record in enumerate(_chain_rows(header, reader), start=1):
+                for index, cell in enumerate(record):
+                    if bad.search(cell):
+                        name = header[index] if number > 1 and index < len(header) else f"{index + 1}"
+                        return f"row {number}, column {name!r}" if number > 1 else f"row 1 (header), column {index + 1}"
+    except (csv.Error, OSError, UnicodeError):
+        pass
+    finally:
+        csv.field_size_limit(limit)
     return "a row"
+
+
+def _chain_rows(first, rest):
+    yield first
+    yield from rest
 
 
 def _xlsx_chunks(path: Path, sheet: str | None, chunksize: int) -> Iterator[pd.DataFrame]:
