@@ -76,12 +76,20 @@ def measure(page_path: Path) -> dict:
         page.goto(page_path.resolve().as_uri(), wait_until="load")
         page.wait_for_function("document.body.classList.contains('js')")
         wall = 1000 * (time.perf_counter() - started)
-        timing = page.evaluate("""() => {
-            const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+        # Paint entries are queued after the frame is shown, possibly after `load`: wait for
+        # the entry (buffered observer) rather than reading the list once.
+        timing = page.evaluate("""() => new Promise(resolve => {
             const nav = performance.getEntriesByType('navigation')[0];
-            return {fcp_ms: fcp ? fcp.startTime : null, dom_content_loaded_ms: nav.domContentLoadedEventEnd,
-                    load_ms: nav.loadEventEnd};
-        }""")
+            const done = fcp => resolve({fcp_ms: fcp ? fcp.startTime : null,
+                dom_content_loaded_ms: nav.domContentLoadedEventEnd, load_ms: nav.loadEventEnd});
+            const seen = performance.getEntriesByName('first-contentful-paint')[0];
+            if (seen) { done(seen); return; }
+            new PerformanceObserver(list => {
+                const fcp = list.getEntriesByName('first-contentful-paint')[0];
+                if (fcp) done(fcp);
+            }).observe({type: 'paint', buffered: true});
+            setTimeout(() => done(null), 5000);
+        })""")
         filter_ms = page.evaluate("""() => {
             const t0 = performance.now();
             const s = document.getElementById('f-review'); s.value = 'any';
