@@ -12,7 +12,8 @@ import json
 import math
 import sys
 
-from .core.errors import ArgumentParser, InputError
+from .core.arguments import ArgumentParser, parse_command_line, real, whole
+from .core.errors import InputError
 from .stats.audit import MAX_DECIMALS, MAX_GROUP
 
 EXIT_BAD_INPUT = 2
@@ -46,47 +47,15 @@ def _emit(payload: dict, text: str, as_json: bool) -> None:
         print(text)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; counts must be ≥ 0")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def _conf_level(text: str) -> float:
-    value = _number(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie strictly between 0 and 1 (e.g. 0.95)")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+_count = whole(0)
+_number = real()
 
 
 def _bounded_count(limit: int, at_least: int = 0):
-    def parse(text: str) -> int:
-        value = _count(text)
-        if not at_least <= value <= limit:
-            raise argparse.ArgumentTypeError(f"{text!r} must be from {at_least} to {limit:,} (documented limit)")
-        return value
-    return parse
+    return whole(at_least, limit, what=" (documented limit)")
+
+
+_conf_level = real(0, 1, open_low=True, open_high=True)
 
 
 def _percent_text(text: str) -> str:
@@ -353,19 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder "
                                          "(new or empty, or the demo's earlier one)")
     dm.set_defaults(func=cmd_demo)
-    for subparser in sub.choices.values():  # --debug after the command too
-        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv=None) -> int:
     from .core.errors import run_command
 
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed a one-line usage error
-        return EXIT_BAD_INPUT if exc.code not in (0, None) else 0
+    args = parse_command_line(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     return run_command(f"benchmark {args.command}", lambda: args.func(args), debug=args.debug,
                        expected=(ValueError,))
 

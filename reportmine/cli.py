@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from .core.errors import ArgumentParser
+from .core.arguments import ArgumentParser, parse_command_line
 from .dictionary import DictionaryError
 
 EXIT_BAD_INPUT = 2
@@ -193,13 +193,9 @@ def _pad(text: str, width: int) -> str:
 def main(argv=None) -> int:
     from .core.errors import run_command
 
-    parser = build_parser()
-    for subparser in parser._subparsers._group_actions[0].choices.values():  # --debug after the command too
-        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # a one-line usage error (exit 2), or --help (exit 0)
-        return exc.code if isinstance(exc.code, int) else 0
+    args = parse_command_line(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"classify": _cmd_classify, "context": _cmd_context, "explain": _cmd_explain,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 
-from reportmine.core.errors import ArgumentParser
+from reportmine.core.arguments import ArgumentParser, parse_command_line, real, whole
 
 from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
 from .limits import WIDTH_RANGE
@@ -17,44 +16,14 @@ from .limits import WIDTH_RANGE
 EXIT_BAD_INPUT = 2
 
 
-def _whole(at_least: int, at_most: int | None = None):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < at_least or (at_most is not None and value > at_most):
-            bound = f"from {at_least} to {at_most}" if at_most is not None else f"at least {at_least}"
-            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
-        return value
-    return parse
-
-
-def _real(low: float, high: float, *, open_low: bool = False, open_high: bool = False):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        above = value > low if open_low else value >= low
-        below = value < high if open_high else value <= high
-        if not (above and below):
-            left, right = "(" if open_low else "[", ")" if open_high else "]"
-            raise argparse.ArgumentTypeError(f"{text!r} must lie in {left}{low:g}, {high:g}{right}")
-        return value
-    return parse
-
-
 def _image_size(text: str) -> int:
-    value = _whole(*IMAGE_SIZES)(text)
+    value = whole(*IMAGE_SIZES)(text)
     if value % 8:
         raise argparse.ArgumentTypeError(f"{text!r} must be a multiple of 8 (the encoder halves it three times)")
     return value
 
 
-WIDTH = _real(*WIDTH_RANGE)
+WIDTH = real(*WIDTH_RANGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,13 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--variant", choices=("seg+cls", "cls-only"), default="seg+cls")
     group = t.add_mutually_exclusive_group()
-    group.add_argument("--folds", type=_whole(2, 100), default=5, help="cross-validation folds, 2 to 100 (default 5)")
-    group.add_argument("--fold", type=_whole(0, 99), help="train only fold K (of --n-folds, default 5)")
-    t.add_argument("--n-folds", type=_whole(2, 100), default=5, help=argparse.SUPPRESS)
-    t.add_argument("--epochs", type=_whole(1), default=30, help="at least 1 (default 30)")
-    t.add_argument("--batch-size", type=_whole(1), default=8, help="at least 1 (default 8)")
-    t.add_argument("--lr", type=_real(0, 10, open_low=True), default=1e-3, help="learning rate, in (0, 10]")
-    t.add_argument("--patience", type=_whole(1), default=8,
+    group.add_argument("--folds", type=whole(2, 100), default=5, help="cross-validation folds, 2 to 100 (default 5)")
+    group.add_argument("--fold", type=whole(0, 99), help="train only fold K (of --n-folds, default 5)")
+    t.add_argument("--n-folds", type=whole(2, 100), default=5, help=argparse.SUPPRESS)
+    t.add_argument("--epochs", type=whole(1), default=30, help="at least 1 (default 30)")
+    t.add_argument("--batch-size", type=whole(1), default=8, help="at least 1 (default 8)")
+    t.add_argument("--lr", type=real(0, 10, open_low=True), default=1e-3, help="learning rate, in (0, 10]")
+    t.add_argument("--patience", type=whole(1), default=8,
                    help="early stopping on the validation loss: epochs without improvement, at least 1")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--seed", type=int, default=0)
@@ -82,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"channel width multiplier, {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g} (default 1)")
     t.add_argument("--image-size", type=_image_size, default=256,
                    help=f"network input size in px, a multiple of 8 from {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]}")
-    t.add_argument("--dice-weight", type=_real(0, 100), default=0.0, help="add a soft Dice term to the mask loss")
+    t.add_argument("--dice-weight", type=real(0, 100), default=0.0, help="add a soft Dice term to the mask loss")
     t.add_argument("--head", choices=("global", "mask"), default="global",
                    help="classification head pooling: global (paper) or mask-guided (inside/around the node)")
     t.add_argument("--morphology", action="store_true",
@@ -92,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--select", choices=("loss", "auc"), default="loss",
                    help="keep the epoch with the best validation loss (default) or AUC")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--test-fraction", type=_real(0, 1, open_low=True, open_high=True), default=0.2,
+    t.add_argument("--test-fraction", type=real(0, 1, open_low=True, open_high=True), default=0.2,
                    help="held-out test part, in (0, 1) (unless the manifest has a split column)")
     t.add_argument("--exclude-label", action="append", default=[], help="drop rows with this label (e.g. normal)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -109,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--masks-dir", help="write predicted masks here: a new or empty folder, or an earlier "
                                         "`ynet predict` mask folder (with --force); never one holding inputs")
     p.add_argument("--force", action="store_true", help="replace an earlier `ynet predict` mask folder")
-    p.add_argument("--batch-size", type=_whole(1), default=8)
+    p.add_argument("--batch-size", type=whole(1), default=8)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--exclude-label", action="append", default=[])
 
@@ -183,13 +152,9 @@ def main(argv=None) -> int:
     from .checkpoint import CheckpointError
     from .images import DataError
 
-    parser = build_parser()
-    for subparser in parser._subparsers._group_actions[0].choices.values():  # --debug after the command too
-        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # a one-line usage error (exit 2), or --help (exit 0)
-        return exc.code if isinstance(exc.code, int) else 0
+    args = parse_command_line(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"train": _cmd_train, "predict": _cmd_predict, "info": _cmd_info}
