@@ -192,6 +192,14 @@ class EnglishMatcher:
                           [m for n in sorted(self.fuzzy) for m in self.fuzzy[n][2]],
                           [n for n in sorted(self.fuzzy) for _ in self.fuzzy[n][0]],
                           min((v[3] for v in self.fuzzy.values()), default=100))
+        # Window lengths that can reach some fuzzy term's minimum score at all: ratio is at
+        # most 200·min(a, b)/(a + b) for strings of lengths a and b, so most windows are ruled
+        # out by their length alone, before rapidfuzz is called.
+        longest = max((len(t) for t in self.fuzzy_all[0]), default=0)
+        self.fuzzy_window_lengths = frozenset(
+            length for length in range(1, 2 * longest + 1)
+            if any(200 * min(length, len(t)) / (length + len(t)) >= m
+                   for t, m in zip(self.fuzzy_all[0], self.fuzzy_all[2])))
         # first token -> the token counts of the exact terms it starts (look only those up)
         self.first_tokens: dict[str, tuple[int, ...]] = {}
         for key in [*self.exact_ci, *(tuple(t.lower() for t in k) for k in self.exact_cs)]:
@@ -226,10 +234,12 @@ class EnglishMatcher:
         if not self.fuzzy:
             return found
         windows, where = [], []  # (window text), (start token, token count)
+        lengths = self.fuzzy_window_lengths
         if 1 in self.fuzzy:
             heads, tails = self.fuzzy_ends
             for i, w in enumerate(lowers):
-                if len(w) >= 5 and (w[0] in heads or w[-1] in tails) and w.isalpha() and (i, 1) not in exact_at:
+                if (len(w) >= 5 and len(w) in lengths and (w[0] in heads or w[-1] in tails) and w.isalpha()
+                        and (i, 1) not in exact_at):
                     windows.append(w)
                     where.append((i, 1))
         vocabulary = self.fuzzy_vocabulary
@@ -242,7 +252,7 @@ class EnglishMatcher:
                 if (i, n) in exact_at or not all(wordy[i:i + n]):
                     continue
                 window = " ".join(lowers[i:i + n])
-                if len(window) >= 5:
+                if len(window) >= 5 and len(window) in lengths:
                     windows.append(window)
                     where.append((i, n))
         if not windows:

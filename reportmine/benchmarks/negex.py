@@ -92,34 +92,42 @@ def score(system: str, gold: list[bool], predicted: list[bool], seconds: float |
     return Scores(system, len(gold), correct / len(gold), precision, recall, f1, speed)
 
 
-def run_ours(pairs: list[Pair]):
-    engine = AssertionEngine(language="en")  # built before the clock starts
-    engine("Warm up: no fever.", "fever")  # first-call set-up of the libraries, not reading
-    start = time.perf_counter()
-    results = [engine(p.sentence, p.concept) for p in pairs]
-    return results, time.perf_counter() - start, engine
+def run_ours(pairs: list[Pair], repeats: int = 1):
+    """Results and the median seconds of ``repeats`` cold runs (a fresh engine each)."""
+    times = []
+    for _ in range(repeats):
+        engine = AssertionEngine(language="en")  # built before the clock starts
+        engine("Warm up: no fever.", "fever")  # first-call set-up of the libraries, not reading
+        start = time.perf_counter()
+        results = [engine(p.sentence, p.concept) for p in pairs]
+        times.append(time.perf_counter() - start)
+    return results, sorted(times)[len(times) // 2], engine
 
 
-def run_classifier(pairs: list[Pair]) -> tuple[float, float]:
-    """Seconds of the full classifier on the distinct sentences: cold (fresh memos), then warm."""
+def run_classifier(pairs: list[Pair], repeats: int = 1) -> tuple[float, float]:
+    """Texts/s of the full classifier on the distinct sentences: cold (fresh memos), then
+    warm (the same texts again); the median of ``repeats`` fresh classifiers."""
     from reportmine.classify import ReportClassifier
 
     texts = list(dict.fromkeys(p.sentence for p in pairs))
-    classifier = ReportClassifier(language="en")
-    classifier.reader("en")  # building the matchers is not reading
-    classifier.classify("Warm up: no fever.")  # first-call set-up of the libraries; memos hold only this
-    start = time.perf_counter()
-    for text in texts:
-        classifier.classify(text)
-    cold = time.perf_counter() - start
-    start = time.perf_counter()
-    for text in texts:
-        classifier.classify(text)
-    warm = time.perf_counter() - start
+    colds, warms = [], []
+    for _ in range(repeats):
+        classifier = ReportClassifier(language="en")
+        classifier.reader("en")  # building the matchers is not reading
+        classifier.classify("Warm up: no fever.")  # first-call set-up of the libraries; memos hold only this
+        start = time.perf_counter()
+        for text in texts:
+            classifier.classify(text)
+        colds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for text in texts:
+            classifier.classify(text)
+        warms.append(time.perf_counter() - start)
+    cold, warm = sorted(colds)[repeats // 2], sorted(warms)[repeats // 2]
     return len(texts) / cold, len(texts) / warm
 
 
-def run_peers(pairs: list[Pair], python: str) -> dict:
+def run_peers(pairs: list[Pair], python: str, repeats: int = 1) -> dict:
     rows = []
     for p in pairs:
         span = find_term(p.sentence, p.concept)
@@ -130,7 +138,7 @@ def run_peers(pairs: list[Pair], python: str) -> dict:
         file = Path(folder) / "rows.json"
         file.write_text(json.dumps(rows), encoding="utf-8")
         peer = Path(__file__).with_name("negex_peer.py")
-        done = subprocess.run([python, str(peer), str(file)], capture_output=True, text=True, check=False)
+        done = subprocess.run([python, str(peer), str(file), str(repeats)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise InputError(f"{python}: the peer run failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout)
@@ -170,6 +178,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="write the table as Markdown here (and a .json beside it)")
     parser.add_argument("--no-timing", action="store_true", help="accuracy only; no docs/s")
     parser.add_argument("--limit", type=int, help="first N pairs only (a smoke test)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed runs per system, each cold; the median is reported (default 5)")
     args = parser.parse_args(argv)
     timing = not args.no_timing
 
@@ -177,11 +187,11 @@ def main(argv=None) -> int:
     if args.limit:
         pairs = pairs[: args.limit]
     gold = [p.negated for p in pairs]
-    results, seconds, engine = run_ours(pairs)
+    results, seconds, engine = run_ours(pairs, args.repeats if timing else 1)
     table = [score("reportmine context", gold, [r.status == "negated" for r in results], seconds)]
     peers = {}
     if args.peer_python != "none":
-        peers = run_peers(pairs, args.peer_python)
+        peers = run_peers(pairs, args.peer_python, args.repeats if timing else 1)
         for name in ("negspaCy", "medspaCy ConText"):
             table.append(score(f"{name} ({peers['versions'][name.split()[0].lower()]})", gold,
                                peers[name]["negated"], peers[name]["seconds"]))
@@ -194,7 +204,7 @@ def main(argv=None) -> int:
         lines += ["", f"`reportmine context` / negspaCy throughput: **{table[0].docs_per_s / table[1].docs_per_s:.1f}×** "
                       "(cold: a fresh engine, every sentence read once)."]
     if timing:
-        cold, warm = run_classifier(pairs)
+        cold, warm = run_classifier(pairs, args.repeats)
         lines += ["", f"Full report classifier on the {len(set(p.sentence for p in pairs))} distinct sentences: "
                       f"cold (empty memos) {cold:,.0f} texts/s, warm (same texts again) {warm:,.0f} texts/s."]
         record["classifier_texts_per_s"] = {"cold": cold, "warm": warm}

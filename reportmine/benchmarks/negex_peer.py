@@ -1,6 +1,6 @@
 """negspaCy and medSpaCy ConText on the NegEx corpus; the peer side of negex.py.
 
-    PEER_PYTHON negex_peer.py ROWS.json
+    PEER_PYTHON negex_peer.py ROWS.json [REPEATS]
 
 Runs in its own venv (medspacy==1.3.1 negspacy==1.0.4 numpy==1.26.4 pandas==2.2.3, no torch)
 and imports nothing of reportmine. ROWS.json is a list of {"sentence", "start", "end"}: the
@@ -12,7 +12,7 @@ concept's character span in its sentence, given to each system as its target ent
   English rules, the concept set as the only entity, ``ent._.is_negated``.
 
 Prints one JSON object: per system its predictions (True = negated), its seconds on the
-corpus (pipeline built beforehand; the entity is set between tokenising and the cue
+corpus (the median of REPEATS runs, default 1, each with a pipeline built afresh beforehand; the entity is set between tokenising and the cue
 component, so both run on the same work), and versions.
 """
 
@@ -68,9 +68,11 @@ def main() -> int:
     rows = json.loads(open(sys.argv[1], encoding="utf-8").read())
     out = {"versions": {"spacy": spacy.__version__, "medspacy": medspacy.__version__,
                         "negspacy": getattr(negspacy, "__version__", "1.0.4")}}
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     for name, run in (("negspaCy", negspacy_predictions), ("medspaCy ConText", medspacy_predictions)):
-        predictions, seconds = run(rows)
-        out[name] = {"negated": predictions, "seconds": seconds}
+        timed = [run(rows) for _ in range(repeats)]
+        seconds = sorted(t[1] for t in timed)[len(timed) // 2]
+        out[name] = {"negated": timed[0][0], "seconds": seconds, "repeats": repeats}
     print(json.dumps(out))
     return 0
 
