@@ -15,7 +15,7 @@ import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, cell_values
+from .core.outputs import AtomicTableWriter, cell_values, csv_text
 from .core.provenance import file_sha256, run_record
 from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
@@ -196,18 +196,24 @@ def _start_worker(options: dict) -> None:
     _WORKER["classifier"] = ReportClassifier(**options)
 
 
-def _work(chunk: pd.DataFrame, columns: tuple, sheets: dict) -> tuple[list, list, dict]:
+def _work(chunk: pd.DataFrame, columns: tuple, sheets: dict, as_text: bool) -> tuple:
     counts = {k: Counter() for k in ("labels", "languages", "rules", "flags")}
     results, evidence = _classify_chunk(_WORKER["classifier"], chunk, *columns[:4], counts, columns[4])
-    # the cells are made here, in parallel, so the writing process only writes
-    return cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence), counts
+    # the cells (for a CSV output the encoded text) are made here, in parallel, so that the
+    # writing process only writes
+    results, evidence = cell_values(sheets["results"], results), cell_values(sheets["evidence"], evidence)
+    if as_text:
+        return csv_text(results), csv_text(evidence), counts
+    return results, evidence, counts
 
 
 def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFrame], columns: tuple,
-                       counts: dict, jobs: int, sheets: dict) -> Iterator[tuple[list, list, int]]:
+                       counts: dict, jobs: int, sheets: dict,
+                       as_text: bool = False) -> Iterator[tuple[list | str, list | str, int]]:
     """(result cells, evidence cells, rows) per chunk, in input order; with ``jobs`` > 1 the
     chunks are classified by that many processes, at most two chunks per process in flight,
-    so memory stays bounded whatever the file's size."""
+    so memory stays bounded whatever the file's size. ``as_text``: workers hand over the
+    chunk's CSV text instead of its cells."""
     if jobs <= 1:
         for chunk in chunks:
             results, evidence = _classify_chunk(classifier, chunk, *columns[:4], counts, columns[4])
@@ -227,7 +233,7 @@ def _classified_chunks(classifier: ReportClassifier, chunks: Iterable[pd.DataFra
     pending: deque = deque()
     try:
         for chunk in chunks:
-            pending.append((pool.submit(_work, chunk, columns, sheets), len(chunk)))
+            pending.append((pool.submit(_work, chunk, columns, sheets, as_text), len(chunk)))
             if len(pending) >= 2 * jobs:
                 yield _collect(pending.popleft(), counts)
         while pending:
@@ -301,12 +307,17 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     n = 0
     with writer:
         columns_used = (text_col, id_col, level_col, side_col)
+        as_text = out.suffix.lower() == ".csv" and fixes is None  # overrides need the cells
         for results, evidence, rows in _classified_chunks(classifier, _chain(first, chunks),
-                                                          (*columns_used, carried), counts, jobs, sheets):
+                                                          (*columns_used, carried), counts, jobs, sheets,
+                                                          as_text):
             if fixes is not None:
                 results = fixes.apply_cells(sheets["results"], results)
-            writer.write_cells("results", results)
-            writer.write_cells("evidence", evidence)
+            for sheet, rows_out in (("results", results), ("evidence", evidence)):
+                if isinstance(rows_out, str):
+                    writer.write_csv_text(sheet, rows_out)
+                else:
+                    writer.write_cells(sheet, rows_out)
             n += rows
             if progress is not None:
                 progress(rows)

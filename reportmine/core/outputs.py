@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -257,6 +258,14 @@ def cell_values(columns: Sequence[str], rows: Sequence[dict]) -> list[list]:
     return [[escape_cell(_plain(row.get(c, ""))) for c in columns] for row in rows]
 
 
+def csv_text(values: Sequence[Sequence]) -> str:
+    """Rows of cells (from :func:`cell_values`) as the CSV text :class:`AtomicTableWriter`
+    writes for them: one string is much cheaper to hand between processes than the cells."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(values)
+    return buffer.getvalue()
+
+
 class AtomicTableWriter:
     """Write one or more sheets (xlsx) or one CSV per sheet, renamed into place at the end.
 
@@ -321,6 +330,12 @@ class AtomicTableWriter:
 
     def write(self, sheet: str, rows: Sequence[dict]) -> None:
         self.write_cells(sheet, cell_values(self.sheets[sheet], rows))
+
+    def write_csv_text(self, sheet: str, text: str) -> None:
+        """CSV rows already encoded by :func:`csv_text` (a worker process made them)."""
+        if self.format != ".csv":
+            raise ValueError("encoded CSV text can only go to a CSV output")
+        self._handles[sheet].write(text)
 
     def write_cells(self, sheet: str, values: Sequence[Sequence]) -> None:
         """Rows already made by :func:`cell_values` (worker processes make them in parallel)."""
