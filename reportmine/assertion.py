@@ -33,7 +33,7 @@ from .context import (
     piece_clauses,
 )
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, write_json_atomic
+from .core.outputs import AtomicTableWriter
 from .core.provenance import file_sha256, run_record
 from .core.tables import choose_column, is_text_cell, read_table_chunks
 from .dictionary import Dictionary, load_dictionary
@@ -254,7 +254,9 @@ def context_file(path: str | Path, out: str | Path | None = None, *, text_col: s
         sheets["run"] = ["key", "value"]
     counts: Counter = Counter()
     n = 0
-    writer = AtomicTableWriter(out, sheets, protect=[path])
+    meta = out.with_suffix(".run.json") if out.suffix.lower() == ".csv" else None
+    protect = [path, *(Path(p) for p in getattr(engine.dictionary, "paths", ()))]
+    writer = AtomicTableWriter(out, sheets, protect=protect, companions=[meta] if meta else [])
     with writer:
         for chunk in _chain(first, chunks):
             rows = []
@@ -274,11 +276,9 @@ def context_file(path: str | Path, out: str | Path | None = None, *, text_col: s
             raise InputError(f"{path}: no data rows")
         if "run" in sheets:
             writer.write("run", [{"key": k, "value": str(v)} for k, v in _flat(record)])
-    extra = []
-    if out.suffix.lower() == ".csv":
-        meta = out.with_suffix(".run.json")
-        write_json_atomic(meta, record)
-        extra.append(str(meta))
+        if meta is not None:  # renamed into place together with the table
+            writer.add_json(meta, record)
+    extra = [str(meta)] if meta is not None else []
     log.info("context of %d rows from %s into %s", n, path, out)
     return ContextSummary(n, {s: counts[s] for s in STATUSES}, counts["not found"], str(out), tuple(extra),
                           time.perf_counter() - started, record)

@@ -10,9 +10,8 @@ import logging
 import sys
 
 from .core.arguments import ArgumentParser, parse_command_line
+from .core.errors import EXIT_BAD_INPUT
 from .dictionary import DictionaryError
-
-EXIT_BAD_INPUT = 2
 
 
 def _classifier_options(parser: argparse.ArgumentParser) -> None:

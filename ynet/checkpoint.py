@@ -6,14 +6,13 @@ always loaded with ``torch.load(weights_only=True)``: a checkpoint file is untru
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from reportmine.core.labels import CLASS_NAMES
+from reportmine.core.outputs import atomic_path
 from reportmine.core.provenance import versions
 
 from .model import YNet, YNetConfig
@@ -42,15 +41,8 @@ def save_checkpoint(path: str | Path, model: YNet, meta: dict) -> None:
     rest = plain({k: v for k, v in meta.items() if k not in tensors})
     payload = {"format": FORMAT, "state_dict": model.state_dict(), "label_map": LABEL_MAP,
                "versions": versions(), **rest, **tensors}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:

@@ -13,8 +13,6 @@ from reportmine.core.arguments import ArgumentParser, parse_command_line, real, 
 from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
 from .limits import WIDTH_RANGE
 
-EXIT_BAD_INPUT = 2
-
 
 def _image_size(text: str) -> int:
     value = whole(*IMAGE_SIZES)(text)
@@ -46,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=whole(1), default=8,
                    help="early stopping on the validation loss: epochs without improvement, at least 1")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=whole(0, 2**32 - 1), default=0, help="random seed, 0 to 2^32 − 1 (default 0)")
     t.add_argument("--width", type=WIDTH, default=1.0,
                    help=f"channel width multiplier, {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g} (default 1)")
     t.add_argument("--image-size", type=_image_size, default=256,

@@ -91,7 +91,7 @@ def read_mask(paths: Sequence[Path], shape: tuple[int, int], row_label: str) -> 
         try:
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("L") if im.mode not in ("1", "L", "I", "I;16") else im)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise DataError(f"{row_label}: unreadable mask {path} ({type(exc).__name__})") from exc
         if arr.shape[:2] != shape:
             raise DataError(f"{row_label}: mask {path.name} is {arr.shape[1]}×{arr.shape[0]} but the image is "

@@ -8,6 +8,7 @@ straddle splits), optional metadata. Paths are relative to the manifest.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,10 +70,10 @@ def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), requi
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         else:
             raise DataError(f"{path}: manifest must be .csv or .xlsx")
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
         if isinstance(exc, DataError):
             raise
-        raise DataError(f"{path}: unreadable manifest ({exc})") from exc
+        raise DataError(f"{path}: unreadable manifest ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
     columns = set(frame.columns)
     id_col = next((c for c in ID_COLUMNS if c in columns), None)
     if id_col is None or "image" not in columns:

@@ -203,14 +203,17 @@ def _oof_for(model: Path) -> pd.DataFrame | None:
 def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Series, work: Path) -> list[IndexTest]:
     tests = []
     for k, model in enumerate(options.models):
-        from ynet.checkpoint import load_checkpoint
+        from ynet.checkpoint import CheckpointError, load_checkpoint
         from ynet.predict import predict
 
         path = Path(model)
         state = load_checkpoint(path)
         if state.get("manifest_sha256") and state["manifest_sha256"] != manifest.sha256:
             log.warning("%s was trained on another manifest version", path)
-        variant = state["config"].get("variant", "seg+cls")
+        config = state.get("config")
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{path}: checkpoint without a model configuration")
+        variant = config.get("variant", "seg+cls")
         name = VARIANT_NAMES.get(variant, f"Y-Net ({variant})")
         if any(t.name == name for t in tests):
             name = f"{name} [{path.parent.name}]"

@@ -47,13 +47,19 @@ def real(low: float = -math.inf, high: float = math.inf, *, open_low: bool = Fal
     return parse
 
 
-def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
-    """The parsed arguments, or the exit status argparse chose (2 for a usage error, 0 for
-    --help). ``--debug`` is accepted after the subcommand too."""
+def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` on every subcommand, nested ones too (``reportmine dictionary check --debug``)."""
     for action in parser._subparsers._group_actions if parser._subparsers else ():
         for subparser in action.choices.values():
             subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                    help=argparse.SUPPRESS)
+            _debug_everywhere(subparser)
+
+
+def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
+    """The parsed arguments, or the exit status argparse chose (2 for a usage error, 0 for
+    --help). ``--debug`` is accepted after the subcommand too."""
+    _debug_everywhere(parser)
     try:
         return parser.parse_args(argv)
     except SystemExit as exc:
