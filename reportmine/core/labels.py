@@ -27,6 +27,14 @@ def label_index(value) -> int | None:
     return None
 
 
+def report_label(value) -> str | None:
+    """'malignant', 'benign' or 'indeterminate' for any of their spellings (1/0 too), else None."""
+    if str(value).strip().lower() == INDETERMINATE:
+        return INDETERMINATE
+    index = label_index(value)
+    return None if index is None else CLASS_NAMES[index]
+
+
 def label_name(index: int) -> str:
     """'malignant' for 1, 'benign' for 0."""
     return CLASS_NAMES[int(index)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import InputError
-from ..core.labels import INDETERMINATE, REPORT_LABELS, label_index
+from ..core.labels import REPORT_LABELS, report_label
 from ..core.outputs import cell_values, unescape_cell
 from ..core.provenance import file_sha256
 from ..core.tables import read_table, require_columns
@@ -47,14 +47,11 @@ class Overrides:
 
 
 def _label(value, path: Path, row: int) -> str:
-    text = str(value or "").strip().lower()
-    if text == INDETERMINATE:
-        return INDETERMINATE
-    index = label_index(text) if text else None
-    if index is None:
+    label = report_label(value or "")
+    if label is None:
         raise InputError(f"{path}: row {row}, column label: {str(value)!r} is not a label "
                          f"({', '.join(REPORT_LABELS)})")
-    return "malignant" if index == 1 else "benign"
+    return label
 
 
 def read_overrides(path: str | Path) -> Overrides:

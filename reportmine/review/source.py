@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import InputError
-from ..core.labels import INDETERMINATE, label_index
+from ..core.labels import report_label
 from ..core.outputs import unescape_cell
 from ..core.tables import read_table, require_columns
 
@@ -81,14 +81,11 @@ def _gold(path: Path, results: pd.DataFrame, gold_col: str) -> dict[int, str]:
     for row, value in results[gold_col].items():
         if value is None or not str(value).strip():
             continue
-        if str(value).strip().lower() == INDETERMINATE:  # a reference labelling of reports may say so
-            gold[row] = INDETERMINATE
-            continue
-        index = label_index(value)
-        if index is None:
+        label = report_label(value)  # a reference labelling of reports may say indeterminate
+        if label is None:
             raise InputError(f"{path}: row {row}, column {gold_col}: {str(value)!r} is not a gold label "
                              f"(malignant/benign/indeterminate or 1/0)")
-        gold[row] = "malignant" if index == 1 else "benign"
+        gold[row] = label
     return gold
 
 
