@@ -28,6 +28,7 @@ from pathlib import Path
 from .context import (
     _PIECE_END,
     LazyClauses,
+    find_in_piece,
     hedge_cue,
     negation_cue,
     piece_clauses,
@@ -46,6 +47,9 @@ CONTEXT_COLUMNS = ("status", "cue", "cue_span", "term_span", "found")
 # The dictionary categories the engine reads (findings and scope words are not needed).
 CUE_CATEGORIES = frozenset({"negation_pre", "negation_post", "pseudo", "hedge_leaning", "hedge_equivocal",
                             "terminator", "introducer"})
+# The cues that give a status; a piece without one leaves every concept affirmed (pseudo-cues,
+# terminators and introducers only limit the scope of these).
+SCOPED_CUES = frozenset({"negation_pre", "negation_post", "hedge_leaning", "hedge_equivocal"})
 
 
 @dataclass(frozen=True)
@@ -159,8 +163,11 @@ class AssertionEngine:
         lo, hi = sentence_bounds(text, span[0])
         piece = text[lo:hi]
         target = (span[0] - lo, span[1] - lo)
-        clauses = LazyClauses(piece_clauses(piece, self._matchers, self.language, [target], facts=False),
-                              piece, [target])
+        found = find_in_piece(piece, self._matchers, self.language, [target])
+        if not any(m.category in SCOPED_CUES for m in found):
+            return Assertion("affirmed", term_span=span, term=term)  # nothing that could reach it
+        clauses = LazyClauses(piece_clauses(piece, self._matchers, self.language, [target], facts=False,
+                                            found=found), piece, [target])
         if not len(clauses):
             return Assertion("affirmed", term_span=span, term=term)
         bounds = [(a, b) for a, b, _, _ in clauses.parts]

@@ -177,8 +177,7 @@ class ClauseMatches(NamedTuple):
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{3,}")  # an English word, not a unit (cm, mm)
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
-_EN_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b", re.IGNORECASE)
-_ZH_CONJUNCTION = re.compile(r"[及和或与、]")
+_CONJUNCTION = re.compile(r"\b(?:and|or|nor)\b|[及和或与、]", re.IGNORECASE)
 _AND_BEFORE = re.compile(r"(?:\band|\bor|\bwho|\bwhich|\bthat|,)\s*(?:also\s+|then\s+)?$", re.IGNORECASE)
 _PARENTHESIS = re.compile(r"\([^()]*\)")
 _OPENING_CONJUNCTION = re.compile(r"\s*(?:and|or|nor)\b", re.IGNORECASE)
@@ -198,20 +197,44 @@ def clause_language(text: str) -> str:
 
 
 def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, language: str = "auto",
-                exclude=(), facts: bool = True) -> list[ClauseMatches]:
+                exclude=(), facts: bool = True, found: list[Match] | None = None) -> list[ClauseMatches]:
     """Match a piece once and hand each clause its matches (offsets relative to the clause).
+
+    ``found``: the piece's matches when the caller has them already (:func:`find_in_piece`).
+    A match across a clause boundary belongs to neither clause; each clause's own script
+    decides its grammar (head noun first or last).
+    """
+    if found is None:
+        found = find_in_piece(piece, matchers, language, exclude)
+    has_cjk = language == "auto" and _CJK.search(piece) is not None
+    out = []
+    for a, b in spans:
+        text = piece[a:b]
+        if found:
+            mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
+                    if a <= m.start and m.end <= b]
+            scope, other = split_groups(mine)
+        else:
+            scope, other = (), ()
+        lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
+        conjunction = _CONJUNCTION.search(text) is not None
+        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
+                                 clause_facts(lang, scope, other, text) if facts else None))
+    return out
+
+
+def find_in_piece(piece: str, matchers: dict, language: str = "auto", exclude=()) -> list[Match]:
+    """Every dictionary match in a piece (overlaps unresolved, offsets relative to the piece).
 
     ``language`` "auto" reads a piece in the languages it holds: Chinese characters call the
     Chinese matcher, lower-case Latin words the English one (a Chinese report's English level
     names and findings, an English report's Chinese phrases), so a mixed report is read in
-    both; each clause's own script decides its grammar (head noun first or last). "en" / "zh"
-    force one. A match across a clause boundary belongs to neither clause. Matches
-    overlapping an ``exclude`` span (a concept being assessed) are dropped before overlaps
-    are resolved, so a cue inside the concept takes no shorter cue with it ("no CHANGE IN
-    VISION": the "no" stays).
+    both. "en" / "zh" force one. Matches overlapping an ``exclude`` span (a concept being
+    assessed) are dropped before overlaps are resolved, so a cue inside the concept takes no
+    shorter cue with it ("no CHANGE IN VISION": the "no" stays).
     """
-    has_cjk = _CJK.search(piece) is not None
     if language == "auto":
+        has_cjk = _CJK.search(piece) is not None
         use = [lang for lang, wanted in (("zh", has_cjk), ("en", not has_cjk or _LATIN_WORD.search(piece)))
                if wanted and lang in matchers]
     else:
@@ -221,17 +244,7 @@ def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, la
         found.extend(matchers[lang].find(piece))
     if exclude:
         found = [m for m in found if not any(m.start < e and s < m.end for s, e in exclude)]
-    out = []
-    for a, b in spans:
-        text = piece[a:b]
-        mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
-                if a <= m.start and m.end <= b]
-        scope, other = split_groups(mine)
-        lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
-        conjunction = bool(_EN_CONJUNCTION.search(text) or _ZH_CONJUNCTION.search(text))
-        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
-                                 clause_facts(lang, scope, other, text) if facts else None))
-    return out
+    return found
 
 
 class Clause(NamedTuple):
@@ -429,12 +442,14 @@ def negation_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: 
 
 
 def piece_clauses(piece: str, matchers: dict, language: str = "auto", exclude=(),
-                  clause_matches=None, facts: bool = True) -> list[tuple[int, int, str, ClauseMatches]]:
+                  clause_matches=None, facts: bool = True,
+                  found: list[Match] | None = None) -> list[tuple[int, int, str, ClauseMatches]]:
     """(start, end, separator, matches) of each non-blank clause of a piece. The piece is
-    matched at once, or clause by clause through ``clause_matches(start, end)`` (a memo)."""
+    matched at once (or its ``found`` matches are handed out), or clause by clause through
+    ``clause_matches(start, end)`` (a memo)."""
     spans = split_piece(piece)
     if clause_matches is None:
-        matched = match_piece(piece, spans, matchers, language, exclude, facts)
+        matched = match_piece(piece, spans, matchers, language, exclude, facts, found)
     else:
         matched = [clause_matches(a, b) for a, b in spans]
     out = []

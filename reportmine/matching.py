@@ -24,8 +24,6 @@ from .dictionary import Entry
 
 # Quotes, brackets of emphasis and spaces carry no meaning inside Chinese terms
 # ("淋巴门"结构 reads as 淋巴门结构), so they are dropped before matching Chinese.
-_SPACES = re.compile(r"\s\s|[\t\n\r\f\v]")
-_WHITESPACE = re.compile(r"\s+")
 _ZH_DROP = set("“”\"'‘’「」『』《》 \t\u3000")
 # Scope categories may overlap findings (淋巴门 is both); they are resolved apart.
 SCOPE_CATEGORIES = frozenset({"node_anchor", "neck_region", "thyroid_context", "non_cervical"})
@@ -61,45 +59,25 @@ class NormalizedText:
     original: str
     text: str
     offsets: tuple[int, ...] | None  # offsets[i] = original index of text[i]; one extra at the end
-    # or, when only whitespace runs were folded: (normalised index, original index) after each run
-    anchors: tuple[tuple[int, int], ...] = ()
+    # (None: the text is unchanged, every index maps to itself)
 
     def position(self, index: int) -> int:
-        if self.offsets is not None:
-            return self.offsets[index]
-        shift = 0
-        for norm, orig in self.anchors:
-            if norm > index:
-                break
-            shift = orig - norm
-        return index + shift
+        return index if self.offsets is None else self.offsets[index]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         return self.position(start), self.position(end - 1) + 1
 
 
 def normalize(text: str, language: str) -> NormalizedText:
-    """NFKC per character (full-width letters, Ⅲ → III); Chinese also drops quotes and spaces."""
-    if text.isascii() and (language == "en" and _SPACES.search(text) is None
-                           or language == "zh" and not any(ch in _ZH_DROP for ch in text)):
-        return NormalizedText(text, text, tuple(range(len(text) + 1)))
-    if text.isascii() and language == "en":  # only whitespace runs to fold: keep where they were
-        anchors = []
-        removed = 0
-        for m in _WHITESPACE.finditer(text):
-            if m.group() != " ":
-                removed += m.end() - m.start() - 1
-                anchors.append((m.end() - removed, m.end()))
-        return NormalizedText(text, _WHITESPACE.sub(" ", text), None, tuple(anchors))
+    """NFKC per character (full-width letters, Ⅲ → III); Chinese also drops quotes and spaces.
+    English whitespace is left as written: the tokenizer reads any run of it as one gap."""
+    if text.isascii() and (language == "en" or not any(ch in _ZH_DROP for ch in text)):
+        return NormalizedText(text, text, None)  # the common case: nothing to map back
     chars: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):
         if language == "zh" and ch in _ZH_DROP:
             continue
-        if language == "en" and ch.isspace():
-            if chars and chars[-1] == " ":
-                continue  # "negative   for" reads as "negative for"
-            ch = " "
         folded = unicodedata.normalize("NFKC", ch) if ord(ch) > 127 else ch
         if language == "zh":
             folded = folded.replace(" ", "")
@@ -112,6 +90,8 @@ def normalize(text: str, language: str) -> NormalizedText:
 
 def resolve_overlaps(matches: Sequence[Match]) -> list[Match]:
     """Keep the longest match where matches overlap (pseudo-negations block shorter cues)."""
+    if len(matches) < 2:  # most clauses: nothing can overlap
+        return list(matches)
     ranked = sorted(
         matches,
         key=lambda m: (-(m.end - m.start), -m.score, _PRIORITY.get(m.category, 9), m.start),
@@ -204,21 +184,23 @@ class EnglishMatcher:
         self.first_tokens: dict[str, tuple[int, ...]] = {}
         for key in [*self.exact_ci, *(tuple(t.lower() for t in k) for k in self.exact_cs)]:
             self.first_tokens[key[0]] = tuple(sorted({*self.first_tokens.get(key[0], ()), len(key)}))
-        # single-word fuzzy terms: one typo keeps the first or the last letter
-        single = self.fuzzy.get(1, ([],))[0]
-        self.fuzzy_ends = ({t[0] for t in single}, {t[-1] for t in single})
+        # per token count, the first and the last letters of its fuzzy terms: a window is only
+        # ever matched to a term sharing one of them (one typo keeps the other; see _best)
+        self.fuzzy_ends = {n: ({t[0] for t in terms}, {t[-1] for t in terms})
+                           for n, (terms, *_) in self.fuzzy.items()}
 
     def find(self, text: str) -> list[Match]:
         """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
         norm = normalize(text, "en")
-        words = _TOKEN.findall(norm.text)
-        lowered = norm.text.lower()
-        lowers = _TOKEN.findall(lowered) if len(lowered) == len(norm.text) else [w.lower() for w in words]
-        if len(lowers) != len(words):  # a character whose lower case is not a word character
+        if norm.text.isascii():  # lower case moves no token boundary: cut the lowered text (C)
+            lowers = _TOKEN.findall(norm.text.lower())
+            words = _TOKEN.findall(norm.text) if self.exact_cs else lowers
+        else:
+            words = _TOKEN.findall(norm.text)
             lowers = [w.lower() for w in words]
         spans = _LazySpans(norm.text)
         found: list[Match] = []
-        n_tokens = len(words)
+        n_tokens = len(lowers)
         exact_at: set[tuple[int, int]] = set()
         first = self.first_tokens
         for i in [i for i, w in enumerate(lowers) if w in first]:
@@ -226,7 +208,9 @@ class EnglishMatcher:
                 j = i + n
                 if j > n_tokens:
                     break
-                entries = self.exact_ci.get(tuple(lowers[i:j]), []) + self.exact_cs.get(tuple(words[i:j]), [])
+                entries = self.exact_ci.get(tuple(lowers[i:j]), [])
+                if self.exact_cs:
+                    entries = entries + self.exact_cs.get(tuple(words[i:j]), [])
                 if entries:
                     exact_at.add((i, n))
                     s, e = norm.span(spans[i][0], spans[j - 1][1])
@@ -235,8 +219,9 @@ class EnglishMatcher:
             return found
         windows, where = [], []  # (window text), (start token, token count)
         lengths = self.fuzzy_window_lengths
-        if 1 in self.fuzzy:
-            heads, tails = self.fuzzy_ends
+        ends = self.fuzzy_ends
+        if 1 in ends:
+            heads, tails = ends[1]
             for i, w in enumerate(lowers):
                 if (len(w) >= 5 and len(w) in lengths and (w[0] in heads or w[-1] in tails) and w.isalpha()
                         and (i, 1) not in exact_at):
@@ -245,11 +230,12 @@ class EnglishMatcher:
         vocabulary = self.fuzzy_vocabulary
         hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
         if hits:
-            wordy = [w.isalpha() or w == "-" for w in words]
+            wordy = [w.isalpha() or w == "-" for w in lowers]
             starts = sorted({(i, n) for h, ns in hits for n in ns
                              for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
             for i, n in starts:
-                if (i, n) in exact_at or not all(wordy[i:i + n]):
+                if (i, n) in exact_at or not all(wordy[i:i + n]) \
+                        or lowers[i][0] not in ends[n][0] and lowers[i + n - 1][-1] not in ends[n][1]:
                     continue
                 window = " ".join(lowers[i:i + n])
                 if len(window) >= 5 and len(window) in lengths:
@@ -259,6 +245,8 @@ class EnglishMatcher:
             return found
         terms, entries, minimums, counts, cutoff = self.fuzzy_all
         scores = process.cdist(windows, terms, scorer=fuzz.ratio, score_cutoff=cutoff)
+        if not scores.any():  # the usual case, answered without the per-row scan
+            return found
         for row in scores.any(axis=1).nonzero()[0].tolist():
             i, n = where[row]
             found.extend(self._best(windows[row], scores[row], terms, entries, minimums, counts, i, n,

@@ -36,9 +36,13 @@ def test_variant_mode_is_for_chinese_terms_only(tmp_path):
 def test_width_and_whitespace_folding():
     norm = normalize("LN（－）", "zh")
     assert norm.text == "LN(-)" and norm.span(2, 5) == (2, 5)
-    norm = normalize("negative   for\nDVT", "en")
-    assert norm.text == "negative for DVT"
-    assert norm.span(13, 16) == (15, 18)  # offsets point into the original text
+    norm = normalize("ｎｅｇａｔｉｖｅ\u3000for", "en")
+    assert norm.text == "negative for" and norm.span(9, 12) == (9, 12)
+    # any run of whitespace is one gap between tokens; offsets point into the original text
+    matcher = EnglishMatcher([Entry("negative for", "negation_pre", "en")])
+    text = "negative   for\nDVT; negative\t\tfor PE"
+    assert [(m.start, m.end, m.text) for m in matcher.find(text)] == [(0, 14, "negative   for"),
+                                                                       (20, 33, "negative\t\tfor")]
 
 
 def test_english_tokens_split_signs_and_keep_offsets():
