@@ -101,3 +101,36 @@ def test_compare_with_a_classify_output_and_bad_overrides(cohort, tmp_path, caps
     err = capsys.readouterr().err
     assert "row 2, column id: 'not-a-node'" in err
     assert not (tmp_path / "p2").exists()
+
+
+def test_compare_reads_back_the_formula_escaped_ids_of_a_classify_output(cohort, tmp_path):
+    """Ids starting with = or - are written escaped ('=N001) by `reportmine classify`; compare
+    must read them back as they were, or no report joins its node."""
+    manifest, predictions, test = cohort
+    frame = pd.read_csv(manifest)
+    frame["ln_id"] = "=" + frame["ln_id"].astype(str)
+    odd_manifest = tmp_path / "manifest.csv"
+    frame.to_csv(odd_manifest, index=False)
+    for name in ("images", "masks"):
+        source = Path(manifest).parent / name
+        if source.exists():
+            (tmp_path / name).symlink_to(source)
+    preds = pd.read_csv(predictions)
+    preds["ln_id"] = "=" + preds["ln_id"].astype(str)
+    odd_predictions = tmp_path / "preds.csv"
+    preds.to_csv(odd_predictions, index=False)
+    classified = tmp_path / "reports.classified.csv"
+    assert reportmine(["classify", str(odd_manifest), "--id-col", "ln_id", "--text-col", "report_text",
+                       "--out", str(classified), "--quiet"]) == 0
+    assert "'=" in classified.read_text(encoding="utf-8-sig")  # the writer did escape them
+    out = tmp_path / "page"
+    assert bench(["compare", "--manifest", str(odd_manifest), "--predictions", str(odd_predictions),
+                  "--threshold", "0.5", "--unit", "node", "--reports", str(classified), "--out", str(out)]) == 0
+    machine = _machine_calls(test)
+    gold = (test["label"] == "malignant").astype(int)
+    expected = two_by_two(gold, [0 if machine[i] == "benign" else 1 for i in gold.index])
+    table = pd.read_csv(out / "tables" / "table3_accuracy.csv")
+    row = table[table["index test"].str.contains("report", case=False)].iloc[0]
+    assert (row["TP"], row["FP"], row["FN"], row["TN"]) == (expected.tp, expected.fp, expected.fn, expected.tn)
+    parsed = _parse(out / "review.html")
+    assert sorted(r["attrs"]["data-id"] for r in parsed.reports) == sorted("=" + i for i in test.index)

@@ -11,7 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
+from ..core.labels import REPORT_CALLS, report_call
+from ..core.outputs import unescape_frame
 from ..core.provenance import file_sha256
+from ..core.tables import ID_COLUMN_NAMES, choose_column, read_table, sheet_names
 from .analysis import (
     REPORTS_NAME,
     Comparison,
@@ -26,7 +29,6 @@ from .analysis import (
 log = logging.getLogger(__name__)
 
 VARIANT_NAMES = {"seg+cls": "Y-Net (segmentation + classification)", "cls-only": "Y-Net (classification only)"}
-LABEL_CALLS = {"malignant": 1, "benign": 0, "indeterminate": -1, "1": 1, "0": 0}
 
 
 @dataclass
@@ -72,20 +74,22 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
     dictionary entries each report matched, for Table 1."""
     if options.reports:
         path = Path(options.reports)
-        from ..core.tables import ID_COLUMN_NAMES, choose_column, read_table_chunks
-
-        frame = pd.concat(read_table_chunks(path))
+        # a .xlsx classify output holds its results on the "results" sheet; any other table, its first
+        frame = unescape_frame(read_table(path, sheet="results" if "results" in sheet_names(path) else None))
         id_col = choose_column(path, list(frame.columns), None, ID_COLUMN_NAMES, "id")
         if id_col is None:
             raise InputError(f"{path}: no id column (ln_id / id / report_id) to join the reports on")
         if "label" not in frame.columns:
             raise InputError(f"{path}: no label column (a `reportmine classify` output has one)")
         column = "label_3class" if "label_3class" in frame.columns else "label"
-        bad = frame.loc[~frame[column].astype(str).str.lower().isin(LABEL_CALLS), column]
-        if len(bad):
-            raise InputError(f"{path}: row {bad.index[0]}, column {column}: {bad.iloc[0]!r} is not a report label")
+        calls = frame[column].map(report_call)
+        bad = calls.isna()
+        if bad.any():
+            row = bad[bad].index[0]
+            raise InputError(f"{path}: row {row}, column {column}: {frame.at[row, column]!r} is not a report label "
+                             "(malignant/benign/indeterminate or 1/0)")
         test = IndexTest("reports", REPORTS_NAME, "reports", frame[id_col].astype(str).tolist(),
-                         frame[column].astype(str).str.lower().map(LABEL_CALLS).to_numpy(), source=str(path),
+                         calls.astype(int).to_numpy(), source=str(path),
                          sha256=file_sha256(path))
         texts = dict(zip(frame[id_col].astype(str), frame["text"].astype(str))) if "text" in frame.columns else {}
         return test, texts, _evidence_of(path, ids)
@@ -100,7 +104,7 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
         if any(column in by_id[i].meta for i in ids):
             reports[column] = [by_id[i].meta.get(column) for i in ids]
     results, evidence = classify_frame(reports, text_col="report_text", id_col="ln_id")
-    calls = results["label_3class"].map(LABEL_CALLS).tolist()
+    calls = results["label_3class"].map(REPORT_CALLS).tolist()
     node_evidence = evidence[evidence["scope"] == "node"]
     entries = {i: [f"{e}\x00{c}\x00{d}" for e, c, d in zip(g["entry"], g["category"], g["dictionary_line"])]
                for i, g in node_evidence.groupby(node_evidence["id"].astype(str), sort=False)}
@@ -113,14 +117,13 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
 def _evidence_of(path: Path, ids: list[str]) -> list | None:
     """Node-scope dictionary entries per report from a `reportmine classify` output's evidence
     (the xlsx "evidence" sheet or the CSV's sibling .evidence.csv), for Table 1."""
-    try:
-        if path.suffix.lower() == ".xlsx":
-            ev = pd.read_excel(path, sheet_name="evidence", dtype={"id": str})
-        elif path.with_suffix(".evidence.csv").exists():
-            ev = pd.read_csv(path.with_suffix(".evidence.csv"), dtype={"id": str}, encoding="utf-8-sig")
-        else:
+    if path.suffix.lower() == ".xlsx":
+        if "evidence" not in sheet_names(path):
             return None
-    except (ValueError, KeyError):
+        ev = unescape_frame(read_table(path, sheet="evidence"))
+    elif path.with_suffix(".evidence.csv").exists():
+        ev = unescape_frame(read_table(path.with_suffix(".evidence.csv")))
+    else:
         return None
     if not {"id", "entry", "category", "dictionary_line", "scope"} <= set(ev.columns):
         return None
@@ -144,7 +147,7 @@ def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, 
     labels, record = apply_to_calls(read_overrides(options.report_overrides), list(reports.ids),
                                     [names[int(c)] for c in reports.calls], reports.source, known_ids=nodes,
                                     restrict_to=ids)
-    reports.calls = np.array([LABEL_CALLS[label] for label in labels])
+    reports.calls = np.array([REPORT_CALLS[label] for label in labels])
     reports.source += f" with {record['labels_overridden']} label(s) overridden by {options.report_overrides}"
     return record
 

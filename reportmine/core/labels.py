@@ -35,6 +35,16 @@ def report_label(value) -> str | None:
     return None if index is None else CLASS_NAMES[index]
 
 
+#: A report's call as a number: 1 malignant, 0 benign, -1 indeterminate.
+REPORT_CALLS = {MALIGNANT: 1, BENIGN: 0, INDETERMINATE: -1}
+
+
+def report_call(value) -> int | None:
+    """1, 0 or -1 for a malignant, benign or indeterminate spelling (:func:`report_label`), else None."""
+    label = report_label(value)
+    return None if label is None else REPORT_CALLS[label]
+
+
 def label_name(index: int) -> str:
     """'malignant' for 1, 'benign' for 0."""
     return CLASS_NAMES[int(index)]

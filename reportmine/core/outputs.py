@@ -53,6 +53,15 @@ def unescape_cell(value):
     return value
 
 
+def unescape_frame(frame):
+    """A copy of ``frame`` with :func:`unescape_cell` applied to every cell (a table read back
+    from our own output, or from any spreadsheet: a leading apostrophe is Excel's text marker)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        frame[column] = frame[column].map(unescape_cell)
+    return frame
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

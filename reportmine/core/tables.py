@@ -136,13 +136,29 @@ def _chain_rows(first, rest):
     yield from rest
 
 
-def _xlsx_chunks(path: Path, sheet: str | None, chunksize: int) -> Iterator[pd.DataFrame]:
+def _open_workbook(path: Path):
     from openpyxl import load_workbook
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        return load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
         raise InputError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__})") from exc
+
+
+def sheet_names(path: str | Path) -> list[str]:
+    """The sheets of a .xlsx workbook ([] for any other file)."""
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        return []
+    workbook = _open_workbook(path)
+    try:
+        return list(workbook.sheetnames)
+    finally:
+        workbook.close()
+
+
+def _xlsx_chunks(path: Path, sheet: str | None, chunksize: int) -> Iterator[pd.DataFrame]:
+    workbook = _open_workbook(path)
     try:
         if sheet is not None and sheet not in workbook.sheetnames:
             raise InputError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(workbook.sheetnames)}")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.labels import report_label
-from ..core.outputs import unescape_cell
+from ..core.outputs import unescape_frame
 from ..core.tables import read_table, require_columns
 
 RESULT_REQUIRED = ("id", "label", "text")
@@ -38,13 +38,6 @@ class ClassifyOutput:
     def summary(self) -> str:
         return (f"{self.path}: {len(self.results)} reports, {len(self.evidence)} evidence rows"
                 + (f", gold column {self.gold_col!r} ({len(self.gold)} labelled)" if self.gold_col else ""))
-
-
-def _unescaped(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    for column in frame.columns:  # every column: cells are text (object or pandas' str dtype)
-        frame[column] = frame[column].map(unescape_cell)
-    return frame
 
 
 def _flatten(record, prefix: str = "") -> dict[str, str]:
@@ -126,7 +119,7 @@ def read_classify_output(path: str | Path, *, gold_col: str | None = None,
         if limit < 1:
             raise InputError(f"--limit must be at least 1, got {limit}")
         results = results.iloc[:limit]
-    results = _unescaped(results.fillna(""))
-    evidence = _offsets(evidence_path, _unescaped(evidence.fillna("")))
+    results = unescape_frame(results.fillna(""))
+    evidence = _offsets(evidence_path, unescape_frame(evidence.fillna("")))
     gold = _gold(path, results, gold_col) if gold_col else {}
     return ClassifyOutput(path, results, evidence, evidence_path, _read_record(path), gold_col, gold)
