@@ -77,12 +77,19 @@ def _threshold(text: str) -> str:
 
 
 def _fraction(text: str) -> float:
+    """A prevalence: 0.1, 10% or 10 (a plain number above 1 is a percentage); "1" is refused as
+    ambiguous (all, or one percent?)."""
+    raw = str(text).strip()
+    percent = raw.endswith("%")
     try:
-        value = float(text)
+        value = float(raw[:-1] if percent else raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value > 1:
-        value /= 100.0  # accept percentages
+    if not percent and value == 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is ambiguous: write 1% for one percent (a prevalence of "
+                                         "100 % leaves no negatives)")
+    if percent or value > 1:
+        value /= 100.0
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a prevalence between 0 and 1 (or 0–100 %)")
     return value
@@ -235,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file mode: how indeterminate calls count (default: exclude, and say how many)")
     m.add_argument("--ci-method", choices=("clopper-pearson", "wilson", "jeffreys", "agresti-coull", "logit"),
                    help="method for all five proportions (default: MedCalc's — Clopper–Pearson; logit for PPV/NPV)")
-    m.add_argument("--prevalence", type=_fraction, help="re-weight PPV, NPV and accuracy to this prevalence")
+    m.add_argument("--prevalence", type=_fraction,
+                   help="re-weight PPV, NPV and accuracy to this prevalence: 0.1, 10%% or 10")
     m.add_argument("--conf-level", **conf)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_metrics)

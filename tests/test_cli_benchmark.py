@@ -40,6 +40,12 @@ def test_metrics_ci_method_prevalence_and_nonfinite(capsys):
     code, out, _ = _run(capsys, "metrics", "--tp", 90, "--fp", 20, "--fn", 10, "--tn", 80, "--prevalence", "10",
                         "--json")
     assert math.isclose(json.loads(out)["ppv"]["estimate"], 0.09 / (0.09 + 0.18))
+    for spelled in ("0.1", "10%", " 10 % "):  # the same prevalence, however written
+        code, out, _ = _run(capsys, "metrics", "--tp", 90, "--fp", 20, "--fn", 10, "--tn", 80,
+                            "--prevalence", spelled, "--json")
+        assert code == 0 and math.isclose(json.loads(out)["ppv"]["estimate"], 0.09 / (0.09 + 0.18))
+    code, _, err = _run(capsys, "metrics", "--tp", 90, "--fp", 20, "--fn", 10, "--tn", 80, "--prevalence", "1")
+    assert code == 2 and "ambiguous" in err and "1%" in err
     code, out, _ = _run(capsys, "metrics", "--tp", 1450, "--fp", 1007, "--fn", 74, "--tn", 528)
     assert "Sensitivity  95.14 %" in out and "clopper-pearson" in out
 

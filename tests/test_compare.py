@@ -188,6 +188,8 @@ def test_page_numbers_equal_the_engine(cohort, predictions, tmp_path, capsys):
     assert {"flow", "table3_accuracy", "paired_tests", "table1_dictionary", "table2_location",
             "tableS1_unclustered"} <= set(xlsx.sheet_names)
     assert (out / "tables" / "table3_accuracy.csv").exists() and (out / "figures" / "roc.png").exists()
+    # a UTF-8 BOM on every CSV table, so Excel reads non-ASCII headers and names right
+    assert all(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in (out / "tables").glob("*.csv"))
     assert all(a["src"].startswith("data:image/png;base64,") for tag, a in page.tags if tag == "img")
     assert "table1" in page.tables and "paired" in page.tables
 

@@ -78,7 +78,7 @@ def test_report_overrides_change_the_report_calls(cohort, tmp_path):
     calls = {**machine, flip: flipped}
     gold = (test["label"] == "malignant").astype(int)
     expected = two_by_two(gold, [0 if calls[i] == "benign" else 1 for i in gold.index])  # indeterminate positive
-    table = pd.read_csv(out / "tables" / "table3_accuracy.csv")
+    table = pd.read_csv(out / "tables" / "table3_accuracy.csv", encoding="utf-8-sig")
     row = table[table["index test"].str.contains("report", case=False)].iloc[0]
     assert (row["TP"], row["FP"], row["FN"], row["TN"]) == (expected.tp, expected.fp, expected.fn, expected.tn)
 
@@ -129,7 +129,7 @@ def test_compare_reads_back_the_formula_escaped_ids_of_a_classify_output(cohort,
     machine = _machine_calls(test)
     gold = (test["label"] == "malignant").astype(int)
     expected = two_by_two(gold, [0 if machine[i] == "benign" else 1 for i in gold.index])
-    table = pd.read_csv(out / "tables" / "table3_accuracy.csv")
+    table = pd.read_csv(out / "tables" / "table3_accuracy.csv", encoding="utf-8-sig")
     row = table[table["index test"].str.contains("report", case=False)].iloc[0]
     assert (row["TP"], row["FP"], row["FN"], row["TN"]) == (expected.tp, expected.fp, expected.fn, expected.tn)
     parsed = _parse(out / "review.html")

@@ -415,13 +415,13 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
     if location is not None:
         sheets["table2_location"] = location.reset_index()
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    from ..core.outputs import escape_cell
+    from ..core.outputs import escape_cell, write_csv
 
     with pd.ExcelWriter(out / "tables.xlsx", engine="openpyxl") as writer:
         for name, frame in sheets.items():
             safe = frame.map(escape_cell) if not frame.empty else frame
             safe.to_excel(writer, sheet_name=name[:31], index=False)
-            safe.to_csv(out / "tables" / f"{name}.csv", index=False)
+            write_csv(out / "tables" / f"{name}.csv", frame)  # BOM: Excel opens Chinese headers right
     from ..core.outputs import json_safe
 
     (out / "run.json").write_text(json.dumps(json_safe(record), indent=2, default=str, allow_nan=False),
