@@ -74,6 +74,9 @@ def test_resume_after_kill_equals_uninterrupted_run(cohort, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(cohort, tmp_path / "killed", cfg, progress=False, on_batch=kill)
     assert load_checkpoint(tmp_path / "killed" / "fold_1" / "last.pt")["epoch"] == 0
+    wider = TrainConfig(fold=1, **(TINY | {"width": 0.5}))  # weights of another shape: refused in one line
+    with pytest.raises(ValueError, match=r"made with --width 0\.25, now 0\.5; cannot resume"):
+        train(cohort, tmp_path / "killed", wider, resume=True, progress=False)
     train(cohort, tmp_path / "killed", cfg, resume=True, progress=False)
     a = _state(tmp_path / "straight" / "fold_1" / "last.pt")
     b = _state(tmp_path / "killed" / "fold_1" / "last.pt")

@@ -341,6 +341,7 @@ def fit_fold(build_model: ModelBuilder, cohort: PreparedCohort, train_idx: Seque
         state = load_checkpoint(files.last, map_location=device)
         if state.get("manifest_sha256") != meta.get("manifest_sha256"):
             raise ValueError(f"{files.last}: made for another manifest; cannot resume")
+        _check_resumable(files.last, state.get("train_config"), cfg)
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -462,6 +463,23 @@ def _finished(build_model: ModelBuilder, files: FoldFiles, fold: int, device: to
 
 
 # ------------------------------------------------------------------ `ynet train`
+
+
+# Settings that may differ when a run is resumed (where it runs, not what it computes).
+RESUME_MAY_CHANGE = frozenset({"device", "num_workers", "fold", "amp"})
+
+
+def _check_resumable(path: Path, saved: dict | None, cfg: TrainConfig) -> None:
+    """Refuse (one line) to resume a checkpoint made with other model or training settings:
+    its weights would not fit the model, or the run would not be the one it continues."""
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: checkpoint without its training settings; cannot resume")
+    now = cfg.to_dict()
+    for key in sorted(set(saved) | set(now)):
+        if key not in RESUME_MAY_CHANGE and saved.get(key) != now.get(key):
+            option = "--" + key.replace("_", "-")
+            raise ValueError(f"{path}: made with {option} {saved.get(key)!r}, now {now.get(key)!r}; cannot resume "
+                             "(use the run's settings, or a new --out)")
 
 
 def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
