@@ -190,3 +190,36 @@ def test_no_training_loop_outside_the_trainer():
     offenders = [str(p.relative_to(ROOT)) for pkg in ("reportmine", "ynet") for p in (ROOT / pkg).rglob("*.py")
                  if pattern.search(p.read_text(encoding="utf-8")) and p.relative_to(ROOT) != Path("ynet/train.py")]
     assert offenders == []
+
+
+@pytest.mark.parametrize("option, value", [("--folds", "1"), ("--epochs", "0"), ("--batch-size", "-2"),
+                                           ("--image-size", "60"), ("--ynet-width", "nan"), ("--max-fits", "0"),
+                                           ("--seed", "-1"), ("--patience", "x")])
+def test_benchmark_arguments_are_checked_in_one_line(cohort, tmp_path, capsys, option, value):
+    code = main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(tmp_path / "out"),
+                 option, value])
+    err = capsys.readouterr().err
+    assert code == 2 and option in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_refusing_its_input_is_one_line_not_an_internal_error(cohort, tmp_path, capsys):
+    """A fit runs in its own process; an unreadable image there is the user's input error (exit
+    2, the worker's own message), not a RuntimeError traceback of the parent."""
+    data = tmp_path / "data"
+    manifest = pd.read_csv(cohort)
+    root = Path(cohort).parent
+    for column in ("image", "mask"):
+        for rel in manifest[column].dropna():
+            target = data / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((root / rel).read_bytes())
+    manifest.to_csv(data / "manifest.csv", index=False)
+    broken = data / manifest["image"].iloc[0]
+    broken.write_bytes(b"not a PNG at all")
+    code = main(["--data", str(data), "--name", "ph", "--out", str(tmp_path / "out"), *TINY, "--max-fits", "1",
+                 "--models", "ynet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert "fit of ynet fold 0 failed (exit 2)" in err[-1] and broken.name in err[-1]
+    assert "internal error" not in err[-1] and "Traceback" not in "\n".join(err)

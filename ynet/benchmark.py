@@ -55,7 +55,8 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
-from reportmine.core.errors import InputError, run_command
+from reportmine.core.arguments import ArgumentParser, parse_command_line, whole
+from reportmine.core.errors import EXIT_BAD_INPUT, InputError, run_command
 from reportmine.core.outputs import write_json_atomic, write_text_atomic
 from reportmine.core.provenance import versions
 from reportmine.stats import auc_delong, delong_test, summarize_overlap
@@ -63,6 +64,7 @@ from reportmine.stats import auc_delong, delong_test, summarize_overlap
 from .dataset import NodeDataset, PreparedCohort
 from .device import hardware, resolve_device
 from .images import DataError
+from .limits import image_size, width
 from .manifest import Manifest, read_manifest
 from .model import YNet, YNetConfig
 from .preprocess import Preprocessing
@@ -329,15 +331,21 @@ def _load_fit(path: Path, key: str) -> dict | None:
     return record
 
 
+class WorkerFailed(RuntimeError):
+    """A fit or timing process ended without its result (its own one-line error is kept)."""
+
+
 def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, target: Path) -> None:
-    """Run one fit (or speed measurement) in a fresh process, so that its peak memory is its own."""
+    """Run one fit (or speed measurement) in a fresh process, so that its peak memory is its own.
+    A worker refusing its input (exit 2: a bad image, say) is an :class:`InputError` here too."""
     cmd = [sys.executable, "-m", "ynet.benchmark", "--worker", kind, "--name", "worker", "--model", model,
            "--fold", str(fold),
            "--data", str(data), "--target", str(target), "--settings", json.dumps(settings.to_dict())]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0 or not target.exists():
         tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
-        raise RuntimeError(f"{kind} of {model} fold {fold} failed (exit {done.returncode}): {tail[0]}")
+        error = InputError if done.returncode == EXIT_BAD_INPUT else WorkerFailed
+        raise error(f"{kind} of {model} fold {fold} failed (exit {done.returncode}): {tail[0]}")
 
 
 def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Settings, hw: str) -> dict:
@@ -520,20 +528,20 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ynet.benchmark", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m ynet.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="dataset folder with manifest.csv (or the manifest)")
     parser.add_argument("--name", required=True, help="name of the outputs (NAME_cv.json, NAME_cv.md)")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--folds", type=whole(2, 100), default=5, help="outer folds, 2 to 100 (default 5)")
+    parser.add_argument("--epochs", type=whole(1), default=15, help="epochs per fit, at least 1 (default 15)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--patience", type=int, help="early stopping (default: none, every fit runs --epochs)")
-    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=0, help="random seed, 0 to 2^32 − 1 (default 0)")
+    parser.add_argument("--batch-size", type=whole(1), default=8, help="at least 1 (default 8)")
+    parser.add_argument("--patience", type=whole(1), help="early stopping (default: none, every fit runs --epochs)")
+    parser.add_argument("--image-size", type=image_size, default=256, help="network input size in px (default 256)")
     parser.add_argument("--exclude-label", action="append", help="labels to drop (default: normal)")
-    parser.add_argument("--ynet-width", type=float, default=1.0)
+    parser.add_argument("--ynet-width", type=width, default=1.0, help="Y-Net channel width multiplier (default 1)")
     parser.add_argument("--ynet-tta", choices=("off", "on", "auto"), default="off",
                         help="horizontal-flip test-time augmentation for Y-Net (auto: chosen on inner validation)")
     parser.add_argument("--ynet-class-balanced", action="store_true",
@@ -544,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Y-Net classification head: global pooling (paper) or mask-guided pooling")
     parser.add_argument("--ynet-morphology", action="store_true",
                         help="feed the predicted node's shape to Y-Net's classification head")
-    parser.add_argument("--max-fits", type=int, help="stop after this many new fits (rerun to continue)")
+    parser.add_argument("--max-fits", type=whole(1), help="stop after this many new fits (rerun to continue)")
     parser.add_argument("--in-process", action="store_true", help="fit in this process (no worker processes)")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--worker", choices=("fit", "speed"), help=argparse.SUPPRESS)
@@ -565,18 +573,23 @@ def settings_from_args(args) -> Settings:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.worker:
-        raw = json.loads(args.settings)
-        raw["exclude_labels"] = tuple(raw["exclude_labels"])
-        settings = Settings(**raw)
-        if args.worker == "fit":
-            write_json_atomic(args.target, run_fit(args.model, args.fold, args.data, settings))
-        else:
-            write_json_atomic(args.target, measure_speed(args.model, settings, bool(args.fold)))
-        return 0
+    if args.worker:  # one fit or timing, in its own process; its last stderr line is the parent's message
+        def work() -> int:
+            raw = json.loads(args.settings)
+            raw["exclude_labels"] = tuple(raw["exclude_labels"])
+            settings = Settings(**raw)
+            if args.worker == "fit":
+                write_json_atomic(args.target, run_fit(args.model, args.fold, args.data, settings))
+            else:
+                write_json_atomic(args.target, measure_speed(args.model, settings, bool(args.fold)))
+            return 0
+
+        return run_command("ynet.benchmark worker", work, debug=args.debug, expected=(DataError, ValueError))
 
     def handler() -> int:
         settings = settings_from_args(args)

@@ -12,16 +12,8 @@ from reportmine.core.arguments import ArgumentParser, parse_command_line, real, 
 
 from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
 from .limits import WIDTH_RANGE
-
-
-def _image_size(text: str) -> int:
-    value = whole(*IMAGE_SIZES)(text)
-    if value % 8:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a multiple of 8 (the encoder halves it three times)")
-    return value
-
-
-WIDTH = real(*WIDTH_RANGE)
+from .limits import image_size as _image_size
+from .limits import width as WIDTH
 
 
 def build_parser() -> argparse.ArgumentParser:
