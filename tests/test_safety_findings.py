@@ -8,6 +8,7 @@ ynet findings are in tests/test_ynet_safety.py.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -405,6 +406,11 @@ def test_f1_demo_replaces_only_its_own_output(cohort, tmp_path):
     page = run_demo(out, epochs=1, cohort=cohort.parent, keep_runs=runs)
     assert page == out / "index.html" and page.exists()
     assert (runs / "reports.classified.xlsx").exists() and (runs / "seg_cls" / "fold_0" / "best.pt").exists()
+    # the page's record names the kept runs where they are now, not the staging folder they were made in
+    recorded = re.findall(r'"([^"]+\.(?:pt|xlsx))"', (out / "run.json").read_text(encoding="utf-8"))
+    assert {Path(p).name for p in recorded} >= {"best.pt", "reports.classified.xlsx"}
+    where = [out / p for p in recorded]  # recorded relative to the page's folder
+    assert all(p.exists() and p.resolve().is_relative_to(runs.resolve()) for p in where), recorded
     first = (out / "index.html").stat().st_mtime_ns
     run_demo(out, epochs=1, cohort=cohort.parent, keep_runs=runs)  # its own earlier output: replaced
     assert (out / "index.html").stat().st_mtime_ns != first

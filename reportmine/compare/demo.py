@@ -120,27 +120,29 @@ def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 
     FolderOutput(out, DEMO_COMMAND, force=True, inputs=[manifest])  # refuse a bad --out before training
     runs = FolderOutput(keep_runs, f"{DEMO_COMMAND} --keep-runs", force=True, inputs=[manifest]) if keep_runs else None
     scratch = None if runs else Path(tempfile.mkdtemp(prefix="reportmine-demo-"))
+    classified_name = "reports.classified.xlsx"
+    run_names = {variant: variant.replace("+", "_") for variant in ("seg+cls", "cls-only")}
     try:
         with runs if runs is not None else contextlib.nullcontext(scratch) as work:
             say("1/4 reportmine classify: labelling the simulated reports")
-            classified = work / "reports.classified.xlsx"
-            summary = classify_file(manifest, classified, text_col="report_text", id_col="ln_id")
+            summary = classify_file(manifest, work / classified_name, text_col="report_text", id_col="ln_id")
             say("    " + summary.summary().replace("\n", "\n    "))
-            checkpoints = []
-            for step, variant in ((2, "seg+cls"), (3, "cls-only")):
+            for step, (variant, name) in enumerate(run_names.items(), start=2):
                 say(f"{step}/4 ynet train --variant {variant} ({epochs} epochs, fold 0 of 5, 128 px)")
-                run_dir = work / variant.replace("+", "_")
-                train(manifest, run_dir, TrainConfig(variant=variant, fold=0, epochs=epochs, image_size=128,
-                                                     width=0.5, seed=seed, patience=epochs, dice_weight=1.0,
-                                                     device="cpu"),
+                train(manifest, work / name, TrainConfig(variant=variant, fold=0, epochs=epochs, image_size=128,
+                                                         width=0.5, seed=seed, patience=epochs, dice_weight=1.0,
+                                                         device="cpu"),
                       progress=False)
-                checkpoints.append(str(run_dir / "fold_0" / "best.pt"))
-            say("4/4 benchmark compare: tables and figures")
-            return compare(manifest, out, CompareOptions(
-                models=checkpoints, reports=str(classified), split="test", indeterminate="positive",
-                threshold="youden-oof", seed=seed, synthetic=True, device="cpu", unit_name="lymph node",
-                title="Y-Net versus the original reports — synthetic demonstration"),
-                force=True, command=DEMO_COMMAND)
+        # compared where the runs now lie (--keep-runs: moved into place), so the page's record
+        # names checkpoints and reports that exist after the demo
+        done = runs.path if runs is not None else scratch
+        say("4/4 benchmark compare: tables and figures")
+        return compare(manifest, out, CompareOptions(
+            models=[str(done / name / "fold_0" / "best.pt") for name in run_names.values()],
+            reports=str(done / classified_name), split="test", indeterminate="positive",
+            threshold="youden-oof", seed=seed, synthetic=True, device="cpu", unit_name="lymph node",
+            title="Y-Net versus the original reports — synthetic demonstration"),
+            force=True, command=DEMO_COMMAND)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
