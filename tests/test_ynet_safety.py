@@ -82,6 +82,28 @@ def test_f2_masks_dir_dot_never_overwrites_the_input_image(cohort, model, tmp_pa
     assert _hashes(images) == before
 
 
+def test_f2_the_library_call_never_overwrites_an_input_or_an_existing_file(cohort, model, tmp_path):
+    """``ynet.predict.predict(masks_dir=…)`` (no staging, unlike the CLI) checks every mask it
+    would write before scoring anything."""
+    from reportmine.core.errors import InputError
+    from ynet.predict import predict
+
+    images = cohort.parent / "images"
+    before = _hashes(images)
+    with pytest.raises(InputError, match="would overwrite the input"):  # ids are the image names
+        predict([model], manifest=cohort, masks_dir=images, device="cpu")
+    assert _hashes(images) == before
+    taken = tmp_path / "masks"
+    taken.mkdir()
+    first = pd.read_csv(cohort)["ln_id"].iloc[0]
+    (taken / f"{first}.png").write_bytes(b"someone's file")
+    with pytest.raises(InputError, match="exists; predicted masks are written to new files only"):
+        predict([model], manifest=cohort, masks_dir=taken, device="cpu")
+    assert sorted(p.name for p in taken.iterdir()) == [f"{first}.png"]
+    table = predict([model], manifest=cohort, masks_dir=tmp_path / "new", device="cpu")
+    assert all(Path(f).exists() and Path(f).parent == tmp_path / "new" for f in table["mask_file"])
+
+
 # ------------------------------------------------------------------ F3
 
 EVIL = ["../../escaped", "/tmp/absolute_escape_ynet_safety", "a/../../b", "..", "CON"]

@@ -18,8 +18,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from reportmine.core.errors import InputError
 from reportmine.core.labels import label_name
-from reportmine.core.outputs import atomic_path, safe_filename
+from reportmine.core.outputs import atomic_path, check_targets, safe_filename
 from reportmine.stats import dice
 
 from .checkpoint import CheckpointError, load_model
@@ -65,7 +66,9 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
             progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """The manifest's nodes (or image files) scored with the averaged checkpoints: one row per
     node (:data:`COLUMNS`). With ``masks_dir``, the predicted masks are written there as PNGs
-    named after the node ids."""
+    named after the node ids: new files only, never over an input or an existing file (refused
+    before anything is scored; ``ynet predict --masks-dir`` stages a folder and can replace its
+    own earlier output)."""
     if not models:
         raise ValueError("give at least one --model checkpoint")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -86,9 +89,19 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
     if not nodes:
         raise DataError("nothing to score (no images, or no manifest rows selected)")
     mask_folder = Path(masks_dir) if masks_dir else None
+    mask_files: list[Path] = []  # one per node, in order (ids may repeat; names are made unique)
     if mask_folder is not None:
+        used_names: set[str] = set()
+        mask_files = [mask_folder / f"{safe_filename(node.id, used_names)}.png" for node in nodes]
+        inputs = [*models, *([manifest] if manifest is not None else []),
+                  *(p for node in nodes for p in (node.image, *node.masks))]
+        check_targets(mask_files, inputs)
+        existing = next((p for p in mask_files if p.exists()), None)
+        if existing is not None:
+            raise InputError(f"{existing}: exists; predicted masks are written to new files only "
+                             "(choose an empty --masks-dir)")
         mask_folder.mkdir(parents=True, exist_ok=True)
-    rows, used_names = [], set()
+    rows = []
     for start in range(0, len(nodes), batch_size):
         batch = nodes[start:start + batch_size]
         prepared, refs = [], []
@@ -123,7 +136,7 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
                 if refs[i] is not None:
                     row["dice"] = dice(full, refs[i], empty="one")
                 if mask_folder is not None:
-                    target = mask_folder / f"{safe_filename(node.id, used_names)}.png"
+                    target = mask_files[start + i]
                     with atomic_path(target) as tmp:
                         Image.fromarray(full.astype(np.uint8) * 255).save(tmp, format="PNG")
                     row["mask_file"] = str(target)
@@ -157,7 +170,6 @@ def predict_to_files(models: Sequence[str | Path], out: str | Path, *, manifest:
     """
     import contextlib
 
-    from reportmine.core.errors import InputError
     from reportmine.core.outputs import FolderOutput, atomic_path, check_targets, write_csv
 
     out = Path(out)
