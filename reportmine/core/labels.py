@@ -13,6 +13,7 @@ REPORT_LABELS = (MALIGNANT, BENIGN, INDETERMINATE)
 
 POSITIVE_WORDS = frozenset({"1", "1.0", "malignant", "positive", "pos", "true", "yes", "m", "+"})
 NEGATIVE_WORDS = frozenset({"0", "0.0", "benign", "negative", "neg", "false", "no", "b", "-"})
+INDETERMINATE_WORDS = frozenset({"indeterminate", "equivocal", "uncertain", "i", "?"})
 
 
 def label_index(value) -> int | None:
@@ -29,7 +30,7 @@ def label_index(value) -> int | None:
 
 def report_label(value) -> str | None:
     """'malignant', 'benign' or 'indeterminate' for any of their spellings (1/0 too), else None."""
-    if str(value).strip().lower() == INDETERMINATE:
+    if str(value).strip().lower() in INDETERMINATE_WORDS:
         return INDETERMINATE
     index = label_index(value)
     return None if index is None else CLASS_NAMES[index]

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
-from ..core.labels import NEGATIVE_WORDS, POSITIVE_WORDS
+from ..core.labels import (
+    BENIGN,
+    INDETERMINATE,
+    INDETERMINATE_WORDS,
+    MALIGNANT,
+    NEGATIVE_WORDS,
+    POSITIVE_WORDS,
+)
 from ..core.tables import read_table
 from .clustered import (
     ClusteredMcNemar,
@@ -35,7 +42,7 @@ from .clustered_roc import (
     auc_difference_clustered,
 )
 from .clusters import cluster_codes
-from .diagnostic import INDETERMINATE_WORDS, DiagnosticMetrics, diagnostic_metrics, two_by_two
+from .diagnostic import DiagnosticMetrics, diagnostic_metrics, two_by_two
 from .paired import McNemarResult, mcnemar
 from .roc import AUCResult, Cutoff, DeLongTest, auc_delong, delong_test, youden
 
@@ -138,7 +145,7 @@ def metrics_from_table(path: str | Path, label_col: str, test_col: str, cluster_
     path, frame = _read(path, [label_col, test_col, cluster_col])
     labels = _binary_column(path, frame, label_col, indeterminate_ok=False)
     calls = _binary_column(path, frame, test_col, indeterminate_ok=True)
-    names = np.array(["benign", "malignant", "indeterminate"])[np.where(calls == -1, 2, calls)]
+    names = np.array([BENIGN, MALIGNANT, INDETERMINATE])[np.where(calls == -1, 2, calls)]
     table = two_by_two(labels, names.tolist(), indeterminate=indeterminate)
     if table.n_diseased == 0 or table.n_healthy == 0:
         raise InputError(f"{path}: column {label_col!r} needs diseased and non-diseased rows (with a decided call)")

@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..core.labels import NEGATIVE_WORDS, POSITIVE_WORDS
+from ..core.labels import INDETERMINATE_WORDS, NEGATIVE_WORDS, POSITIVE_WORDS
 from .proportions import Proportion, normalize_method, proportion_ci, z_value
 
-INDETERMINATE_WORDS = {"indeterminate", "equivocal", "uncertain", "i", "?"}
 INDETERMINATE_RULES = ("positive", "negative", "exclude")
 
 

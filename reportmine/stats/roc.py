@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
-from .diagnostic import NEGATIVE_WORDS, POSITIVE_WORDS
+from ..core.labels import NEGATIVE_WORDS, POSITIVE_WORDS
 from .proportions import z_value
 
 
