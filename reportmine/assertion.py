@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 from .context import (
@@ -34,8 +35,8 @@ from .context import (
     piece_clauses,
 )
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter
-from .core.provenance import file_sha256, run_record
+from .core.outputs import AtomicTableWriter, carried_names
+from .core.provenance import file_sha256, flat_record, run_record
 from .core.tables import choose_column, is_text_cell, read_table_chunks
 from .dictionary import Dictionary, load_dictionary
 from .matching import ChineseMatcher, EnglishMatcher
@@ -222,15 +223,7 @@ class ContextSummary:
 def output_columns(columns) -> list[tuple[object, str]]:
     """(input column, output column): the input's columns, renamed input_<name> where one of
     ours has the name, then :data:`CONTEXT_COLUMNS`."""
-    taken = set(CONTEXT_COLUMNS)
-    kept = []
-    for column in columns:
-        out = str(column)
-        while out in taken:
-            out = "input_" + out
-        taken.add(out)
-        kept.append((column, out))
-    return kept
+    return carried_names(columns, CONTEXT_COLUMNS)
 
 
 def default_output(path: str | Path) -> Path:
@@ -265,7 +258,7 @@ def context_file(path: str | Path, out: str | Path | None = None, *, text_col: s
     protect = [path, *(Path(p) for p in getattr(engine.dictionary, "paths", ()))]
     writer = AtomicTableWriter(out, sheets, protect=protect, companions=[meta] if meta else [])
     with writer:
-        for chunk in _chain(first, chunks):
+        for chunk in chain([first], chunks):
             rows = []
             for values in chunk.itertuples(index=False):
                 cells = dict(zip(chunk.columns, values))
@@ -282,26 +275,13 @@ def context_file(path: str | Path, out: str | Path | None = None, *, text_col: s
         if n == 0:
             raise InputError(f"{path}: no data rows")
         if "run" in sheets:
-            writer.write("run", [{"key": k, "value": str(v)} for k, v in _flat(record)])
+            writer.write("run", [{"key": k, "value": str(v)} for k, v in flat_record(record)])
         if meta is not None:  # renamed into place together with the table
             writer.add_json(meta, record)
     extra = [str(meta)] if meta is not None else []
     log.info("context of %d rows from %s into %s", n, path, out)
     return ContextSummary(n, {s: counts[s] for s in STATUSES}, counts["not found"], str(out), tuple(extra),
                           time.perf_counter() - started, record)
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
-
-
-def _flat(record: dict, prefix: str = ""):
-    for key, value in record.items():
-        if isinstance(value, dict):
-            yield from _flat(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 class _CallableModule(type(re)):

@@ -9,14 +9,15 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import pandas as pd
 
 from .classify import ReportClassifier, evidence_rows, result_row
 from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, cell_values, csv_text
-from .core.provenance import file_sha256, run_record
+from .core.outputs import AtomicTableWriter, carried_names, cell_values, csv_text
+from .core.provenance import file_sha256, flat_record, run_record
 from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ RESULT_COLUMNS = ("id", "row", "label", "label_3class", "rule", "reason", "langu
 EVIDENCE_COLUMNS = ("id", "row", "matched_text", "start", "end", "entry", "category", "dictionary_line",
                     "match", "score", "scope", "node_statement", "negated", "negation_cue", "hedged",
                     "hedge_cue", "polarity")
-INPUT_PREFIX = "input_"  # an input column named like one of ours is kept as input_<name>
 TARGET_LEVEL_COLUMNS = ("level", "ln_level", "部位", "分区")
 TARGET_SIDE_COLUMNS = ("side", "ln_side", "侧别")
 
@@ -82,18 +82,8 @@ def carried_columns(columns, text_col: str, id_col: str | None) -> list[tuple[ob
     column named ``id`` is already ``id``; any other name that is also one of ours is kept
     as ``input_<name>`` (an input ``label`` becomes ``input_label``).
     """
-    taken = set(RESULT_COLUMNS)
-    kept = []
-    for column in columns:
-        name = str(column)
-        if column == text_col or (column == id_col and name == "id"):
-            continue
-        out = name
-        while out in taken:
-            out = INPUT_PREFIX + out
-        taken.add(out)
-        kept.append((column, out))
-    return kept
+    return carried_names([c for c in columns if not (c == text_col or (c == id_col and str(c) == "id"))],
+                         RESULT_COLUMNS)
 
 
 def _cell(value):
@@ -308,7 +298,7 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     with writer:
         columns_used = (text_col, id_col, level_col, side_col)
         as_text = out.suffix.lower() == ".csv" and fixes is None  # overrides need the cells
-        for results, evidence, rows in _classified_chunks(classifier, _chain(first, chunks),
+        for results, evidence, rows in _classified_chunks(classifier, chain([first], chunks),
                                                           (*columns_used, carried), counts, jobs, sheets,
                                                           as_text):
             if fixes is not None:
@@ -326,7 +316,7 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
         if fixes is not None:
             record["overrides"] = fixes.finish(path)
         if "run" in sheets:
-            writer.write("run", _flatten_record(record))
+            writer.write("run", [{"key": k, "value": str(v)} for k, v in flat_record(record)])
         if meta is not None:
             writer.add_json(meta, record)
     extra = [str(writer.sheet_path("evidence"))] if out.suffix.lower() == ".csv" else []
@@ -358,17 +348,3 @@ def _override_applier(overrides):
     return OverrideApplier(read_overrides(overrides))
 
 
-def _chain(first, rest):
-    yield first
-    yield from rest
-
-
-def _flatten_record(record: dict, prefix: str = "") -> list[dict]:
-    rows = []
-    for key, value in record.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            rows.extend(_flatten_record(value, name + "."))
-        else:
-            rows.append({"key": name, "value": str(value)})
-    return rows

@@ -62,6 +62,23 @@ def unescape_frame(frame):
     return frame
 
 
+INPUT_PREFIX = "input_"
+
+
+def carried_names(columns, ours) -> list[tuple[object, str]]:
+    """(input column, output name) for input columns kept beside our own columns ``ours``: a
+    name that is one of ours (or already taken) is kept as ``input_<name>`` (``input_label``)."""
+    taken = set(ours)
+    kept = []
+    for column in columns:
+        out = str(column)
+        while out in taken:
+            out = INPUT_PREFIX + out
+        taken.add(out)
+        kept.append((column, out))
+    return kept
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -41,3 +41,14 @@ def run_record(config: dict, inputs: dict[str, str]) -> dict:
         "inputs_sha256": inputs,
         "platform": platform.platform(),
     }
+
+
+def flat_record(record: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """A nested run record as (dotted key, value) pairs: ``config.hedge_as`` (a "run" sheet)."""
+    pairs: list[tuple[str, object]] = []
+    for key, value in record.items():
+        if isinstance(value, dict):
+            pairs.extend(flat_record(value, f"{prefix}{key}."))
+        else:
+            pairs.append((f"{prefix}{key}", value))
+    return pairs

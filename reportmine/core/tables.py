@@ -13,6 +13,7 @@ import csv
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 
 import pandas as pd
@@ -119,7 +120,7 @@ def _undecodable_row(path: Path, encoding: str) -> str:
         with open(path, encoding=encoding, errors="surrogateescape", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, [])
-            for number, record in enumerate(_chain_rows(header, reader), start=1):
+            for number, record in enumerate(chain([header], reader), start=1):
                 for index, cell in enumerate(record):
                     if bad.search(cell):
                         name = header[index] if number > 1 and index < len(header) else f"{index + 1}"
@@ -131,9 +132,6 @@ def _undecodable_row(path: Path, encoding: str) -> str:
     return "a row"
 
 
-def _chain_rows(first, rest):
-    yield first
-    yield from rest
 
 
 def _open_workbook(path: Path):

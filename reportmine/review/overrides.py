@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.labels import REPORT_LABELS, report_label
-from ..core.outputs import cell_values, unescape_cell
+from ..core.outputs import carried_names, cell_values, unescape_cell
 from ..core.provenance import file_sha256
 from ..core.tables import read_table, require_columns
 
@@ -90,12 +90,8 @@ class OverrideApplier:
 
     def carried(self, carried: list[tuple[object, str]]) -> list[tuple[object, str]]:
         """Input columns kept in the results, renamed ``input_<name>`` where a name is one we add."""
-        renamed = []
-        for column, out in carried:
-            while out in ADDED_COLUMNS:
-                out = "input_" + out
-            renamed.append((column, out))
-        return renamed
+        names = carried_names([out for _, out in carried], ADDED_COLUMNS)
+        return [(column, out) for (column, _), (_, out) in zip(carried, names)]
 
     def apply(self, rows: list[dict]) -> list[dict]:
         """Rows (``id``, ``label``, optionally ``label_3class``) with the corrections applied."""

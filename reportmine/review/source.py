@@ -17,6 +17,7 @@ import pandas as pd
 from ..core.errors import InputError
 from ..core.labels import report_label
 from ..core.outputs import unescape_frame
+from ..core.provenance import flat_record
 from ..core.tables import read_table, require_columns
 
 RESULT_REQUIRED = ("id", "label", "text")
@@ -40,23 +41,16 @@ class ClassifyOutput:
                 + (f", gold column {self.gold_col!r} ({len(self.gold)} labelled)" if self.gold_col else ""))
 
 
-def _flatten(record, prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = "" if value is None else str(value)
-    return flat
-
-
 def _read_record(path: Path) -> dict[str, str]:
     if path.suffix.lower() == ".csv":
         meta = path.with_suffix(".run.json")
         if not meta.exists():
             return {}
         try:
-            return _flatten(json.loads(meta.read_text(encoding="utf-8")))
+            record = json.loads(meta.read_text(encoding="utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+            return {k: "" if v is None else str(v) for k, v in flat_record(record)}
         except (OSError, ValueError) as exc:
             raise InputError(f"{meta}: not a readable run record ({type(exc).__name__})") from exc
     try:
