@@ -27,6 +27,7 @@ from ynet.benchmark import (
     load_cohort,
     main,
     paired_comparison,
+    progress_markdown,
 )
 from ynet.checkpoint import load_model
 from ynet.cli import main as ynet_main
@@ -154,6 +155,13 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     assert payload["models"]["ynet_cls_only"]["dice_median"] is None
     assert payload["paired"]["ynet_vs_ynet_cls_only"]["auc_difference"] == pytest.approx(
         roc_auc_score(*oof["ynet"]) - roc_auc_score(*oof["ynet_cls_only"]), rel=1e-9)
+    # the progress table of an unfinished run: a finished model's numbers are the final ones
+    partial = {"ynet": [fits[f"ynet_fold{k}.json"] for k in range(2)],
+               "ynet_cls_only": [fits["ynet_cls_only_fold0.json"]]}
+    progress = progress_markdown(partial, Settings(folds=2, epochs=1), "ph")
+    ynet_row = next(line for line in progress.splitlines() if line.startswith("| Y-Net (segmentation"))
+    assert f"{payload['models']['ynet']['auc']:.3f} (" in ynet_row and "| 2 / 2 |" in ynet_row
+    assert "| 1 / 2 | — | — |" in progress and "paired DeLong" not in progress
     table = (straight / "ph_cv.md").read_text()
     assert "Y-Net (segmentation + classification)" in table and "paired DeLong p" in table
     assert payload["protocol"]["settings"]["ynet_head"] == "mask"
@@ -168,6 +176,11 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     assert "rerun to continue" in first.stdout and not (sliced / "ph_cv.json").exists()
     assert list(_fits(sliced, "ph")) == ["ynet_fold0.json"]
     kept = (sliced / "ph_cv" / "fits" / "ynet_fold0.json").read_bytes()
+    assert "| 1 / 2 |" in (sliced / "ph_cv" / "progress.md").read_text()  # where it stands, between sittings
+    capsys.readouterr()
+    assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(sliced), "--ynet-tta", "auto",
+                 *TINY, *models, "--status"]) == 0  # fits nothing
+    assert list(_fits(sliced, "ph")) == ["ynet_fold0.json"] and "| 1 / 2 |" in capsys.readouterr().out
     second = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stderr.count("fitting") == 3  # only the missing fits

@@ -311,7 +311,8 @@ class BenchmarkResult:
     def summary(self) -> str:
         if not self.complete:
             return (f"{self.new_fits} fit(s) done in this run; {len(self.missing)} still missing "
-                    f"({', '.join(self.missing[:4])}{'…' if len(self.missing) > 4 else ''}); rerun to continue")
+                    f"({', '.join(self.missing[:4])}{'…' if len(self.missing) > 4 else ''}); rerun to continue. "
+                    f"Progress: {self.markdown_path}")
         return f"written: {self.json_path}, {self.markdown_path}"
 
 
@@ -460,6 +461,42 @@ def markdown(payload: dict, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str) -> str:
+    """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
+    inner-validation AUC and training speed, and, for a model with every fold done, its
+    out-of-fold AUC and Dice and the paired tests against Y-Net (when Y-Net is done too)."""
+    def num(v, digits=3):
+        return "—" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+    done = {m: records for m, records in fits.items() if len(records) == settings.folds}
+    summary = summarize(done, {m: {} for m in done}, settings, "") if done else {"models": {}, "paired": {}}
+    lines = [f"# {name}: progress of the {settings.folds}-fold cross-validation ({settings.epochs} epochs per fit)",
+             "", "| model | fits done | AUC, all out-of-fold (95 % CI, DeLong) | Dice median [Q1, Q3] | "
+             "inner-validation AUC per fit | train img/s per fit |", "|---|---:|---|---|---|---|"]
+    for m, records in fits.items():
+        r = summary["models"].get(m)
+        auc = "—" if r is None or r["auc"] is None else \
+            f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
+        dice = "—" if r is None or r["dice_median"] is None else \
+            f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
+        inner = ", ".join(f"{rec['fold']}: {num(rec['val_auc'])}" for rec in records) or "—"
+        speed = ", ".join(num(rec["train_images"] / rec["train_seconds"], 1) for rec in records
+                          if rec["train_seconds"]) or "—"
+        lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {auc} | {dice} | {inner} | {speed} |")
+    if summary["paired"]:
+        lines += ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | Wilcoxon p (per-image Dice) |",
+                  "|---|---|---:|---:|"]
+        for key, r in summary["paired"].items():
+            peer = key.removeprefix("ynet_vs_")
+            diff = "—" if r["auc_difference"] is None else \
+                f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
+            lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {num(r['p_value'], 4)} | "
+                         f"{num(r['dice_wilcoxon_p'], 4)} |")
+    lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
+              "table adds inference speeds timed on their own. Rerun the same command to continue."]
+    return "\n".join(lines) + "\n"
+
+
 def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS, out: str | Path = "reports/benchmarks",
                   *, max_fits: int | None = None, in_process: bool = False,
                   say=lambda _: None) -> BenchmarkResult:
@@ -483,7 +520,7 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
         for k in range(settings.folds):
             path = fits_dir / f"{m}_fold{k}.json"
             record = _load_fit(path, key)
-            if record is None and (max_fits is None or new < max_fits):
+            if record is None and (max_fits is None or new < max_fits):  # max_fits 0: status only
                 say(f"fitting {m}, fold {k + 1} of {settings.folds}")
                 if in_process:
                     write_json_atomic(path, run_fit(m, k, data, settings))
@@ -495,8 +532,10 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
                 missing.append(f"{m} fold {k}")
             else:
                 fits[m].append(record)
-    if missing:
-        return BenchmarkResult(None, None, False, new, tuple(missing))
+    if missing:  # where it stands, written beside the fits (a long benchmark runs over sittings)
+        progress = fits_dir.parent / "progress.md"
+        write_text_atomic(progress, progress_markdown(fits, settings, name))
+        return BenchmarkResult(None, progress, False, new, tuple(missing))
     speeds = {}
     for m in models:
         tta = any(r["tta"] == "on" for r in fits[m])
@@ -553,6 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ynet-morphology", action="store_true",
                         help="feed the predicted node's shape to Y-Net's classification head")
     parser.add_argument("--max-fits", type=whole(1), help="stop after this many new fits (rerun to continue)")
+    parser.add_argument("--status", action="store_true",
+                        help="fit nothing: print where the benchmark stands (and write NAME_cv/progress.md)")
     parser.add_argument("--in-process", action="store_true", help="fit in this process (no worker processes)")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--worker", choices=("fit", "speed"), help=argparse.SUPPRESS)
@@ -594,11 +635,11 @@ def main(argv=None) -> int:
     def handler() -> int:
         settings = settings_from_args(args)
         models = tuple(m for m in args.models.split(",") if m)
-        result = run_benchmark(args.data, args.name, settings, models, args.out, max_fits=args.max_fits,
+        result = run_benchmark(args.data, args.name, settings, models, args.out,
+                               max_fits=0 if args.status else args.max_fits,
                                in_process=args.in_process, say=lambda line: print(line, file=sys.stderr))
         print(result.summary())
-        if result.complete:
-            print(result.json_path.with_suffix(".md").read_text(encoding="utf-8"))
+        print(result.markdown_path.read_text(encoding="utf-8"))
         return 0
 
     return run_command("ynet.benchmark", handler, debug=args.debug, expected=(DataError, ValueError))
