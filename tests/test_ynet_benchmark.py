@@ -162,6 +162,11 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     ynet_row = next(line for line in progress.splitlines() if line.startswith("| Y-Net (segmentation"))
     assert f"{payload['models']['ynet']['auc']:.3f} (" in ynet_row and "| 2 / 2 |" in ynet_row
     assert "| 1 / 2 | — | — |" in progress and "paired DeLong" not in progress
+    assert all(0 < r["cpu_share"] <= 1.5 for r in fits.values())  # CPU time over wall time x threads
+    assert "*" not in ynet_row or "shared" in progress
+    busy = dict(fits["ynet_cls_only_fold0.json"], cpu_share=0.3)  # a fit that shared the machine is marked
+    marked = progress_markdown({"ynet_cls_only": [busy]}, Settings(folds=2, epochs=1), "ph")
+    assert re.search(r"\| [0-9.]+\* \|", marked) and "delete the fit and rerun it alone" in marked
     table = (straight / "ph_cv.md").read_text()
     assert "Y-Net (segmentation + classification)" in table and "paired DeLong p" in table
     assert payload["protocol"]["settings"]["ynet_head"] == "mask"

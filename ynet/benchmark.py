@@ -241,7 +241,9 @@ def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
     table = cv_assignment(manifest, settings.folds, settings.seed)
     role = table[f"role_{fold}"].to_numpy()
     train_idx, val_idx, test_idx = (np.flatnonzero(role == r).tolist() for r in ("train", "val", "test"))
+    wall, cpu = time.perf_counter(), time.process_time()  # all of this process's threads
     fit = fit_model(name, cohort, train_idx, val_idx, settings, fold)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     cfg = settings.train_config(name)
     device = resolve_device(settings.device)
     loss_fn = loss_for(cfg, [cohort.nodes[i].label for i in train_idx]).to(device)
@@ -265,7 +267,8 @@ def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
             "tta_decision": decision, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run,
             "val_auc": fit.val_auc, "val_dice_median": fit.val_dice_median, "train_seconds": fit.train_seconds,
             "train_images": fit.train_images, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_gpu_mb": peak_gpu, "history": [{k: h[k] for k in ("epoch", "train_loss", "val_loss", "val_auc",
+            "peak_gpu_mb": peak_gpu, "threads": torch.get_num_threads(),
+            "cpu_share": cpu / (wall * torch.get_num_threads()) if wall > 0 else None, "history": [{k: h[k] for k in ("epoch", "train_loss", "val_loss", "val_auc",
                                                                      "val_dice_median")} for h in fit.history],
             "wall_seconds": time.perf_counter() - started}
 
@@ -385,6 +388,8 @@ def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Se
                           "tta": [r["tta"] for r in records], "best_epoch": [r["best_epoch"] for r in records],
                           "inner_val_auc": [r["val_auc"] for r in records],
                           "inner_val_dice_median": [r["val_dice_median"] for r in records],
+                          "cpu_share": [r.get("cpu_share") for r in records],
+                          "shared_machine": [_shared(r) for r in records],
                           "peak_gpu_mb": max((r["peak_gpu_mb"] or 0 for r in records), default=None) or None}
     paired = {}
     if "ynet" in oof:
@@ -456,9 +461,22 @@ def markdown(payload: dict, name: str) -> str:
               + "; ".join(f"{NAMES.get(m, m)} AUC {num(_mean(_known(f['inner_val_auc'])))}, Dice "
                           f"{num(_mean(_known(f['inner_val_dice_median'])))}" for m, f in payload["per_fold"].items())
               + "."]
+    shared = [f"{NAMES.get(m, m)} fold {k}" for m, f in payload["per_fold"].items()
+              for k, flag in enumerate(f.get("shared_machine", ())) if flag]
+    if shared:
+        lines += ["", f"Training speed not the model's own (another job shared the CPU): {', '.join(shared)}."]
     lines += ["", f"Settings: {json.dumps(p['settings'])}.", f"Produced by `python -m ynet.benchmark` "
               f"(ynet.train.fit_fold for every model); torch {p['versions'].get('torch')}."]
     return "\n".join(lines) + "\n"
+
+
+SHARED_BELOW = 0.75  # a CPU fit given less of its threads' time than this shared the machine
+
+
+def _shared(record: dict) -> bool:
+    """Whether a CPU fit ran on a shared machine (its training speed is then not its own)."""
+    share = record.get("cpu_share")
+    return record.get("peak_gpu_mb") is None and share is not None and share < SHARED_BELOW
 
 
 def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str) -> str:
@@ -480,8 +498,8 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
         dice = "—" if r is None or r["dice_median"] is None else \
             f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
         inner = ", ".join(f"{rec['fold']}: {num(rec['val_auc'])}" for rec in records) or "—"
-        speed = ", ".join(num(rec["train_images"] / rec["train_seconds"], 1) for rec in records
-                          if rec["train_seconds"]) or "—"
+        speed = ", ".join(num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if _shared(rec) else "")
+                          for rec in records if rec["train_seconds"]) or "—"
         lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {auc} | {dice} | {inner} | {speed} |")
     if summary["paired"]:
         lines += ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | Wilcoxon p (per-image Dice) |",
@@ -494,6 +512,9 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
                          f"{num(r['dice_wilcoxon_p'], 4)} |")
     lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
               "table adds inference speeds timed on their own. Rerun the same command to continue."]
+    if any(_shared(rec) for records in fits.values() for rec in records):
+        lines += ["", f"*: on CPU the fit had less than {SHARED_BELOW:.0%} of its threads' time (another job shared "
+                  "the machine); its predictions stand, its speed does not: delete the fit and rerun it alone."]
     return "\n".join(lines) + "\n"
 
 
