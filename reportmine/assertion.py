@@ -28,6 +28,8 @@ from pathlib import Path
 
 from .context import (
     _PIECE_END,
+    HEDGES,
+    NEGATIONS,
     LazyClauses,
     find_in_piece,
     hedge_cue,
@@ -50,7 +52,7 @@ CUE_CATEGORIES = frozenset({"negation_pre", "negation_post", "pseudo", "hedge_le
                             "terminator", "introducer"})
 # The cues that give a status; a piece without one leaves every concept affirmed (pseudo-cues,
 # terminators and introducers only limit the scope of these).
-SCOPED_CUES = frozenset({"negation_pre", "negation_post", "hedge_leaning", "hedge_equivocal"})
+SCOPED_CUES = frozenset(NEGATIONS + HEDGES)
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,8 @@ def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, la
                 exclude=(), facts: bool = True, found: list[Match] | None = None) -> list[ClauseMatches]:
     """Match a piece once and hand each clause its matches (offsets relative to the clause).
 
-    ``found``: the piece's matches when the caller has them already (:func:`find_in_piece`).
+    ``found``: the piece's matches when the caller has them already (:func:`find_in_piece`,
+    which drops the ``exclude`` spans; they are not looked at again here).
     A match across a clause boundary belongs to neither clause; each clause's own script
     decides its grammar (head noun first or last).
     """

@@ -230,7 +230,7 @@ class EnglishMatcher:
         vocabulary = self.fuzzy_vocabulary
         hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
         if hits:
-            wordy = [w.isalpha() or w == "-" for w in lowers]
+            wordy = [w.isalpha() or w == "-" for w in words]  # as written: "İ".lower() is not alphabetic
             starts = sorted({(i, n) for h, ns in hits for n in ns
                              for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
             for i, n in starts:

@@ -33,7 +33,7 @@ def test_variant_mode_is_for_chinese_terms_only(tmp_path):
         load_dictionary(path)
 
 
-def test_width_and_whitespace_folding():
+def test_width_folding_and_offsets_into_the_original():
     norm = normalize("LN（－）", "zh")
     assert norm.text == "LN(-)" and norm.span(2, 5) == (2, 5)
     norm = normalize("ｎｅｇａｔｉｖｅ\u3000for", "en")
@@ -43,6 +43,31 @@ def test_width_and_whitespace_folding():
     text = "negative   for\nDVT; negative\t\tfor PE"
     assert [(m.start, m.end, m.text) for m in matcher.find(text)] == [(0, 14, "negative   for"),
                                                                        (20, 33, "negative\t\tfor")]
+
+
+def test_non_ascii_english_keeps_offsets_through_expanding_characters():
+    """Ⅲ folds to III (one character to three) and ideographic spaces separate words: every
+    span still points at the text as written."""
+    matcher = EnglishMatcher([Entry("level III", "neck_region", "en"), Entry("negative for", "negation_pre", "en")])
+    text = "Ｌｅｖｅｌ Ⅲ node:\u3000negative\u3000\u3000for  malignancy"
+    found = sorted((m.text, m.entry.term) for m in matcher.find(text))
+    assert found == [("negative\u3000\u3000for", "negative for"), ("Ｌｅｖｅｌ Ⅲ", "level III")]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("nodes suspicous for metastasis", "suspicous for"),  # a letter dropped inside
+    ("nodes uspicious for metastasis", "uspicious for"),  # only the last letter kept
+    ("nodes suspicious foo metastasis", "suspicious foo"),  # only the first letter kept
+    ("nodes suspİcious for metastasis", "suspİcious for"),  # a non-ASCII letter: İ lower-cases to two characters
+    ("a xoo small to characterizx node", None),  # ratio 92, but neither end letter: not one typo
+    ("nodes of the neck", None),  # common words of the terms, nothing like a term
+])
+def test_multi_word_fuzzy_terms(text, found):
+    matcher = EnglishMatcher([Entry("suspicious for", "hedge_leaning", "en", match="fuzzy", min_score=90),
+                              Entry("too small to characterize", "hedge_equivocal", "en", match="fuzzy",
+                                    min_score=90)])
+    matches = [m.text for m in matcher.find(text)]
+    assert matches == ([found] if found else [])
 
 
 def test_english_tokens_split_signs_and_keep_offsets():

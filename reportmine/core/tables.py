@@ -132,8 +132,6 @@ def _undecodable_row(path: Path, encoding: str) -> str:
     return "a row"
 
 
-
-
 def _open_workbook(path: Path):
     from openpyxl import load_workbook
 
