@@ -75,8 +75,10 @@ def test_resume_after_kill_equals_uninterrupted_run(cohort, tmp_path):
         train(cohort, tmp_path / "killed", cfg, progress=False, on_batch=kill)
     assert load_checkpoint(tmp_path / "killed" / "fold_1" / "last.pt")["epoch"] == 0
     wider = TrainConfig(fold=1, **(TINY | {"width": 0.5}))  # weights of another shape: refused in one line
+    record = (tmp_path / "killed" / "run.json").read_bytes()
     with pytest.raises(ValueError, match=r"made with --width 0\.25, now 0\.5; cannot resume"):
         train(cohort, tmp_path / "killed", wider, resume=True, progress=False)
+    assert (tmp_path / "killed" / "run.json").read_bytes() == record  # refused before anything is written
     train(cohort, tmp_path / "killed", cfg, resume=True, progress=False)
     a = _state(tmp_path / "straight" / "fold_1" / "last.pt")
     b = _state(tmp_path / "killed" / "fold_1" / "last.pt")
@@ -88,6 +90,14 @@ def test_resume_after_kill_equals_uninterrupted_run(cohort, tmp_path):
                                   hb.drop(columns=["seconds", "train_images_per_s"]))
     with pytest.raises(ValueError, match="previous run"):
         train(cohort, tmp_path / "killed", cfg, progress=False)
+    # a finished run is checked too: more epochs would make run.json claim what no checkpoint used
+    with pytest.raises(ValueError, match=r"made with --epochs 3, now 5"):
+        train(cohort, tmp_path / "killed", TrainConfig(fold=1, **(TINY | {"epochs": 5})), resume=True, progress=False)
+    # a run record from before a setting existed: the setting counts as its default
+    older = json.loads((tmp_path / "killed" / "run.json").read_text())
+    del older["train_config"]["select"]
+    (tmp_path / "killed" / "run.json").write_text(json.dumps(older))
+    train(cohort, tmp_path / "killed", cfg, resume=True, progress=False)
 
 
 def test_ddp_two_cpu_processes_train_one_epoch(cohort, tmp_path):

@@ -28,7 +28,10 @@ fitting processes. Y-Net against each other model on the same images: paired DeL
 
 Resumable: each finished (model, fold) fit is saved as ``OUT/NAME_cv/fits/MODEL_foldK.json``
 (its out-of-fold predictions, per-image Dice, timings; no weights) and a rerun continues with
-the fits that are missing. ``--max-fits N`` stops after N new fits (to run in slices).
+the fits that are missing. ``--max-fits N`` stops after N new fits (to run in slices); an
+unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fitting
+nothing. Each fit records how much CPU other processes used while it ran (Linux): a fit
+that shared the machine is marked, since its training speed is not its own.
 Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``.
 
 The peers need ``segmentation_models_pytorch`` (smp ``Unet("resnet34")`` with an auxiliary
@@ -43,6 +46,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -241,9 +245,10 @@ def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
     table = cv_assignment(manifest, settings.folds, settings.seed)
     role = table[f"role_{fold}"].to_numpy()
     train_idx, val_idx, test_idx = (np.flatnonzero(role == r).tolist() for r in ("train", "val", "test"))
-    wall, cpu = time.perf_counter(), time.process_time()  # all of this process's threads
+    wall, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_seconds()
     fit = fit_model(name, cohort, train_idx, val_idx, settings, fold)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu  # cpu: all of this process's threads
+    others = None if busy is None else max(0.0, machine_busy_seconds() - busy - cpu) / wall
     cfg = settings.train_config(name)
     device = resolve_device(settings.device)
     loss_fn = loss_for(cfg, [cohort.nodes[i].label for i in train_idx]).to(device)
@@ -267,8 +272,8 @@ def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
             "tta_decision": decision, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run,
             "val_auc": fit.val_auc, "val_dice_median": fit.val_dice_median, "train_seconds": fit.train_seconds,
             "train_images": fit.train_images, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_gpu_mb": peak_gpu, "threads": torch.get_num_threads(),
-            "cpu_share": cpu / (wall * torch.get_num_threads()) if wall > 0 else None, "history": [{k: h[k] for k in ("epoch", "train_loss", "val_loss", "val_auc",
+            "peak_gpu_mb": peak_gpu, "threads": torch.get_num_threads(), "cpu_seconds": cpu,
+            "other_cpu_cores": others, "history": [{k: h[k] for k in ("epoch", "train_loss", "val_loss", "val_auc",
                                                                      "val_dice_median")} for h in fit.history],
             "wall_seconds": time.perf_counter() - started}
 
@@ -312,10 +317,13 @@ class BenchmarkResult:
     payload: dict | None = None
 
     def summary(self) -> str:
-        if not self.complete:
+        if self.missing:
             return (f"{self.new_fits} fit(s) done in this run; {len(self.missing)} still missing "
                     f"({', '.join(self.missing[:4])}{'…' if len(self.missing) > 4 else ''}); rerun to continue. "
                     f"Progress: {self.markdown_path}")
+        if self.json_path is None:  # --status with every fit saved
+            return f"every fit is saved; rerun without --status to time the models and write the tables. " \
+                   f"Progress: {self.markdown_path}"
         return f"written: {self.json_path}, {self.markdown_path}"
 
 
@@ -339,14 +347,18 @@ class WorkerFailed(RuntimeError):
     """A fit or timing process ended without its result (its own one-line error is kept)."""
 
 
-def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, target: Path) -> None:
+def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, target: Path,
+            debug: bool = False) -> None:
     """Run one fit (or speed measurement) in a fresh process, so that its peak memory is its own.
     A worker refusing its input (exit 2: a bad image, say) is an :class:`InputError` here too."""
     cmd = [sys.executable, "-m", "ynet.benchmark", "--worker", kind, "--name", "worker", "--model", model,
            "--fold", str(fold),
-           "--data", str(data), "--target", str(target), "--settings", json.dumps(settings.to_dict())]
+           "--data", str(data), "--target", str(target), "--settings", json.dumps(settings.to_dict()),
+           *(["--debug"] if debug else [])]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0 or not target.exists():
+        if debug:  # the worker's own traceback, which the parent's would not show
+            log.error("%s of %s fold %d, the worker's output:\n%s", kind, model, fold, done.stderr)
         tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
         error = InputError if done.returncode == EXIT_BAD_INPUT else WorkerFailed
         raise error(f"{kind} of {model} fold {fold} failed (exit {done.returncode}): {tail[0]}")
@@ -388,7 +400,7 @@ def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Se
                           "tta": [r["tta"] for r in records], "best_epoch": [r["best_epoch"] for r in records],
                           "inner_val_auc": [r["val_auc"] for r in records],
                           "inner_val_dice_median": [r["val_dice_median"] for r in records],
-                          "cpu_share": [r.get("cpu_share") for r in records],
+                          "other_cpu_cores": [r.get("other_cpu_cores") for r in records],
                           "shared_machine": [_shared(r) for r in records],
                           "peak_gpu_mb": max((r["peak_gpu_mb"] or 0 for r in records), default=None) or None}
     paired = {}
@@ -470,13 +482,28 @@ def markdown(payload: dict, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-SHARED_BELOW = 0.75  # a CPU fit given less of its threads' time than this shared the machine
+SHARED_ABOVE = 0.25  # cores used by other processes, on average over a fit, that make it shared
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (Linux ``/proc/stat``: user,
+    nice, system, irq, softirq, steal); None where that is not available."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _shared(record: dict) -> bool:
-    """Whether a CPU fit ran on a shared machine (its training speed is then not its own)."""
-    share = record.get("cpu_share")
-    return record.get("peak_gpu_mb") is None and share is not None and share < SHARED_BELOW
+    """Whether a CPU fit shared the machine with other work (its training speed is then not
+    its own): other processes used more than :data:`SHARED_ABOVE` cores on average."""
+    others = record.get("other_cpu_cores")
+    return record.get("peak_gpu_mb") is None and others is not None and others > SHARED_ABOVE
 
 
 def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str) -> str:
@@ -513,17 +540,18 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
     lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
               "table adds inference speeds timed on their own. Rerun the same command to continue."]
     if any(_shared(rec) for records in fits.values() for rec in records):
-        lines += ["", f"*: on CPU the fit had less than {SHARED_BELOW:.0%} of its threads' time (another job shared "
-                  "the machine); its predictions stand, its speed does not: delete the fit and rerun it alone."]
+        lines += ["", f"*: other processes used more than {SHARED_ABOVE:g} of a core on average while the fit ran; "
+                  "its predictions stand, its speed does not: delete the fit and rerun it alone."]
     return "\n".join(lines) + "\n"
 
 
 def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS, out: str | Path = "reports/benchmarks",
-                  *, max_fits: int | None = None, in_process: bool = False,
-                  say=lambda _: None) -> BenchmarkResult:
+                  *, max_fits: int | None = None, in_process: bool = False, status_only: bool = False,
+                  debug: bool = False, say=lambda _: None) -> BenchmarkResult:
     """Run (or continue) the cross-validated benchmark; write NAME_cv.json and NAME_cv.md when
-    every (model, fold) fit is done. ``in_process`` fits in this process (tests; peak memory
-    then is the whole process's)."""
+    every (model, fold) fit is done, NAME_cv/progress.md while some are missing.
+    ``in_process`` fits in this process (tests; peak memory then is the whole process's);
+    ``status_only`` fits and times nothing and only reports where the run stands."""
     data, out = Path(data), Path(out)
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -532,8 +560,14 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     manifest = read_manifest(manifest_path, exclude_labels=settings.exclude_labels)
     table = cv_assignment(manifest, settings.folds, settings.seed)
     fits_dir = _fits_dir(out, name)
-    fits_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(fits_dir.parent / "folds.csv", table.to_csv(index=False))
+    progress = fits_dir.parent / "progress.md"
+    if status_only:
+        if not fits_dir.is_dir():
+            raise InputError(f"{fits_dir}: no saved fits (nothing of {name!r} has run under {out})")
+        max_fits = 0
+    else:
+        fits_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(fits_dir.parent / "folds.csv", table.to_csv(index=False))
     fits, missing, new = {}, [], 0
     for m in models:
         key = settings.key(m, manifest.sha256)
@@ -541,20 +575,19 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
         for k in range(settings.folds):
             path = fits_dir / f"{m}_fold{k}.json"
             record = _load_fit(path, key)
-            if record is None and (max_fits is None or new < max_fits):  # max_fits 0: status only
+            if record is None and (max_fits is None or new < max_fits):
                 say(f"fitting {m}, fold {k + 1} of {settings.folds}")
                 if in_process:
                     write_json_atomic(path, run_fit(m, k, data, settings))
                 else:
-                    _worker("fit", m, k, data, settings, path)
+                    _worker("fit", m, k, data, settings, path, debug)
                 new += 1
                 record = _load_fit(path, key)
             if record is None:
                 missing.append(f"{m} fold {k}")
             else:
                 fits[m].append(record)
-    if missing:  # where it stands, written beside the fits (a long benchmark runs over sittings)
-        progress = fits_dir.parent / "progress.md"
+    if missing or status_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
         write_text_atomic(progress, progress_markdown(fits, settings, name))
         return BenchmarkResult(None, progress, False, new, tuple(missing))
     speeds = {}
@@ -566,7 +599,7 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
             if in_process:
                 write_json_atomic(path, measure_speed(m, settings, tta))
             else:
-                _worker("speed", m, int(tta), data, settings, path)
+                _worker("speed", m, int(tta), data, settings, path, debug)
         speeds[m] = json.loads(path.read_text(encoding="utf-8"))
     hw = hardware(resolve_device(settings.device))
     payload = summarize(fits, speeds, settings, hw)
@@ -581,6 +614,7 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     json_path, md_path = out / f"{name}_cv.json", out / f"{name}_cv.md"
     write_json_atomic(json_path, payload)
     write_text_atomic(md_path, markdown(payload, name))
+    progress.unlink(missing_ok=True)  # the tables say it all now
     return BenchmarkResult(json_path, md_path, True, new, (), payload)
 
 
@@ -656,9 +690,9 @@ def main(argv=None) -> int:
     def handler() -> int:
         settings = settings_from_args(args)
         models = tuple(m for m in args.models.split(",") if m)
-        result = run_benchmark(args.data, args.name, settings, models, args.out,
-                               max_fits=0 if args.status else args.max_fits,
-                               in_process=args.in_process, say=lambda line: print(line, file=sys.stderr))
+        result = run_benchmark(args.data, args.name, settings, models, args.out, max_fits=args.max_fits,
+                               in_process=args.in_process, status_only=args.status, debug=args.debug,
+                               say=lambda line: print(line, file=sys.stderr))
         print(result.summary())
         print(result.markdown_path.read_text(encoding="utf-8"))
         return 0

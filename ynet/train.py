@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import os
 import shutil
@@ -467,18 +468,26 @@ def _finished(build_model: ModelBuilder, files: FoldFiles, fold: int, device: to
 
 # Settings that may differ when a run is resumed (where it runs, not what it computes).
 RESUME_MAY_CHANGE = frozenset({"device", "num_workers", "fold", "amp"})
+# How a setting is named in a message, where not `ynet train`'s --<name with dashes>.
+_OPTION_NAMES = {"augment": "--no-augment", "exclude_labels": "--exclude-label",
+                 **{key: f"setting {key}" for key in ("weight_decay", "seg_weight", "cls_weight", "extra")}}
 
 
 def _check_resumable(path: Path, saved: dict | None, cfg: TrainConfig) -> None:
-    """Refuse (one line) to resume a checkpoint made with other model or training settings:
-    its weights would not fit the model, or the run would not be the one it continues."""
+    """Refuse (one line) to resume a run made with other model or training settings: its
+    weights would not fit the model, or the run would not be the one it continues. A setting
+    the saved run predates counts as its default."""
     if not isinstance(saved, dict):
-        raise ValueError(f"{path}: checkpoint without its training settings; cannot resume")
+        raise ValueError(f"{path}: without its training settings; cannot resume")
+    defaults = TrainConfig().to_dict()
     now = cfg.to_dict()
-    for key in sorted(set(saved) | set(now)):
-        if key not in RESUME_MAY_CHANGE and saved.get(key) != now.get(key):
-            option = "--" + key.replace("_", "-")
-            raise ValueError(f"{path}: made with {option} {saved.get(key)!r}, now {now.get(key)!r}; cannot resume "
+    for key in sorted(now):
+        if key in RESUME_MAY_CHANGE:
+            continue
+        before = saved.get(key, defaults[key])
+        if before != now[key]:
+            option = _OPTION_NAMES.get(key, "--" + key.replace("_", "-"))
+            raise ValueError(f"{path}: made with {option} {before!r}, now {now[key]!r}; cannot resume "
                              "(use the run's settings, or a new --out)")
 
 
@@ -491,6 +500,13 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
         raise InputError(f"{run_dir}: exists and is not a folder; give a run folder")
     if main_process and (run_dir / RUN_RECORD).exists() and not resume:
         raise ValueError(f"{run_dir}: holds a previous run; pass --resume to continue it or choose a new --out")
+    if resume and (run_dir / RUN_RECORD).exists():  # checked before run.json is written again
+        try:
+            record = json.loads((run_dir / RUN_RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{run_dir / RUN_RECORD}: unreadable run record ({type(exc).__name__})") from exc
+        _check_resumable(run_dir / RUN_RECORD, record.get("train_config") if isinstance(record, dict) else None,
+                         cfg)
     resolve_device(cfg.device)  # no CUDA: refused before anything is written
     manifest = read_manifest(manifest_path, exclude_labels=cfg.exclude_labels)
     labels = {n.label for n in manifest.nodes}
