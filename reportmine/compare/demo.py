@@ -103,7 +103,9 @@ def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 
 
     ``out`` (and ``keep_runs``) are folder outputs of the demo: new or empty, or the demo's
     own earlier output, which is replaced; a folder holding anything else is refused before
-    any work starts.
+    any work starts. The kept runs are moved into place before the comparison reads them
+    (so the page names them where they stay); if the comparison then fails, the new runs
+    are kept and ``out`` is left as it was.
     """
     from ynet.train import TrainConfig, train
 
