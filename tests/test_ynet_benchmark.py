@@ -116,6 +116,7 @@ def test_paired_comparison_against_scipy_and_sklearn():
     assert result["auc_difference"] == pytest.approx(expected, rel=1e-12)
     assert result["ci_low"] < expected < result["ci_high"] and 0 < result["p_value"] < 1
     assert result["dice_wilcoxon_p"] == pytest.approx(wilcoxon(a["dice"], b["dice"]).pvalue, rel=1e-12)
+    assert result["dice_difference_median"] == pytest.approx(np.median(a["dice"].to_numpy() - b.loc[ids, "dice"]))
     no_masks = b.assign(dice=np.nan)
     assert paired_comparison(a, no_masks)["dice_wilcoxon_p"] is None
 

@@ -83,7 +83,7 @@ YNET_MODELS = ("ynet", "ynet_cls_only")
 MODEL_KEYS = ("auc", "auc_ci_low", "auc_ci_high", "dice_median", "dice_q1", "dice_q3", "n_images", "epochs",
               "params", "train_images_per_s", "infer_images_per_s_b1", "infer_images_per_s_b8", "peak_rss_mb",
               "hardware")
-PAIRED_KEYS = ("auc_difference", "ci_low", "ci_high", "p_value", "dice_wilcoxon_p")
+PAIRED_KEYS = ("auc_difference", "ci_low", "ci_high", "p_value", "dice_wilcoxon_p", "dice_difference_median")
 
 
 # ------------------------------------------------------------------ models
@@ -433,11 +433,30 @@ def paired_comparison(ynet: pd.DataFrame, peer: pd.DataFrame) -> dict:
         t = delong_test(both["label_y"].to_numpy(), both["prob_y"].to_numpy(), both["prob_p"].to_numpy())
         out.update(auc_difference=t.difference, ci_low=t.ci_low, ci_high=t.ci_high, p_value=t.p_value)
     d = both[["dice_y", "dice_p"]].dropna()
+    if len(d):  # the direction the Wilcoxon p is about: Y-Net − peer, per image
+        out["dice_difference_median"] = float(np.median(d["dice_y"] - d["dice_p"]))
     if len(d) and (d["dice_y"] != d["dice_p"]).any():
         out["dice_wilcoxon_p"] = float(wilcoxon(d["dice_y"], d["dice_p"]).pvalue)
     elif len(d):
         out["dice_wilcoxon_p"] = 1.0  # identical Dice on every image
     return out
+
+
+def paired_lines(paired: dict) -> list[str]:
+    """The Markdown table of Y-Net against each other model (same images)."""
+    def num(v, digits):
+        return "—" if v is None else f"{v:.{digits}f}"
+
+    lines = ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | median per-image Dice difference | "
+             "Wilcoxon p (per-image Dice) |", "|---|---|---:|---:|---:|"]
+    for key, r in paired.items():
+        peer = key.removeprefix("ynet_vs_")
+        diff = "—" if r["auc_difference"] is None else \
+            f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
+        dice = "—" if r.get("dice_difference_median") is None else f"{r['dice_difference_median']:+.3f}"
+        lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {num(r['p_value'], 4)} | {dice} | "
+                     f"{num(r['dice_wilcoxon_p'], 4)} |")
+    return lines
 
 
 def markdown(payload: dict, name: str) -> str:
@@ -461,14 +480,7 @@ def markdown(payload: dict, name: str) -> str:
                      f"{num(r['train_images_per_s'], 1)} | {num(r['infer_images_per_s_b1'], 1)} | "
                      f"{num(r['infer_images_per_s_b8'], 1)} | {num(r['peak_rss_mb'], 0)} MB |")
     if payload["paired"]:
-        lines += ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | Wilcoxon p (per-image Dice) |",
-                  "|---|---|---:|---:|"]
-        for key, r in payload["paired"].items():
-            peer = key.removeprefix("ynet_vs_")
-            diff = "—" if r["auc_difference"] is None else \
-                f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
-            lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {num(r['p_value'], 4)} | "
-                         f"{num(r['dice_wilcoxon_p'], 4)} |")
+        lines += paired_lines(payload["paired"])
     lines += ["", "Inner validation (where options are compared; never the out-of-fold predictions): "
               + "; ".join(f"{NAMES.get(m, m)} AUC {num(_mean(_known(f['inner_val_auc'])))}, Dice "
                           f"{num(_mean(_known(f['inner_val_dice_median'])))}" for m, f in payload["per_fold"].items())
@@ -529,14 +541,7 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
                           for rec in records if rec["train_seconds"]) or "—"
         lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {auc} | {dice} | {inner} | {speed} |")
     if summary["paired"]:
-        lines += ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | Wilcoxon p (per-image Dice) |",
-                  "|---|---|---:|---:|"]
-        for key, r in summary["paired"].items():
-            peer = key.removeprefix("ynet_vs_")
-            diff = "—" if r["auc_difference"] is None else \
-                f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
-            lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {num(r['p_value'], 4)} | "
-                         f"{num(r['dice_wilcoxon_p'], 4)} |")
+        lines += paired_lines(summary["paired"])
     lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
               "table adds inference speeds timed on their own. Rerun the same command to continue."]
     if any(_shared(rec) for records in fits.values() for rec in records):
