@@ -78,13 +78,17 @@ def test_every_model_gets_the_same_budget():
     for key in ("epochs", "patience", "batch_size", "lr", "weight_decay", "image_size", "augment", "seed"):
         assert len({getattr(c, key) for c in configs}) == 1, key
     assert Settings(epochs=7).train_config("monai_unet").patience == 7  # no early stopping by default
-    options = Settings(ynet_head="mask", ynet_morphology=True, ynet_class_balanced=True, ynet_select="auc")
+    options = Settings(ynet_head="mask", ynet_morphology=True, ynet_class_balanced=True, ynet_select="auc",
+                       ynet_dice_weight=1.0)
     ynet = options.train_config("ynet")
-    assert (ynet.head, ynet.morphology, ynet.class_balanced, ynet.select) == ("mask", True, True, "auc")
+    assert (ynet.head, ynet.morphology, ynet.class_balanced, ynet.select, ynet.dice_weight) == \
+        ("mask", True, True, "auc", 1.0)
     for peer in ("smp_unet_r34", "monai_unet"):  # Y-Net's options never reach a peer
         c = options.train_config(peer)
-        assert (c.head, c.morphology, c.class_balanced, c.select) == ("global", False, False, "loss")
-    assert options.train_config("ynet_cls_only").head == "global"  # no decoder, no mask to pool in
+        assert (c.head, c.morphology, c.class_balanced, c.select, c.dice_weight) == ("global", False, False, "loss", 0)
+    cls_only = options.train_config("ynet_cls_only")  # no decoder, no mask to pool in or to score
+    assert (cls_only.head, cls_only.dice_weight) == ("global", 0)
+    assert Settings().key("ynet", "m") != options.key("ynet", "m")  # saved fits of other settings are refused
 
 
 def test_cv_assignment_grouped_stratified_every_image_tested_once(tmp_path):

@@ -15,7 +15,7 @@ prediction per model. Every model gets the same preprocessing, augmentation, opt
 (Adam, lr 1e-3, batch 8, cosine schedule), epoch budget and early-stopping patience; the
 loss is cross-entropy for the mask and for the class (a model without one of the two heads
 drops that term). Y-Net options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``,
-``--ynet-head mask``, ``--ynet-morphology``) change how Y-Net uses its budget, never the
+``--ynet-head mask``, ``--ynet-morphology``, ``--ynet-dice-weight``) change how Y-Net uses its budget, never the
 budget; ``--ynet-tta auto`` decides on the inner validation part only, and the JSON keeps
 every fit's inner-validation AUC and Dice (``per_fold``) so that options are compared on
 inner validation, never on the out-of-fold predictions.
@@ -59,7 +59,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
-from reportmine.core.arguments import ArgumentParser, parse_command_line, whole
+from reportmine.core.arguments import ArgumentParser, parse_command_line, real, whole
 from reportmine.core.errors import EXIT_BAD_INPUT, InputError, run_command
 from reportmine.core.outputs import write_json_atomic, write_text_atomic
 from reportmine.core.provenance import versions
@@ -149,6 +149,7 @@ class Settings:
     ynet_select: str = "loss"  # loss | auc
     ynet_head: str = "global"  # global | mask (seg+cls Y-Net only)
     ynet_morphology: bool = False  # seg+cls Y-Net only
+    ynet_dice_weight: float = 0.0  # a soft Dice term in Y-Net's mask loss (seg+cls Y-Net only)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -169,7 +170,8 @@ class Settings:
                            class_balanced=self.ynet_class_balanced and ynet,
                            select=self.ynet_select if ynet else "loss",
                            head=self.ynet_head if name == "ynet" else "global",
-                           morphology=self.ynet_morphology and name == "ynet")
+                           morphology=self.ynet_morphology and name == "ynet",
+                           dice_weight=self.ynet_dice_weight if name == "ynet" else 0.0)
 
     def tta(self, name: str) -> str:
         return self.ynet_tta if name in YNET_MODELS else "off"
@@ -651,6 +653,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Y-Net classification head: global pooling (paper) or mask-guided pooling")
     parser.add_argument("--ynet-morphology", action="store_true",
                         help="feed the predicted node's shape to Y-Net's classification head")
+    parser.add_argument("--ynet-dice-weight", type=real(0, 100), default=0.0,
+                        help="add a soft Dice term of this weight to Y-Net's mask loss (default 0: cross-entropy, "
+                             "as every model)")
     parser.add_argument("--max-fits", type=whole(1), help="stop after this many new fits (rerun to continue)")
     parser.add_argument("--status", action="store_true",
                         help="fit nothing: print where the benchmark stands (and write NAME_cv/progress.md)")
@@ -670,7 +675,8 @@ def settings_from_args(args) -> Settings:
                     exclude_labels=tuple(args.exclude_label) if args.exclude_label else ("normal",),
                     ynet_width=args.ynet_width, ynet_tta=args.ynet_tta,
                     ynet_class_balanced=args.ynet_class_balanced, ynet_select=args.ynet_select,
-                    ynet_head=args.ynet_head, ynet_morphology=args.ynet_morphology)
+                    ynet_head=args.ynet_head, ynet_morphology=args.ynet_morphology,
+                    ynet_dice_weight=args.ynet_dice_weight)
 
 
 def main(argv=None) -> int:
