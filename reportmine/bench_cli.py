@@ -12,7 +12,7 @@ import json
 import math
 import sys
 
-from .core.arguments import ArgumentParser, parse_command_line, real, whole
+from .core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 from .core.errors import InputError
 from .stats.audit import MAX_DECIMALS, MAX_GROUP
 
@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "compare output (with --force); never a folder holding other files")
     cp.add_argument("--force", action="store_true", help="replace an earlier `benchmark compare` output in --out")
     cp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    cp.add_argument("--seed", type=whole(0, 2**32 - 1), default=0, help="random seed, 0 to 2^32 − 1 (default 0)")
+    add_seed(cp)
     cp.add_argument("--title", default="Y-Net versus the original ultrasound reports")
     cp.add_argument("--synthetic", action="store_true", help="mark the page as synthetic demonstration data")
     cp.add_argument("--unit-name", default="node",
@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--out", default="reports/demo",
                     help="output folder: new or empty, or an earlier demo output (replaced)")
     dm.add_argument("--epochs", type=_bounded_count(MAX_DEMO_EPOCHS, 1), default=12)
-    dm.add_argument("--seed", type=whole(0, 2**32 - 1), default=0, help="random seed, 0 to 2^32 − 1 (default 0)")
+    add_seed(dm)
     dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder "
                                          "(new or empty, or the demo's earlier one)")
     dm.set_defaults(func=cmd_demo)

@@ -59,7 +59,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
-from reportmine.core.arguments import ArgumentParser, parse_command_line, real, whole
+from reportmine.core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 from reportmine.core.errors import EXIT_BAD_INPUT, InputError, run_command
 from reportmine.core.outputs import write_json_atomic, write_text_atomic
 from reportmine.core.provenance import versions
@@ -444,11 +444,13 @@ def paired_comparison(ynet: pd.DataFrame, peer: pd.DataFrame) -> dict:
     return out
 
 
+def _num(value, digits: int = 3) -> str:
+    """A table cell: the number to ``digits`` places, or — where there is none."""
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
 def paired_lines(paired: dict) -> list[str]:
     """The Markdown table of Y-Net against each other model (same images)."""
-    def num(v, digits):
-        return "—" if v is None else f"{v:.{digits}f}"
-
     lines = ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | median per-image Dice difference | "
              "Wilcoxon p (per-image Dice) |", "|---|---|---:|---:|---:|"]
     for key, r in paired.items():
@@ -456,14 +458,12 @@ def paired_lines(paired: dict) -> list[str]:
         diff = "—" if r["auc_difference"] is None else \
             f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
         dice = "—" if r.get("dice_difference_median") is None else f"{r['dice_difference_median']:+.3f}"
-        lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {num(r['p_value'], 4)} | {dice} | "
-                     f"{num(r['dice_wilcoxon_p'], 4)} |")
+        lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {_num(r['p_value'], 4)} | {dice} | "
+                     f"{_num(r['dice_wilcoxon_p'], 4)} |")
     return lines
 
 
 def markdown(payload: dict, name: str) -> str:
-    def num(v, digits=3):
-        return "—" if v is None else f"{v:.{digits}f}"
 
     p = payload["protocol"]
     lines = [f"# {name}: {p['folds']}-fold cross-validation, {p['epochs']} epochs per fit ({p['hardware']})", "",
@@ -477,15 +477,15 @@ def markdown(payload: dict, name: str) -> str:
         auc = "—" if r["auc"] is None else f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
         dice = "—" if r["dice_median"] is None else \
             f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
-        lines.append(f"| {NAMES.get(m, m)} | {r['params']:,} | {auc} | {dice} | {num(f['auc_mean'])} "
-                     f"({num(f['auc_sd'])}) | {num(f['dice_mean'])} ({num(f['dice_sd'])}) | "
-                     f"{num(r['train_images_per_s'], 1)} | {num(r['infer_images_per_s_b1'], 1)} | "
-                     f"{num(r['infer_images_per_s_b8'], 1)} | {num(r['peak_rss_mb'], 0)} MB |")
+        lines.append(f"| {NAMES.get(m, m)} | {r['params']:,} | {auc} | {dice} | {_num(f['auc_mean'])} "
+                     f"({_num(f['auc_sd'])}) | {_num(f['dice_mean'])} ({_num(f['dice_sd'])}) | "
+                     f"{_num(r['train_images_per_s'], 1)} | {_num(r['infer_images_per_s_b1'], 1)} | "
+                     f"{_num(r['infer_images_per_s_b8'], 1)} | {_num(r['peak_rss_mb'], 0)} MB |")
     if payload["paired"]:
         lines += paired_lines(payload["paired"])
     lines += ["", "Inner validation (where options are compared; never the out-of-fold predictions): "
-              + "; ".join(f"{NAMES.get(m, m)} AUC {num(_mean(_known(f['inner_val_auc'])))}, Dice "
-                          f"{num(_mean(_known(f['inner_val_dice_median'])))}" for m, f in payload["per_fold"].items())
+              + "; ".join(f"{NAMES.get(m, m)} AUC {_num(_mean(_known(f['inner_val_auc'])))}, Dice "
+                          f"{_num(_mean(_known(f['inner_val_dice_median'])))}" for m, f in payload["per_fold"].items())
               + "."]
     shared = [f"{NAMES.get(m, m)} fold {k}" for m, f in payload["per_fold"].items()
               for k, flag in enumerate(f.get("shared_machine", ())) if flag]
@@ -524,8 +524,6 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
     """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
     inner-validation AUC and training speed, and, for a model with every fold done, its
     out-of-fold AUC and Dice and the paired tests against Y-Net (when Y-Net is done too)."""
-    def num(v, digits=3):
-        return "—" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
     done = {m: records for m, records in fits.items() if len(records) == settings.folds}
     summary = summarize(done, {m: {} for m in done}, settings, "") if done else {"models": {}, "paired": {}}
@@ -538,8 +536,8 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
             f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
         dice = "—" if r is None or r["dice_median"] is None else \
             f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
-        inner = ", ".join(f"{rec['fold']}: {num(rec['val_auc'])}" for rec in records) or "—"
-        speed = ", ".join(num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if _shared(rec) else "")
+        inner = ", ".join(f"{rec['fold']}: {_num(rec['val_auc'])}" for rec in records) or "—"
+        speed = ", ".join(_num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if _shared(rec) else "")
                           for rec in records if rec["train_seconds"]) or "—"
         lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {auc} | {dice} | {inner} | {speed} |")
     if summary["paired"]:
@@ -637,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
-    parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=0, help="random seed, 0 to 2^32 − 1 (default 0)")
+    add_seed(parser)
     parser.add_argument("--batch-size", type=whole(1), default=8, help="at least 1 (default 8)")
     parser.add_argument("--patience", type=whole(1), help="early stopping (default: none, every fit runs --epochs)")
     parser.add_argument("--image-size", type=image_size, default=256, help="network input size in px (default 256)")

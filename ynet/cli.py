@@ -8,12 +8,10 @@ import logging
 import os
 import sys
 
-from reportmine.core.arguments import ArgumentParser, parse_command_line, real, whole
+from reportmine.core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 
 from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
-from .limits import WIDTH_RANGE
-from .limits import image_size as _image_size
-from .limits import width as WIDTH
+from .limits import WIDTH_RANGE, image_size, width
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,10 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=whole(1), default=8,
                    help="early stopping on the validation loss: epochs without improvement, at least 1")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    t.add_argument("--seed", type=whole(0, 2**32 - 1), default=0, help="random seed, 0 to 2^32 − 1 (default 0)")
-    t.add_argument("--width", type=WIDTH, default=1.0,
+    add_seed(t)
+    t.add_argument("--width", type=width, default=1.0,
                    help=f"channel width multiplier, {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g} (default 1)")
-    t.add_argument("--image-size", type=_image_size, default=256,
+    t.add_argument("--image-size", type=image_size, default=256,
                    help=f"network input size in px, a multiple of 8 from {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]}")
     t.add_argument("--dice-weight", type=real(0, 100), default=0.0, help="add a soft Dice term to the mask loss")
     t.add_argument("--head", choices=("global", "mask"), default="global",
@@ -74,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="model configuration and parameter count")
     i.add_argument("--variant", choices=("seg+cls", "cls-only"), default="seg+cls")
-    i.add_argument("--width", type=WIDTH, default=1.0,
+    i.add_argument("--width", type=width, default=1.0,
                    help=f"channel width multiplier, {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g} (default 1)")
     i.add_argument("--json", action="store_true")
     return parser

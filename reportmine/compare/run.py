@@ -75,7 +75,8 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
     if options.reports:
         path = Path(options.reports)
         # a .xlsx classify output holds its results on the "results" sheet; any other table, its first
-        frame = unescape_frame(read_table(path, sheet="results" if "results" in sheet_names(path) else None))
+        sheets = sheet_names(path)
+        frame = unescape_frame(read_table(path, sheet="results" if "results" in sheets else None))
         id_col = choose_column(path, list(frame.columns), None, ID_COLUMN_NAMES, "id")
         if id_col is None:
             raise InputError(f"{path}: no id column (ln_id / id / report_id) to join the reports on")
@@ -92,7 +93,7 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
                          calls.astype(int).to_numpy(), source=str(path),
                          sha256=file_sha256(path))
         texts = dict(zip(frame[id_col].astype(str), frame["text"].astype(str))) if "text" in frame.columns else {}
-        return test, texts, _evidence_of(path, ids)
+        return test, texts, _evidence_of(path, ids, sheets)
     texts = {n.id: n.meta.get("report_text", "") for n in manifest.nodes}
     if not any(str(t).strip() for t in texts.values()):
         return None, {}, None
@@ -114,11 +115,12 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
     return test, {i: texts[i] for i in ids}, used
 
 
-def _evidence_of(path: Path, ids: list[str]) -> list | None:
+def _evidence_of(path: Path, ids: list[str], sheets: list[str]) -> list | None:
     """Node-scope dictionary entries per report from a `reportmine classify` output's evidence
-    (the xlsx "evidence" sheet or the CSV's sibling .evidence.csv), for Table 1."""
+    (the xlsx "evidence" sheet, ``sheets`` being the workbook's, or the CSV's sibling
+    .evidence.csv), for Table 1."""
     if path.suffix.lower() == ".xlsx":
-        if "evidence" not in sheet_names(path):
+        if "evidence" not in sheets:
             return None
         ev = unescape_frame(read_table(path, sheet="evidence"))
     elif path.with_suffix(".evidence.csv").exists():
@@ -143,7 +145,7 @@ def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, 
                          "report_text in the manifest)")
     from ..review.overrides import apply_to_calls, read_overrides
 
-    names = {1: "malignant", 0: "benign", -1: "indeterminate"}
+    names = {call: label for label, call in REPORT_CALLS.items()}
     labels, record = apply_to_calls(read_overrides(options.report_overrides), list(reports.ids),
                                     [names[int(c)] for c in reports.calls], reports.source, known_ids=nodes,
                                     restrict_to=ids)

@@ -47,6 +47,11 @@ def real(low: float = -math.inf, high: float = math.inf, *, open_low: bool = Fal
     return parse
 
 
+def add_seed(parser: argparse.ArgumentParser) -> None:
+    """``--seed``: a random seed, 0 to 2^32 − 1 (what numpy and torch accept), default 0."""
+    parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=0, help="random seed, 0 to 2^32 − 1 (default 0)")
+
+
 def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
     """``--debug`` on every subcommand, nested ones too (``reportmine dictionary check --debug``)."""
     for action in parser._subparsers._group_actions if parser._subparsers else ():
