@@ -35,6 +35,7 @@ from ynet.dataset import NodeDataset
 from ynet.manifest import read_manifest
 from ynet.phantom import write_phantom_cohort
 from ynet.runs import read_run
+from ynet.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--folds", "2", "--epochs", "1", "--image-size", "64", "--ynet-width", "0.25", "--batch-size", "4"]
@@ -78,17 +79,23 @@ def test_every_model_gets_the_same_budget():
     for key in ("epochs", "patience", "batch_size", "lr", "weight_decay", "image_size", "augment", "seed"):
         assert len({getattr(c, key) for c in configs}) == 1, key
     assert Settings(epochs=7).train_config("monai_unet").patience == 7  # no early stopping by default
-    options = Settings(ynet_head="mask", ynet_morphology=True, ynet_class_balanced=True, ynet_select="auc",
-                       ynet_dice_weight=1.0)
+    # one mask loss for every model with a mask head: the trainer's default, or what --dice-weight says
+    assert {Settings().train_config(m).dice_weight for m in ("ynet", "smp_unet_r34", "monai_unet")} == \
+        {TrainConfig().dice_weight}
+    assert {Settings(dice_weight=0.25).train_config(m).dice_weight for m in ("ynet", "smp_unet_r34", "monai_unet")} \
+        == {0.25}
+    options = Settings(ynet_head="mask", ynet_morphology=True, ynet_class_balanced=True, ynet_select="auc")
     ynet = options.train_config("ynet")
-    assert (ynet.head, ynet.morphology, ynet.class_balanced, ynet.select, ynet.dice_weight) == \
-        ("mask", True, True, "auc", 1.0)
+    assert (ynet.head, ynet.morphology, ynet.class_balanced, ynet.select) == ("mask", True, True, "auc")
     for peer in ("smp_unet_r34", "monai_unet"):  # Y-Net's options never reach a peer
         c = options.train_config(peer)
-        assert (c.head, c.morphology, c.class_balanced, c.select, c.dice_weight) == ("global", False, False, "loss", 0)
+        assert (c.head, c.morphology, c.class_balanced, c.select) == ("global", False, False, "loss")
     cls_only = options.train_config("ynet_cls_only")  # no decoder, no mask to pool in or to score
     assert (cls_only.head, cls_only.dice_weight) == ("global", 0)
     assert Settings().key("ynet", "m") != options.key("ynet", "m")  # saved fits of other settings are refused
+    assert Settings().key("monai_unet", "m") != Settings(dice_weight=0).key("monai_unet", "m")
+    # equal settings are one key whether a number is written 0 or 0.0 (saved fits are not refused)
+    assert Settings(dice_weight=0).key("ynet", "m") == Settings(dice_weight=0.0).key("ynet", "m")
 
 
 def test_cv_assignment_grouped_stratified_every_image_tested_once(tmp_path):

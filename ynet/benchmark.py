@@ -12,11 +12,11 @@ validation part; the model is fitted by the one trainer (:func:`ynet.train.fit_f
 code ``ynet train`` runs) on the inner training part, its epoch is chosen on the inner
 validation part, and it predicts fold *k*. Every image thus gets exactly one out-of-fold
 prediction per model. Every model gets the same preprocessing, augmentation, optimiser
-(Adam, lr 1e-3, batch 8, cosine schedule), epoch budget and early-stopping patience; the
-loss is cross-entropy for the mask and for the class (a model without one of the two heads
-drops that term). Y-Net options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``,
-``--ynet-head mask``, ``--ynet-morphology``, ``--ynet-dice-weight``) change how Y-Net uses its budget, never the
-budget; ``--ynet-tta auto`` decides on the inner validation part only, and the JSON keeps
+(Adam, lr 1e-3, batch 8, cosine schedule), epoch budget, early-stopping patience and loss:
+cross-entropy for the class, cross-entropy plus ``--dice-weight`` × soft Dice for the mask
+(the default of ``ynet train``; a model without one of the two heads drops that term). Y-Net
+options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``, ``--ynet-head mask``,
+``--ynet-morphology``) change how Y-Net uses its budget, never the budget; ``--ynet-tta auto`` decides on the inner validation part only, and the JSON keeps
 every fit's inner-validation AUC and Dice (``per_fold``) so that options are compared on
 inner validation, never on the out-of-fold predictions.
 
@@ -143,13 +143,13 @@ class Settings:
     seed: int = 0
     device: str = "cpu"
     exclude_labels: tuple[str, ...] = ("normal",)
+    dice_weight: float = TrainConfig.dice_weight  # the soft Dice term of every model's mask loss
     ynet_width: float = 1.0
     ynet_tta: str = "off"  # off | on | auto (decided on the inner validation part)
     ynet_class_balanced: bool = False
     ynet_select: str = "loss"  # loss | auc
     ynet_head: str = "global"  # global | mask (seg+cls Y-Net only)
     ynet_morphology: bool = False  # seg+cls Y-Net only
-    ynet_dice_weight: float = 0.0  # a soft Dice term in Y-Net's mask loss (seg+cls Y-Net only)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -171,7 +171,7 @@ class Settings:
                            select=self.ynet_select if ynet else "loss",
                            head=self.ynet_head if name == "ynet" else "global",
                            morphology=self.ynet_morphology and name == "ynet",
-                           dice_weight=self.ynet_dice_weight if name == "ynet" else 0.0)
+                           dice_weight=0.0 if name == "ynet_cls_only" else self.dice_weight)
 
     def tta(self, name: str) -> str:
         return self.ynet_tta if name in YNET_MODELS else "off"
@@ -640,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--patience", type=whole(1), help="early stopping (default: none, every fit runs --epochs)")
     parser.add_argument("--image-size", type=image_size, default=256, help="network input size in px (default 256)")
     parser.add_argument("--exclude-label", action="append", help="labels to drop (default: normal)")
+    parser.add_argument("--dice-weight", type=real(0, 100), default=TrainConfig.dice_weight,
+                        help="weight of the soft Dice term in every model's mask loss (default 1, as `ynet train`; "
+                             "0: cross-entropy only, as the paper)")
     parser.add_argument("--ynet-width", type=width, default=1.0, help="Y-Net channel width multiplier (default 1)")
     parser.add_argument("--ynet-tta", choices=("off", "on", "auto"), default="off",
                         help="horizontal-flip test-time augmentation for Y-Net (auto: chosen on inner validation)")
@@ -651,9 +654,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Y-Net classification head: global pooling (paper) or mask-guided pooling")
     parser.add_argument("--ynet-morphology", action="store_true",
                         help="feed the predicted node's shape to Y-Net's classification head")
-    parser.add_argument("--ynet-dice-weight", type=real(0, 100), default=0.0,
-                        help="add a soft Dice term of this weight to Y-Net's mask loss (default 0: cross-entropy, "
-                             "as every model)")
     parser.add_argument("--max-fits", type=whole(1), help="stop after this many new fits (rerun to continue)")
     parser.add_argument("--status", action="store_true",
                         help="fit nothing: print where the benchmark stands (and write NAME_cv/progress.md)")
@@ -674,7 +674,7 @@ def settings_from_args(args) -> Settings:
                     ynet_width=args.ynet_width, ynet_tta=args.ynet_tta,
                     ynet_class_balanced=args.ynet_class_balanced, ynet_select=args.ynet_select,
                     ynet_head=args.ynet_head, ynet_morphology=args.ynet_morphology,
-                    ynet_dice_weight=args.ynet_dice_weight)
+                    dice_weight=args.dice_weight)
 
 
 def main(argv=None) -> int:

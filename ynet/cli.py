@@ -10,8 +10,8 @@ import sys
 
 from reportmine.core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 
+from .limits import DICE_WEIGHT, WIDTH_RANGE, image_size, width
 from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
-from .limits import WIDTH_RANGE, image_size, width
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"channel width multiplier, {WIDTH_RANGE[0]:g} to {WIDTH_RANGE[1]:g} (default 1)")
     t.add_argument("--image-size", type=image_size, default=256,
                    help=f"network input size in px, a multiple of 8 from {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]}")
-    t.add_argument("--dice-weight", type=real(0, 100), default=0.0, help="add a soft Dice term to the mask loss")
+    t.add_argument("--dice-weight", type=real(0, 100), default=DICE_WEIGHT,
+                   help="weight of the soft Dice term added to the mask's cross-entropy (default 1; 0: the paper's "
+                        "cross-entropy only)")
     t.add_argument("--head", choices=("global", "mask"), default="global",
                    help="classification head pooling: global (paper) or mask-guided (inside/around the node)")
     t.add_argument("--morphology", action="store_true",

@@ -1,7 +1,8 @@
 """Joint loss: cross-entropy for the mask plus cross-entropy for the class, summed.
 
-The paper (Eq. 1) sums the two losses with equal weight; the weights are configurable, an
-optional soft Dice term can be added to the segmentation part, and the classification term
+The paper (Eq. 1) sums the two losses with equal weight; the weights are configurable, a
+soft Dice term can be added to the segmentation part (the trainer adds it with weight
+:data:`ynet.limits.DICE_WEIGHT` unless told otherwise), and the classification term
 can weight the classes (``class_weights``, e.g. inverse frequency for a class-balanced loss).
 A model without a classification head (``cls_logits`` None, a segmentation-only peer) or
 without a decoder (``seg_logits`` None) contributes zero for the missing part. Pixels (or whole images)

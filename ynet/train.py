@@ -30,7 +30,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ from reportmine.stats import auc_delong, dice
 from .checkpoint import load_checkpoint, save_checkpoint
 from .dataset import Augmentation, NodeDataset, PreparedCohort
 from .device import Distributed, resolve_device, rng_state, seed_everything, set_rng_state
-from .limits import IMAGE_SIZE_RANGE, WIDTH_RANGE
+from .limits import DICE_WEIGHT, IMAGE_SIZE_RANGE, WIDTH_RANGE
 from .loss import JointLoss, balanced_class_weights
 from .manifest import read_manifest
 from .model import YNet, YNetConfig
@@ -78,7 +78,7 @@ class TrainConfig:
     image_size: int = 256
     seg_weight: float = 1.0
     cls_weight: float = 1.0
-    dice_weight: float = 0.0
+    dice_weight: float = DICE_WEIGHT  # soft Dice added to the mask's cross-entropy (0: the paper's loss)
     class_balanced: bool = False  # inverse-frequency class weights in the classification loss
     select: str = "loss"  # keep the checkpoint with the best validation loss or AUC
     augment: bool = True
@@ -94,8 +94,13 @@ class TrainConfig:
         _check_config(self)
 
     def to_dict(self) -> dict:
+        """The record of this configuration; a float setting is written as a float whether it
+        was given as 1 or 1.0, so equal settings give equal records (and resume/fit keys)."""
         d = asdict(self)
         d["exclude_labels"] = list(self.exclude_labels)
+        for f in fields(self):
+            if f.type == "float" and d[f.name] is not None:
+                d[f.name] = float(d[f.name])
         return d
 
 

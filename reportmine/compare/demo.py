@@ -132,7 +132,7 @@ def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 
             for step, (variant, name) in enumerate(run_names.items(), start=2):
                 say(f"{step}/4 ynet train --variant {variant} ({epochs} epochs, fold 0 of 5, 128 px)")
                 train(manifest, work / name, TrainConfig(variant=variant, fold=0, epochs=epochs, image_size=128,
-                                                         width=0.5, seed=seed, patience=epochs, dice_weight=1.0,
+                                                         width=0.5, seed=seed, patience=epochs,
                                                          device="cpu"),
                       progress=False)
         # compared where the runs now lie (--keep-runs: moved into place), so the page's record
