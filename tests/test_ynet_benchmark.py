@@ -165,6 +165,13 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     dices = [v for k in range(2) for v in fits[f"ynet_fold{k}.json"]["dices"]]
     assert payload["models"]["ynet"]["dice_median"] == pytest.approx(np.median(dices), rel=1e-12)
     assert payload["models"]["ynet_cls_only"]["dice_median"] is None
+    # each complete model's out-of-fold predictions, as `reportmine compare --predictions` reads them
+    table = pd.read_csv(straight / "ph_cv" / "ynet_oof.csv", dtype={"ln_id": str})
+    gold = pd.read_csv(cohort, dtype={"ln_id": str}).set_index("ln_id")["label"]
+    assert sorted(table["ln_id"]) == sorted(manifest_ids) and (table["label"] == table["ln_id"].map(gold)).all()
+    assert roc_auc_score(table["label"] == "malignant", table["prob_malignant"]) == \
+        pytest.approx(payload["models"]["ynet"]["auc"], rel=1e-12)
+    assert np.nanmedian(table["dice"]) == pytest.approx(payload["models"]["ynet"]["dice_median"], rel=1e-12)
     assert payload["paired"]["ynet_vs_ynet_cls_only"]["auc_difference"] == pytest.approx(
         roc_auc_score(*oof["ynet"]) - roc_auc_score(*oof["ynet_cls_only"]), rel=1e-9)
     # the progress table of an unfinished run: a finished model's numbers are the final ones

@@ -32,7 +32,8 @@ the fits that are missing. ``--max-fits N`` stops after N new fits (to run in sl
 unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fitting
 nothing. Each fit records how much CPU other processes used while it ran (Linux): a fit
 that shared the machine is marked, since its training speed is not its own.
-Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``.
+Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``; as soon as a model has all its fits,
+its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (for ``reportmine compare --predictions``).
 
 The peers need ``segmentation_models_pytorch`` (smp ``Unet("resnet34")`` with an auxiliary
 classification head, no pretrained weights) and ``monai`` (``UNet``, segmentation only). They
@@ -61,7 +62,8 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from reportmine.core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 from reportmine.core.errors import EXIT_BAD_INPUT, InputError, run_command
-from reportmine.core.outputs import write_json_atomic, write_text_atomic
+from reportmine.core.labels import label_name
+from reportmine.core.outputs import write_csv_atomic, write_json_atomic, write_text_atomic
 from reportmine.core.provenance import versions
 from reportmine.stats import auc_delong, delong_test, summarize_overlap
 
@@ -366,6 +368,15 @@ def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, ta
         raise error(f"{kind} of {model} fold {fold} failed (exit {done.returncode}): {tail[0]}")
 
 
+def oof_predictions(records: list[dict]) -> pd.DataFrame:
+    """One model's out-of-fold predictions, a row per image in fold order: ``ln_id``, ``label``,
+    ``prob_malignant`` (empty for a segmentation-only model), ``dice`` and ``fold`` — what
+    ``reportmine compare --predictions`` reads."""
+    return pd.DataFrame([{"ln_id": i, "label": label_name(y), "prob_malignant": p, "dice": d, "fold": r["fold"]}
+                         for r in sorted(records, key=lambda r: r["fold"])
+                         for i, y, p, d in zip(r["ids"], r["labels"], r["probs"], r["dices"])])
+
+
 def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Settings, hw: str) -> dict:
     """The ``_cv.json`` payload from the saved fits (pure: no training, no timing)."""
     models, per_fold, oof = {}, {}, {}
@@ -522,21 +533,23 @@ def _shared(record: dict) -> bool:
 
 def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str) -> str:
     """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
-    inner-validation AUC and training speed, and, for a model with every fold done, its
-    out-of-fold AUC and Dice and the paired tests against Y-Net (when Y-Net is done too)."""
+    inner-validation AUC and Dice (where options are compared) and training speed, and, for a
+    model with every fold done, its out-of-fold AUC and Dice and the paired tests against
+    Y-Net (when Y-Net is done too)."""
 
     done = {m: records for m, records in fits.items() if len(records) == settings.folds}
     summary = summarize(done, {m: {} for m in done}, settings, "") if done else {"models": {}, "paired": {}}
     lines = [f"# {name}: progress of the {settings.folds}-fold cross-validation ({settings.epochs} epochs per fit)",
              "", "| model | fits done | AUC, all out-of-fold (95 % CI, DeLong) | Dice median [Q1, Q3] | "
-             "inner-validation AUC per fit | train img/s per fit |", "|---|---:|---|---|---|---|"]
+             "inner-validation AUC / Dice per fit | train img/s per fit |", "|---|---:|---|---|---|---|"]
     for m, records in fits.items():
         r = summary["models"].get(m)
         auc = "—" if r is None or r["auc"] is None else \
             f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
         dice = "—" if r is None or r["dice_median"] is None else \
             f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
-        inner = ", ".join(f"{rec['fold']}: {_num(rec['val_auc'])}" for rec in records) or "—"
+        inner = ", ".join(f"{rec['fold']}: {_num(rec['val_auc'])} / {_num(rec['val_dice_median'])}"
+                          for rec in records) or "—"
         speed = ", ".join(_num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if _shared(rec) else "")
                           for rec in records if rec["train_seconds"]) or "—"
         lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {auc} | {dice} | {inner} | {speed} |")
@@ -592,6 +605,9 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
                 missing.append(f"{m} fold {k}")
             else:
                 fits[m].append(record)
+    for m, records in fits.items():  # every image once, out of fold: a model's predictions for other tools
+        if len(records) == settings.folds:
+            write_csv_atomic(fits_dir.parent / f"{m}_oof.csv", oof_predictions(records))
     if missing or status_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
         write_text_atomic(progress, progress_markdown(fits, settings, name))
         return BenchmarkResult(None, progress, False, new, tuple(missing))
