@@ -165,7 +165,7 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     dices = [v for k in range(2) for v in fits[f"ynet_fold{k}.json"]["dices"]]
     assert payload["models"]["ynet"]["dice_median"] == pytest.approx(np.median(dices), rel=1e-12)
     assert payload["models"]["ynet_cls_only"]["dice_median"] is None
-    # each complete model's out-of-fold predictions, as `reportmine compare --predictions` reads them
+    # each complete model's out-of-fold predictions, as `benchmark compare --predictions` reads them
     table = pd.read_csv(straight / "ph_cv" / "ynet_oof.csv", dtype={"ln_id": str})
     gold = pd.read_csv(cohort, dtype={"ln_id": str}).set_index("ln_id")["label"]
     assert sorted(table["ln_id"]) == sorted(manifest_ids) and (table["label"] == table["ln_id"].map(gold)).all()
@@ -226,6 +226,15 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(sliced), "--in-process",
                  *TINY[:-2], "--batch-size", "2", *models]) == 2
     assert re.search(r"ynet_fold0\.json: made with other settings", capsys.readouterr().err)
+
+    # a run of one model (all its fits saved) writes that model's tables; the progress table
+    # beside the fits still shows every model saved there, not only the one asked for
+    assert not (straight / "ph_cv" / "progress.md").exists()
+    assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(straight), "--in-process",
+                 "--ynet-tta", "auto", *TINY, "--models", "ynet_cls_only", *models[2:]]) == 0
+    assert set(json.loads((straight / "ph_cv.json").read_text())["models"]) == {"ynet_cls_only"}
+    both = (straight / "ph_cv" / "progress.md").read_text()
+    assert "| Y-Net (segmentation + classification) | 2 / 2 |" in both and "| Y-Net (classification only) | 2 / 2 |" in both
 
 
 def test_no_training_loop_outside_the_trainer():

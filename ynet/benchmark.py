@@ -16,9 +16,10 @@ prediction per model. Every model gets the same preprocessing, augmentation, opt
 cross-entropy for the class, cross-entropy plus ``--dice-weight`` × soft Dice for the mask
 (the default of ``ynet train``; a model without one of the two heads drops that term). Y-Net
 options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``, ``--ynet-head mask``,
-``--ynet-morphology``) change how Y-Net uses its budget, never the budget; ``--ynet-tta auto`` decides on the inner validation part only, and the JSON keeps
-every fit's inner-validation AUC and Dice (``per_fold``) so that options are compared on
-inner validation, never on the out-of-fold predictions.
+``--ynet-morphology``) change how Y-Net uses its budget, never the budget; ``--ynet-tta
+auto`` decides on the inner validation part only, and the JSON keeps every fit's
+inner-validation AUC and Dice (``per_fold``) so that options are compared on inner
+validation, never on the out-of-fold predictions.
 
 Reported per model: AUC with DeLong CI and Dice median [Q1, Q3] over all out-of-fold
 predictions; per-fold AUC and median Dice (mean, SD); parameters; training images/s (from the
@@ -33,7 +34,8 @@ unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fi
 nothing. Each fit records how much CPU other processes used while it ran (Linux): a fit
 that shared the machine is marked, since its training speed is not its own.
 Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``; as soon as a model has all its fits,
-its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (for ``reportmine compare --predictions``).
+its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (``benchmark compare --predictions``
+reads them).
 
 The peers need ``segmentation_models_pytorch`` (smp ``Unet("resnet34")`` with an auxiliary
 classification head, no pretrained weights) and ``monai`` (``UNet``, segmentation only). They
@@ -347,6 +349,19 @@ def _load_fit(path: Path, key: str) -> dict | None:
     return record
 
 
+def _same_settings_fits(fits_dir: Path, model: str, key: str, folds: int) -> list[dict]:
+    """The saved fits of a model not asked for in this run that match ``key`` (others are
+    left alone: refusing them is for a run that would fit that model)."""
+    records = []
+    for k in range(folds):
+        path = fits_dir / f"{model}_fold{k}.json"
+        try:
+            records.append(_load_fit(path, key))
+        except InputError:
+            continue
+    return [r for r in records if r is not None]
+
+
 class WorkerFailed(RuntimeError):
     """A fit or timing process ended without its result (its own one-line error is kept)."""
 
@@ -371,7 +386,7 @@ def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, ta
 def oof_predictions(records: list[dict]) -> pd.DataFrame:
     """One model's out-of-fold predictions, a row per image in fold order: ``ln_id``, ``label``,
     ``prob_malignant`` (empty for a segmentation-only model), ``dice`` and ``fold`` — what
-    ``reportmine compare --predictions`` reads."""
+    ``benchmark compare --predictions`` reads."""
     return pd.DataFrame([{"ln_id": i, "label": label_name(y), "prob_malignant": p, "dice": d, "fold": r["fold"]}
                          for r in sorted(records, key=lambda r: r["fold"])
                          for i, y, p, d in zip(r["ids"], r["labels"], r["probs"], r["dices"])])
@@ -608,8 +623,14 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     for m, records in fits.items():  # every image once, out of fold: a model's predictions for other tools
         if len(records) == settings.folds:
             write_csv_atomic(fits_dir.parent / f"{m}_oof.csv", oof_predictions(records))
+    # the progress table shows every model with fits of these settings here, not only those asked
+    # for now (a long benchmark is run a model at a time)
+    others = {m: _same_settings_fits(fits_dir, m, settings.key(m, manifest.sha256), settings.folds)
+              for m in MODELS if m not in fits}
+    shown = {m: fits[m] if m in fits else others[m] for m in MODELS if fits.get(m) or others.get(m)}
+    if missing or status_only or any(others.values()):
+        write_text_atomic(progress, progress_markdown(shown, settings, name))
     if missing or status_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
-        write_text_atomic(progress, progress_markdown(fits, settings, name))
         return BenchmarkResult(None, progress, False, new, tuple(missing))
     speeds = {}
     for m in models:
@@ -635,7 +656,8 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     json_path, md_path = out / f"{name}_cv.json", out / f"{name}_cv.md"
     write_json_atomic(json_path, payload)
     write_text_atomic(md_path, markdown(payload, name))
-    progress.unlink(missing_ok=True)  # the tables say it all now
+    if not any(others.values()):
+        progress.unlink(missing_ok=True)  # the tables say it all now
     return BenchmarkResult(json_path, md_path, True, new, (), payload)
 
 

@@ -1,5 +1,5 @@
-"""Documented limits and defaults of the Y-Net options, in a module without torch (the CLIs check them
-before anything heavy is imported; the model and the trainer check them again)."""
+"""Documented limits and defaults of the Y-Net options, in a module without torch (the CLIs
+check them before anything heavy is imported; the model and the trainer check them again)."""
 
 import argparse
 
