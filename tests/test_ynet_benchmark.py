@@ -206,7 +206,9 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     capsys.readouterr()
     assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(sliced), "--ynet-tta", "auto",
                  *TINY, *models, "--status"]) == 0  # fits nothing
-    assert list(_fits(sliced, "ph")) == ["ynet_fold0.json"] and "| 1 / 2 |" in capsys.readouterr().out
+    status = capsys.readouterr().out
+    assert list(_fits(sliced, "ph")) == ["ynet_fold0.json"] and "| 1 / 2 |" in status
+    assert "| Y-Net (classification only) | 0 / 2 |" in status  # a model asked for, none of its fits done yet
     assert main(["--data", str(Path(cohort).parent), "--name", "typo", "--out", str(sliced), *TINY, *models,
                  "--status"]) == 2  # nothing of that name: said, and no folder made for it
     assert "no saved fits" in capsys.readouterr().err and not (sliced / "typo_cv").exists()

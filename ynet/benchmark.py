@@ -349,17 +349,22 @@ def _load_fit(path: Path, key: str) -> dict | None:
     return record
 
 
+def _fit_path(fits_dir: Path, model: str, fold: int) -> Path:
+    return fits_dir / f"{model}_fold{fold}.json"
+
+
 def _same_settings_fits(fits_dir: Path, model: str, key: str, folds: int) -> list[dict]:
     """The saved fits of a model not asked for in this run that match ``key`` (others are
     left alone: refusing them is for a run that would fit that model)."""
     records = []
     for k in range(folds):
-        path = fits_dir / f"{model}_fold{k}.json"
         try:
-            records.append(_load_fit(path, key))
+            record = _load_fit(_fit_path(fits_dir, model, k), key)
         except InputError:
             continue
-    return [r for r in records if r is not None]
+        if record is not None:
+            records.append(record)
+    return records
 
 
 class WorkerFailed(RuntimeError):
@@ -490,7 +495,6 @@ def paired_lines(paired: dict) -> list[str]:
 
 
 def markdown(payload: dict, name: str) -> str:
-
     p = payload["protocol"]
     lines = [f"# {name}: {p['folds']}-fold cross-validation, {p['epochs']} epochs per fit ({p['hardware']})", "",
              f"n = {p['n_images']} images ({p['n_groups']} groups); every image predicted once, out of fold. "
@@ -606,7 +610,7 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
         key = settings.key(m, manifest.sha256)
         fits[m] = []
         for k in range(settings.folds):
-            path = fits_dir / f"{m}_fold{k}.json"
+            path = _fit_path(fits_dir, m, k)
             record = _load_fit(path, key)
             if record is None and (max_fits is None or new < max_fits):
                 say(f"fitting {m}, fold {k + 1} of {settings.folds}")
@@ -627,7 +631,7 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     # for now (a long benchmark is run a model at a time)
     others = {m: _same_settings_fits(fits_dir, m, settings.key(m, manifest.sha256), settings.folds)
               for m in MODELS if m not in fits}
-    shown = {m: fits[m] if m in fits else others[m] for m in MODELS if fits.get(m) or others.get(m)}
+    shown = {m: fits[m] if m in fits else others[m] for m in MODELS if m in fits or others[m]}
     if missing or status_only or any(others.values()):
         write_text_atomic(progress, progress_markdown(shown, settings, name))
     if missing or status_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
