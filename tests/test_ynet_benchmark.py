@@ -232,9 +232,15 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     # a run of one model (all its fits saved) writes that model's tables; the progress table
     # beside the fits still shows every model saved there, not only the one asked for
     assert not (straight / "ph_cv" / "progress.md").exists()
+    # and times inference again: a speed file left by an earlier run (another Y-Net, say) is not reused
+    stale = straight / "ph_cv" / "fits" / "ynet_cls_only_speed.json"
+    stale.write_text(json.dumps({"params": 1, "infer_images_per_s_b1": 1e9, "infer_images_per_s_b8": 1e9}))
     assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(straight), "--in-process",
                  "--ynet-tta", "auto", *TINY, "--models", "ynet_cls_only", *models[2:]]) == 0
-    assert set(json.loads((straight / "ph_cv.json").read_text())["models"]) == {"ynet_cls_only"}
+    again = json.loads((straight / "ph_cv.json").read_text())["models"]
+    assert set(again) == {"ynet_cls_only"}
+    assert again["ynet_cls_only"]["params"] == payload["models"]["ynet_cls_only"]["params"]
+    assert 0 < again["ynet_cls_only"]["infer_images_per_s_b8"] < 1e9
     both = (straight / "ph_cv" / "progress.md").read_text()
     assert "| Y-Net (segmentation + classification) | 2 / 2 |" in both and "| Y-Net (classification only) | 2 / 2 |" in both
 

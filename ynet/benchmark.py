@@ -636,16 +636,19 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
         write_text_atomic(progress, progress_markdown(shown, settings, name))
     if missing or status_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
         return BenchmarkResult(None, progress, False, new, tuple(missing))
+    # inference is timed again by every run that writes the tables, never read back from an
+    # earlier one: the speed ratios are then between models timed in one run, on the settings
+    # of these fits (a file kept from a run with another Y-Net would be silently stale)
     speeds = {}
     for m in models:
         tta = any(r["tta"] == "on" for r in fits[m])
-        path = fits_dir / f"{m}_speed{'_tta' if tta else ''}.json"
-        if not path.exists():
-            say(f"timing {m}")
-            if in_process:
-                write_json_atomic(path, measure_speed(m, settings, tta))
-            else:
-                _worker("speed", m, int(tta), data, settings, path, debug)
+        path = fits_dir / f"{m}_speed.json"
+        say(f"timing {m}")
+        path.unlink(missing_ok=True)
+        if in_process:
+            write_json_atomic(path, measure_speed(m, settings, tta))
+        else:
+            _worker("speed", m, int(tta), data, settings, path, debug)
         speeds[m] = json.loads(path.read_text(encoding="utf-8"))
     hw = hardware(resolve_device(settings.device))
     payload = summarize(fits, speeds, settings, hw)
