@@ -6,6 +6,7 @@ AUCs are checked against scikit-learn's ``roc_auc_score``, the Wilcoxon test aga
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -243,6 +244,21 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     assert 0 < again["ynet_cls_only"]["infer_images_per_s_b8"] < 1e9
     both = (straight / "ph_cv" / "progress.md").read_text()
     assert "| Y-Net (segmentation + classification) | 2 / 2 |" in both and "| Y-Net (classification only) | 2 / 2 |" in both
+
+    # an option round decided blind: every fit done, yet only inner validation is scored or written
+    blind = tmp_path / "blind"
+    shutil.copytree(straight / "ph_cv" / "fits", blind / "ph_cv" / "fits")
+    capsys.readouterr()
+    assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(blind), "--in-process",
+                 "--ynet-tta", "auto", *TINY, *models, "--inner-only"]) == 0
+    said = capsys.readouterr().out
+    assert "fitting" not in said and "inner validation only" in said
+    assert not (blind / "ph_cv.json").exists() and not (blind / "ph_cv.md").exists()
+    assert not list((blind / "ph_cv").glob("*_oof.csv"))
+    inner = (blind / "ph_cv" / "progress.md").read_text()
+    first = fits["ynet_fold0.json"]
+    assert f"0: {first['val_auc']:.3f} / {first['val_dice_median']:.3f}" in inner and "| 2 / 2 |" in inner
+    assert "out-of-fold (95 % CI" not in inner and "paired DeLong" not in inner and "Dice median [" not in inner
 
 
 def test_no_training_loop_outside_the_trainer():

@@ -31,7 +31,8 @@ Resumable: each finished (model, fold) fit is saved as ``OUT/NAME_cv/fits/MODEL_
 (its out-of-fold predictions, per-image Dice, timings; no weights) and a rerun continues with
 the fits that are missing. ``--max-fits N`` stops after N new fits (to run in slices); an
 unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fitting
-nothing. Each fit records how much CPU other processes used while it ran (Linux): a fit
+nothing. ``--inner-only`` (an option round) writes only that progress table, inner
+validation and no out-of-fold scores, even when every fit is done. Each fit records how much CPU other processes used while it ran (Linux): a fit
 that shared the machine is marked, since its training speed is not its own.
 Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``; as soon as a model has all its fits,
 its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (``benchmark compare --predictions``
@@ -321,12 +322,15 @@ class BenchmarkResult:
     new_fits: int
     missing: tuple[str, ...]
     payload: dict | None = None
+    inner_only: bool = False
 
     def summary(self) -> str:
         if self.missing:
             return (f"{self.new_fits} fit(s) done in this run; {len(self.missing)} still missing "
                     f"({', '.join(self.missing[:4])}{'…' if len(self.missing) > 4 else ''}); rerun to continue. "
                     f"Progress: {self.markdown_path}")
+        if self.json_path is None and self.inner_only:
+            return f"every fit is saved; inner validation only (no out-of-fold tables). Progress: {self.markdown_path}"
         if self.json_path is None:  # --status with every fit saved
             return f"every fit is saved; rerun without --status to time the models and write the tables. " \
                    f"Progress: {self.markdown_path}"
@@ -550,30 +554,36 @@ def _shared(record: dict) -> bool:
     return record.get("peak_gpu_mb") is None and others is not None and others > SHARED_ABOVE
 
 
-def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str) -> str:
+def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str, *, out_of_fold: bool = True) -> str:
     """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
     inner-validation AUC and Dice (where options are compared) and training speed, and, for a
     model with every fold done, its out-of-fold AUC and Dice and the paired tests against
-    Y-Net (when Y-Net is done too)."""
+    Y-Net (when Y-Net is done too). ``out_of_fold=False`` leaves the out-of-fold columns and
+    tests out, so that an option round is decided blind (``--inner-only``)."""
 
-    done = {m: records for m, records in fits.items() if len(records) == settings.folds}
+    done = {m: records for m, records in fits.items() if len(records) == settings.folds and out_of_fold}
     summary = summarize(done, {m: {} for m in done}, settings, "") if done else {"models": {}, "paired": {}}
+    oof_head = "AUC, all out-of-fold (95 % CI, DeLong) | Dice median [Q1, Q3] | " if out_of_fold else ""
     lines = [f"# {name}: progress of the {settings.folds}-fold cross-validation ({settings.epochs} epochs per fit)",
-             "", "| model | fits done | AUC, all out-of-fold (95 % CI, DeLong) | Dice median [Q1, Q3] | "
-             "inner-validation AUC / Dice per fit | train img/s per fit |", "|---|---:|---|---|---|---|"]
+             "", f"| model | fits done | {oof_head}inner-validation AUC / Dice per fit | train img/s per fit |",
+             "|---|---:|" + "---|" * (4 if out_of_fold else 2)]
     for m, records in fits.items():
         r = summary["models"].get(m)
         auc = "—" if r is None or r["auc"] is None else \
             f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
         dice = "—" if r is None or r["dice_median"] is None else \
             f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
+        oof = f"{auc} | {dice} | " if out_of_fold else ""
         inner = ", ".join(f"{rec['fold']}: {_num(rec['val_auc'])} / {_num(rec['val_dice_median'])}"
                           for rec in records) or "—"
         speed = ", ".join(_num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if _shared(rec) else "")
                           for rec in records if rec["train_seconds"]) or "—"
-        lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {auc} | {dice} | {inner} | {speed} |")
+        lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {oof}{inner} | {speed} |")
     if summary["paired"]:
         lines += paired_lines(summary["paired"])
+    if not out_of_fold:
+        lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
+                  "but not scored here, so that an option is chosen without them."]
     lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
               "table adds inference speeds timed on their own. Rerun the same command to continue."]
     if any(_shared(rec) for records in fits.values() for rec in records):
@@ -584,11 +594,13 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
 
 def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS, out: str | Path = "reports/benchmarks",
                   *, max_fits: int | None = None, in_process: bool = False, status_only: bool = False,
-                  debug: bool = False, say=lambda _: None) -> BenchmarkResult:
+                  inner_only: bool = False, debug: bool = False, say=lambda _: None) -> BenchmarkResult:
     """Run (or continue) the cross-validated benchmark; write NAME_cv.json and NAME_cv.md when
     every (model, fold) fit is done, NAME_cv/progress.md while some are missing.
     ``in_process`` fits in this process (tests; peak memory then is the whole process's);
-    ``status_only`` fits and times nothing and only reports where the run stands."""
+    ``status_only`` fits and times nothing and only reports where the run stands;
+    ``inner_only`` (an option round) fits but writes only the inner-validation progress table:
+    no out-of-fold predictions, scores or tables."""
     data, out = Path(data), Path(out)
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -625,17 +637,17 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
             else:
                 fits[m].append(record)
     for m, records in fits.items():  # every image once, out of fold: a model's predictions for other tools
-        if len(records) == settings.folds:
+        if len(records) == settings.folds and not inner_only:
             write_csv_atomic(fits_dir.parent / f"{m}_oof.csv", oof_predictions(records))
     # the progress table shows every model with fits of these settings here, not only those asked
     # for now (a long benchmark is run a model at a time)
     others = {m: _same_settings_fits(fits_dir, m, settings.key(m, manifest.sha256), settings.folds)
               for m in MODELS if m not in fits}
     shown = {m: fits[m] if m in fits else others[m] for m in MODELS if m in fits or others[m]}
-    if missing or status_only or any(others.values()):
-        write_text_atomic(progress, progress_markdown(shown, settings, name))
-    if missing or status_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
-        return BenchmarkResult(None, progress, False, new, tuple(missing))
+    if missing or status_only or inner_only or any(others.values()):
+        write_text_atomic(progress, progress_markdown(shown, settings, name, out_of_fold=not inner_only))
+    if missing or status_only or inner_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
+        return BenchmarkResult(None, progress, False, new, tuple(missing), inner_only=inner_only)
     # inference is timed again by every run that writes the tables, never read back from an
     # earlier one: the speed ratios are then between models timed in one run, on the settings
     # of these fits (a file kept from a run with another Y-Net would be silently stale)
@@ -702,6 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-fits", type=whole(1), help="stop after this many new fits (rerun to continue)")
     parser.add_argument("--status", action="store_true",
                         help="fit nothing: print where the benchmark stands (and write NAME_cv/progress.md)")
+    parser.add_argument("--inner-only", action="store_true",
+                        help="option rounds: fit, but score and write inner validation only (no out-of-fold "
+                             "predictions or tables), so that the option is chosen blind")
     parser.add_argument("--in-process", action="store_true", help="fit in this process (no worker processes)")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--worker", choices=("fit", "speed"), help=argparse.SUPPRESS)
@@ -745,7 +760,8 @@ def main(argv=None) -> int:
         settings = settings_from_args(args)
         models = tuple(m for m in args.models.split(",") if m)
         result = run_benchmark(args.data, args.name, settings, models, args.out, max_fits=args.max_fits,
-                               in_process=args.in_process, status_only=args.status, debug=args.debug,
+                               in_process=args.in_process, status_only=args.status, inner_only=args.inner_only,
+                               debug=args.debug,
                                say=lambda line: print(line, file=sys.stderr))
         print(result.summary())
         print(result.markdown_path.read_text(encoding="utf-8"))
