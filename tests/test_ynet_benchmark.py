@@ -181,7 +181,7 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     progress = progress_markdown(partial, Settings(folds=2, epochs=1), "ph")
     ynet_row = next(line for line in progress.splitlines() if line.startswith("| Y-Net (segmentation"))
     assert f"{payload['models']['ynet']['auc']:.3f} (" in ynet_row and "| 2 / 2 |" in ynet_row
-    assert "| 1 / 2 | — | — |" in progress and "paired DeLong" not in progress
+    assert "| 1 / 2 | — | — |" in progress and "paired DeLong" not in progress and "Rerun the same command" in progress
     assert all(r["cpu_seconds"] > 0 and r["other_cpu_cores"] >= 0 for r in fits.values())  # Linux
     busy = dict(fits["ynet_cls_only_fold0.json"], other_cpu_cores=1.2)  # a fit that shared the machine
     quiet = dict(fits["ynet_cls_only_fold0.json"], other_cpu_cores=0.05)
@@ -259,6 +259,7 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     first = fits["ynet_fold0.json"]
     assert f"0: {first['val_auc']:.3f} / {first['val_dice_median']:.3f}" in inner and "| 2 / 2 |" in inner
     assert "out-of-fold (95 % CI" not in inner and "paired DeLong" not in inner and "Dice median [" not in inner
+    assert "Rerun the same command" not in inner  # complete: nothing to continue
 
 
 def test_no_training_loop_outside_the_trainer():

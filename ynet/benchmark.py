@@ -584,8 +584,10 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
     if not out_of_fold:
         lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
                   "but not scored here, so that an option is chosen without them."]
+    unfinished = any(len(records) < settings.folds for records in fits.values())
     lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
-              "table adds inference speeds timed on their own. Rerun the same command to continue."]
+              "table adds inference speeds timed on their own." + (" Rerun the same command to continue."
+                                                                   if unfinished else "")]
     if any(_shared(rec) for records in fits.values() for rec in records):
         lines += ["", f"*: other processes used more than {SHARED_ABOVE:g} of a core on average while the fit ran; "
                   "its predictions stand, its speed does not: delete the fit and rerun it alone."]
