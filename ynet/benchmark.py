@@ -31,9 +31,10 @@ Resumable: each finished (model, fold) fit is saved as ``OUT/NAME_cv/fits/MODEL_
 (its out-of-fold predictions, per-image Dice, timings; no weights) and a rerun continues with
 the fits that are missing. ``--max-fits N`` stops after N new fits (to run in slices); an
 unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fitting
-nothing. ``--inner-only`` (an option round) writes only that progress table, inner
-validation and no out-of-fold scores, even when every fit is done. Each fit records how much CPU other processes used while it ran (Linux): a fit
-that shared the machine is marked, since its training speed is not its own.
+nothing. ``--inner-only`` (an option round, to be repeated on every rerun and ``--status``
+of it) writes only that progress table, inner validation and no out-of-fold scores, even
+when every fit is done. Each fit records how much CPU other processes used while it ran
+(Linux): a fit that shared the machine is marked, since its training speed is not its own.
 Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``; as soon as a model has all its fits,
 its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (``benchmark compare --predictions``
 reads them).
