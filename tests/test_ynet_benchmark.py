@@ -260,6 +260,21 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     assert f"0: {first['val_auc']:.3f} / {first['val_dice_median']:.3f}" in inner and "| 2 / 2 |" in inner
     assert "out-of-fold (95 % CI" not in inner and "paired DeLong" not in inner and "Dice median [" not in inner
     assert "Rerun the same command" not in inner  # complete: nothing to continue
+    # the folder stays an option round: later calls without the flag score nothing out of fold either
+    assert (blind / "ph_cv" / "INNER_ONLY").is_file()
+    for extra in (["--status"], []):
+        capsys.readouterr()
+        assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(blind), "--in-process",
+                     "--ynet-tta", "auto", *TINY, *models, *extra]) == 0
+        said = capsys.readouterr()
+        assert "fitting" not in said.err and "timing" not in said.err and "inner validation only" in said.out
+        assert not (blind / "ph_cv.json").exists() and not list((blind / "ph_cv").glob("*_oof.csv"))
+        assert "paired DeLong" not in (blind / "ph_cv" / "progress.md").read_text()
+    (blind / "ph_cv" / "INNER_ONLY").unlink()  # deleting the mark scores the round out of fold
+    assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(blind), "--in-process",
+                 "--ynet-tta", "auto", *TINY, *models]) == 0
+    assert json.loads((blind / "ph_cv.json").read_text())["models"]["ynet"]["auc"] == \
+        pytest.approx(payload["models"]["ynet"]["auc"], abs=1e-12)
 
 
 def test_no_training_loop_outside_the_trainer():

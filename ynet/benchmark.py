@@ -31,9 +31,9 @@ Resumable: each finished (model, fold) fit is saved as ``OUT/NAME_cv/fits/MODEL_
 (its out-of-fold predictions, per-image Dice, timings; no weights) and a rerun continues with
 the fits that are missing. ``--max-fits N`` stops after N new fits (to run in slices); an
 unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fitting
-nothing. ``--inner-only`` (an option round, to be repeated on every rerun and ``--status``
-of it) writes only that progress table, inner validation and no out-of-fold scores, even
-when every fit is done. Each fit records how much CPU other processes used while it ran
+nothing. ``--inner-only`` (an option round) writes only that progress table, inner
+validation and no out-of-fold scores, even when every fit is done; it marks the folder
+(``OUT/NAME_cv/INNER_ONLY``), so that every later call on it stays blind too. Each fit records how much CPU other processes used while it ran
 (Linux): a fit that shared the machine is marked, since its training speed is not its own.
 Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``; as soon as a model has all its fits,
 its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (``benchmark compare --predictions``
@@ -331,11 +331,15 @@ class BenchmarkResult:
                     f"({', '.join(self.missing[:4])}{'…' if len(self.missing) > 4 else ''}); rerun to continue. "
                     f"Progress: {self.markdown_path}")
         if self.json_path is None and self.inner_only:
-            return f"every fit is saved; inner validation only (no out-of-fold tables). Progress: {self.markdown_path}"
+            return (f"every fit is saved; inner validation only (no out-of-fold tables; "
+                    f"{self.markdown_path.parent / INNER_ONLY_MARKER} keeps it so). Progress: {self.markdown_path}")
         if self.json_path is None:  # --status with every fit saved
             return f"every fit is saved; rerun without --status to time the models and write the tables. " \
                    f"Progress: {self.markdown_path}"
         return f"written: {self.json_path}, {self.markdown_path}"
+
+
+INNER_ONLY_MARKER = "INNER_ONLY"  # in NAME_cv/: this folder is an option round (``--inner-only``)
 
 
 def _fits_dir(out: Path, name: str) -> Path:
@@ -584,7 +588,8 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
         lines += paired_lines(summary["paired"])
     if not out_of_fold:
         lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
-                  "but not scored here, so that an option is chosen without them."]
+                  "but not scored here, so that an option is chosen without them (`INNER_ONLY` beside this file "
+                  "keeps it so for every later call; delete it to score them)."]
     unfinished = any(len(records) < settings.folds for records in fits.values())
     lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
               "table adds inference speeds timed on their own." + (" Rerun the same command to continue."
@@ -613,6 +618,11 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     table = cv_assignment(manifest, settings.folds, settings.seed)
     fits_dir = _fits_dir(out, name)
     progress = fits_dir.parent / "progress.md"
+    # an option round stays blind for every later call, not only those that repeat the flag
+    marker = fits_dir.parent / INNER_ONLY_MARKER
+    if marker.exists() and not inner_only:
+        log.info("%s: an inner-validation-only round; out-of-fold scores stay unwritten", marker)
+        inner_only = True
     if status_only:
         if not fits_dir.is_dir():
             raise InputError(f"{fits_dir}: no saved fits (nothing of {name!r} has run under {out})")
@@ -620,6 +630,9 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     else:
         fits_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(fits_dir.parent / "folds.csv", table.to_csv(index=False))
+    if inner_only and fits_dir.is_dir() and not marker.exists():
+        write_text_atomic(marker, "An option round, decided on inner validation only: no out-of-fold predictions,\n"
+                                  "scores or tables are written for these fits. Delete this file to score them.\n")
     fits, missing, new = {}, [], 0
     for m in models:
         key = settings.key(m, manifest.sha256)
@@ -719,7 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fit nothing: print where the benchmark stands (and write NAME_cv/progress.md)")
     parser.add_argument("--inner-only", action="store_true",
                         help="option rounds: fit, but score and write inner validation only (no out-of-fold "
-                             "predictions or tables), so that the option is chosen blind")
+                             "predictions or tables), so that the option is chosen blind; the folder "
+                             "keeps it (NAME_cv/INNER_ONLY) for every later call")
     parser.add_argument("--in-process", action="store_true", help="fit in this process (no worker processes)")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--worker", choices=("fit", "speed"), help=argparse.SUPPRESS)
