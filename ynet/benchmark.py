@@ -33,8 +33,9 @@ the fits that are missing. ``--max-fits N`` stops after N new fits (to run in sl
 unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fitting
 nothing. ``--inner-only`` (an option round) writes only that progress table, inner
 validation and no out-of-fold scores, even when every fit is done; it marks the folder
-(``OUT/NAME_cv/INNER_ONLY``), so that every later call on it stays blind too. Each fit records how much CPU other processes used while it ran
-(Linux): a fit that shared the machine is marked, since its training speed is not its own.
+(``OUT/NAME_cv/INNER_ONLY``), so that every later call on it stays blind too. Each fit
+records how much CPU other processes used while it ran (Linux): a fit that shared the
+machine is marked, since its training speed is not its own.
 Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``; as soon as a model has all its fits,
 its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (``benchmark compare --predictions``
 reads them).
