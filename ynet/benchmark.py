@@ -589,8 +589,8 @@ def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str
         lines += paired_lines(summary["paired"])
     if not out_of_fold:
         lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
-                  "but not scored here, so that an option is chosen without them (`INNER_ONLY` beside this file "
-                  "keeps it so for every later call; delete it to score them)."]
+                  f"but not scored here, so that an option is chosen without them (`{INNER_ONLY_MARKER}` beside this "
+                  "file keeps it so for every later call; delete it to score them)."]
     unfinished = any(len(records) < settings.folds for records in fits.values())
     lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
               "table adds inference speeds timed on their own." + (" Rerun the same command to continue."
@@ -631,7 +631,7 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     else:
         fits_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(fits_dir.parent / "folds.csv", table.to_csv(index=False))
-    if inner_only and fits_dir.is_dir() and not marker.exists():
+    if inner_only and not marker.exists():  # the folder exists here: made above, or --status refused
         write_text_atomic(marker, "An option round, decided on inner validation only: no out-of-fold predictions,\n"
                                   "scores or tables are written for these fits. Delete this file to score them.\n")
     fits, missing, new = {}, [], 0
