@@ -18,6 +18,8 @@ from .stats.audit import MAX_DECIMALS, MAX_GROUP
 
 # one line per bad argument, naming it; the statistics engine's own limits are documented there
 MAX_DEMO_EPOCHS = 10_000
+# the optional dependencies a subcommand needs (the calculators run on the core install)
+EXTRAS = {"compare": "all", "demo": "all"}
 
 
 class UsageError(InputError):
@@ -338,7 +340,7 @@ def main(argv=None) -> int:
     if isinstance(args, int):
         return args
     return run_command(f"benchmark {args.command}", lambda: args.func(args), debug=args.debug,
-                       expected=(ValueError,))
+                       expected=(ValueError,), extra=EXTRAS.get(args.command))
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     handlers = {"classify": _cmd_classify, "context": _cmd_context, "explain": _cmd_explain,
                 "dictionary": _cmd_dictionary, "review": _cmd_review}
     return run_command("reportmine", lambda: handlers[args.command](args), debug=args.debug,
-                       expected=(DictionaryError, ValueError))
+                       expected=(DictionaryError, ValueError), extra="mining")
 
 
 if __name__ == "__main__":

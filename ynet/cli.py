@@ -9,6 +9,7 @@ import os
 import sys
 
 from reportmine.core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
+from reportmine.core.errors import run_command
 
 from .limits import DICE_WEIGHT, WIDTH_RANGE, image_size, width
 from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
@@ -137,11 +138,6 @@ def _cmd_info(args) -> int:
 
 
 def main(argv=None) -> int:
-    from reportmine.core.errors import run_command
-
-    from .checkpoint import CheckpointError
-    from .images import DataError
-
     args = parse_command_line(build_parser(), argv)
     if isinstance(args, int):
         return args
@@ -150,8 +146,10 @@ def main(argv=None) -> int:
     handlers = {"train": _cmd_train, "predict": _cmd_predict, "info": _cmd_info}
     interrupted = ("the checkpoints written so far are kept; continue with --resume" if args.command == "train"
                    else "temporary files removed, no output written")
+    # DataError (an InputError) and CheckpointError (a ValueError) are expected failures; torch is
+    # imported only inside the handlers, so a missing extra is answered with its install line
     return run_command("ynet", lambda: handlers[args.command](args), debug=args.debug,
-                       expected=(DataError, CheckpointError, ValueError), interrupted=interrupted)
+                       expected=(ValueError,), interrupted=interrupted, extra="ynet")
 
 
 if __name__ == "__main__":

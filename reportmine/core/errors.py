@@ -4,8 +4,9 @@ Library code raises :class:`InputError` (or a subclass) for an expected failure,
 one-line message naming the file, row and column. The command-line tools run their handler
 through :func:`run_command`, which turns expected failures (``OSError`` included) into that
 line on stderr and exit status 2, an unexpected exception into one line plus a hint to
-rerun with ``--debug``, and SIGTERM into the same clean unwinding as Ctrl-C, so that every
-``finally`` block removes its temporary files.
+rerun with ``--debug``, a missing optional dependency into the one ``pip install`` line that
+adds it, and SIGTERM into the same clean unwinding as Ctrl-C, so that every ``finally`` block
+removes its temporary files.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `cmd | head` gives any other tool
+
+#: Our own top-level packages: a missing module under these is a broken install, not an extra.
+OWN_PACKAGES = frozenset({"reportmine", "ynet"})
 
 
 class InputError(ValueError):
@@ -52,13 +56,27 @@ def one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def install_hint(exc: ModuleNotFoundError, extra: str | None) -> str | None:
+    """The one line for a missing optional dependency, or None when the missing module is ours
+    (a broken install, which stays an internal error)."""
+    missing = (exc.name or "").split(".")[0]
+    if not missing or missing in OWN_PACKAGES:
+        return None
+    extra = extra or "all"
+    return (f"this command needs the optional package {missing!r}, which is not installed: "
+            f'pip install "reportmine[{extra}]"')
+
+
 def run_command(prog: str, handler: Callable[[], int], *, debug: bool = False,
                 expected: tuple[type[BaseException], ...] = (),
-                interrupted: str = "temporary files removed, no output written") -> int:
+                interrupted: str = "temporary files removed, no output written",
+                extra: str | None = None) -> int:
     """Run a command's handler with the shared error path; return the exit status.
 
     ``expected`` adds exception types whose message is already the one line for the user;
-    ``interrupted`` is what is said after Ctrl-C or SIGTERM.
+    ``interrupted`` is what is said after Ctrl-C or SIGTERM; ``extra`` names the optional
+    dependencies the command needs (``pip install "reportmine[EXTRA]"``; default all), said
+    when one of them is missing.
     """
     previous = signal.getsignal(signal.SIGTERM)
     try:
@@ -82,6 +100,16 @@ def run_command(prog: str, handler: Callable[[], int], *, debug: bool = False,
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"{prog}: {what}; {interrupted}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    except ModuleNotFoundError as exc:
+        if debug:
+            traceback.print_exc()
+        hint = install_hint(exc, extra)
+        if hint is None:
+            tail = "" if debug else " (run with --debug for the traceback)"
+            print(f"{prog}: internal error: {type(exc).__name__}: {one_line(exc)}{tail}", file=sys.stderr)
+            return 1
+        print(f"{prog}: error: {hint}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except MemoryError:
         if debug:
             traceback.print_exc()
