@@ -196,6 +196,16 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
+def cmd_mrmc(args) -> int:
+    from .stats.mrmc import mrmc_from_table
+
+    r = mrmc_from_table(args.file, test_col=args.test_col, reader_col=args.reader_col, case_col=args.case_col,
+                        truth_col=args.truth_col, rating_col=args.rating_col, metric=args.metric,
+                        covariance=args.covariance, fixed=args.fixed, conf_level=args.conf_level)
+    _emit(r.as_dict() | {"file": args.file}, r.summary(), args.json)
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .compare.run import CompareOptions, compare
 
@@ -291,6 +301,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"largest group size searched without --n/--n-pos (default 2000, at most {MAX_GROUP:,})")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(func=cmd_reconstruct)
+
+    mr = sub.add_parser("mrmc", help="reader study (MRMC): Obuchowski–Rockette analysis with Hillis' df, as MRMCaov",
+                        description="FILE: .csv or .xlsx in long format, one row per reading (test, reader, case, "
+                                    "truth, rating); every reader reads every case in every test. Compares the "
+                                    "tests' mean reader performance with readers and cases as random samples "
+                                    "(or one of them fixed). See docs/reader-study.md.")
+    mr.add_argument("file", help=".csv or .xlsx, one row per reading")
+    for name, default, what in (("test", "test", "test (modality), e.g. with / without the model"),
+                                ("reader", "reader", "reader id"), ("case", "case", "case id"),
+                                ("truth", "truth", "case truth, 1/0 or malignant/benign"),
+                                ("rating", "rating", "rating (higher = more likely diseased); 1/0 for "
+                                                     "sensitivity and specificity")):
+        mr.add_argument(f"--{name}-col", default=default, help=f"{what} (default {default!r})")
+    mr.add_argument("--metric", choices=("auc", "sensitivity", "specificity"), default="auc",
+                    help="reader performance: empirical AUC (default), or sensitivity/specificity of binary reads")
+    mr.add_argument("--covariance", choices=("jackknife", "delong", "unbiased"), default="jackknife",
+                    help="covariance of the reader metrics (default jackknife; delong and unbiased: AUC only)")
+    mr.add_argument("--fixed", choices=("none", "readers", "cases"), default="none",
+                    help="treat readers or cases as fixed (default none: both random)")
+    mr.add_argument("--conf-level", **conf)
+    mr.add_argument("--json", action="store_true")
+    mr.set_defaults(func=cmd_mrmc)
 
     cp = sub.add_parser("compare", help="models vs original reports vs pathology: one HTML page")
     cp.add_argument("--model", action="append", help="Y-Net checkpoint (repeat for several index tests)")
