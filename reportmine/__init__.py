@@ -16,17 +16,19 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ClassifySummary": "batch", "classify_file": "batch", "classify_frame": "batch",
-    "ReportClassifier": "classify", "ReportResult": "classify", "classify_text": "classify",
-    "Assertion": "assertion", "AssertionEngine": "assertion", "context_file": "assertion",
-    "Dictionary": "dictionary", "DictionaryError": "dictionary", "load_dictionary": "dictionary",
+    "ClassifySummary": "mining.batch", "classify_file": "mining.batch", "classify_frame": "mining.batch",
+    "ReportClassifier": "mining.classify", "ReportResult": "mining.classify", "classify_text": "mining.classify",
+    "Assertion": "mining.assertion", "AssertionEngine": "mining.assertion",
+    "context_file": "mining.context_table",
+    "Dictionary": "mining.dictionary", "DictionaryError": "mining.dictionary",
+    "load_dictionary": "mining.dictionary",
 }
 __all__ = sorted([*_EXPORTS, "assertion"])
 
 
 def __getattr__(name):
     if name == "assertion":  # the module is callable: reportmine.assertion(text, term)
-        return import_module(".assertion", __name__)
+        return import_module(".mining.assertion", __name__)
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'reportmine' has no attribute {name!r}")

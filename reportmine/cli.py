@@ -11,7 +11,7 @@ import sys
 
 from .core.arguments import ArgumentParser, parse_command_line
 from .core.errors import EXIT_BAD_INPUT
-from .dictionary import DictionaryError
+from .mining.dictionary import DictionaryError
 
 
 def _classifier_options(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _classifier(args):
-    from .classify import ReportClassifier
+    from .mining.classify import ReportClassifier
 
     return ReportClassifier(dictionary=args.dictionary, language=args.lang, hedge_as=args.hedge_as,
                             two_class=args.two_class)
@@ -99,7 +99,7 @@ def _classifier(args):
 def _cmd_classify(args) -> int:
     from tqdm import tqdm
 
-    from .batch import classify_file
+    from .mining.batch import classify_file
 
     classifier = _classifier(args)
     bar = tqdm(unit=" reports", desc="classifying", disable=True if args.quiet else None, file=sys.stderr)
@@ -121,7 +121,7 @@ def _cmd_classify(args) -> int:
 def _cmd_context(args) -> int:
     from tqdm import tqdm
 
-    from .assertion import context_file
+    from .mining.context_table import context_file
 
     bar = tqdm(unit=" rows", desc="reading", disable=True if args.quiet else None, file=sys.stderr)
     try:
@@ -155,7 +155,12 @@ def _cmd_explain(args) -> int:
 
 
 def _cmd_dictionary(args) -> int:
-    from .dictionary import check_dictionary, dictionary_files, entries_table, load_dictionary
+    from .mining.dictionary import (
+        check_dictionary,
+        dictionary_files,
+        entries_table,
+        load_dictionary,
+    )
 
     if args.action == "check":
         files = dictionary_files(args.path)

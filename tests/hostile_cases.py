@@ -205,7 +205,7 @@ def build_world(root: Path, *, with_model: bool = True) -> Path:
     (roc / "binary.csv").write_bytes(bytes(rng.randrange(256) for _ in range(2048)))
 
     (world / "cls").mkdir()
-    from reportmine.batch import classify_file
+    from reportmine.mining.batch import classify_file
 
     classify_file(world / "reports.csv", world / "cls" / "reports.classified.csv")
     _write_csv(world / "context.csv", [("No metastasis in level III.", "metastasis"),

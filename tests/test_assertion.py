@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 import reportmine
-from reportmine.assertion import AssertionEngine, find_term
 from reportmine.cli import main
+from reportmine.mining.assertion import AssertionEngine, find_term
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pandas as pd
 from openpyxl import Workbook
 
-from reportmine.batch import RESULT_COLUMNS, classify_file, classify_frame
+from reportmine.mining.batch import RESULT_COLUMNS, classify_file, classify_frame
 
 TEXTS = ["Left level II node, reactive.", "右侧IV区淋巴结伴微钙化。", "No cervical lymphadenopathy."]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reportmine.assertion import AssertionEngine
-from reportmine.classify import ReportClassifier
+from reportmine.mining.assertion import AssertionEngine
+from reportmine.mining.classify import ReportClassifier
 
 DATA = Path(__file__).parent / "data"
 FRAMES = {name: pd.read_csv(DATA / f"challenge_{name}.csv", dtype=str, keep_default_na=False)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reportmine.classify import ReportClassifier, detect_language
+from reportmine.mining.classify import ReportClassifier, detect_language
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,7 @@ def test_page_numbers_equal_the_engine(cohort, predictions, tmp_path, capsys):
     model_calls = (preds.loc[gold.index, "prob_malignant"] > 0.5).astype(int)
     expected = {"Predictions: preds": diagnostic_metrics(two_by_two(gold, model_calls))}
     # the reports: classified by reportmine from the manifest text, indeterminate counted positive
-    from reportmine.classify import ReportClassifier
+    from reportmine.mining.classify import ReportClassifier
 
     clf = ReportClassifier()
     calls = [clf.classify(test.loc[i, "report_text"], level=test.loc[i, "level"], side=test.loc[i, "side"]).label_3class

@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from reportmine.cli import main
-from reportmine.dictionary import (
+from reportmine.mining.dictionary import (
     CATEGORIES,
     DictionaryError,
     check_dictionary,
@@ -85,7 +85,7 @@ def test_cli_show_filters(capsys):
 
 
 def test_user_dictionary_is_used(tmp_path):
-    from reportmine.classify import ReportClassifier
+    from reportmine.mining.classify import ReportClassifier
 
     path = _write(tmp_path / "tiny.csv", [
         ["glandular node", "node_anchor", "en", "exact", "", "no", ""],

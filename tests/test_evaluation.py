@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import accuracy_score, recall_score
 
 from reportmine.benchmarks.evaluate import predict_labeled
-from reportmine.classify import LABELS
+from reportmine.mining.classify import LABELS
 
 DATA = Path(__file__).parent / "data"
 

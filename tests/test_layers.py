@@ -32,25 +32,47 @@ def test_contracts_hold_on_the_checkout(tmp_path):
     assert "0 broken" in done.stdout
 
 
-@pytest.mark.parametrize(("module", "line", "contract"), [
-    ("reportmine/core/_wrong.py", "import reportmine.stats\n", "reportmine.core imports nothing else of ours"),
-    ("reportmine/stats/_wrong.py", "from reportmine import classify\n", "reportmine.stats imports only"),
-    ("reportmine/_wrong_mining.py", None, "report mining imports the core"),
-    ("ynet/_wrong.py", "import reportmine.batch\n", "ynet imports the core and the statistics"),
-    ("reportmine/review/_wrong.py", "import ynet.train\n", "report mining imports the core"),
+LAYERS = "layers: CLIs > compare > ynet | review > mining > stats > core"
+INDEPENDENT = "ynet and report mining are independent"
+
+
+@pytest.mark.parametrize(("module", "line", "contracts"), [
+    # a new module in each layer reaching up (or sideways) breaks the one layers contract
+    ("reportmine/core/_wrong.py", "import reportmine.stats\n", {LAYERS}),
+    ("reportmine/stats/_wrong.py", "from reportmine.mining import classify\n", {LAYERS}),
+    # (compare reaches ynet, so this one also joins mining to the network, indirectly)
+    ("reportmine/mining/_wrong.py", "import reportmine.compare.run\n", {LAYERS, INDEPENDENT}),
+    ("reportmine/mining/_wrong.py", "from reportmine.review import page\n", {LAYERS}),
+    ("reportmine/review/_wrong.py", "import ynet.train\n", {LAYERS}),
+    ("reportmine/compare/_wrong.py", "import reportmine.cli\n", {LAYERS}),
+    # mining and the network never meet, whichever way
+    ("reportmine/mining/_wrong.py", "import ynet.train\nimport reportmine.compare.run\n", {LAYERS, INDEPENDENT}),
+    ("ynet/_wrong.py", "import reportmine.mining.batch\n", {INDEPENDENT}),
+    # an existing module edited the wrong way is caught the same
+    ("reportmine/mining/statements.py", "import reportmine.compare.run  # wrong\n", {LAYERS, INDEPENDENT}),
 ])
-def test_a_wrong_import_is_caught(tmp_path, module, line, contract):
+def test_a_wrong_import_is_caught(tmp_path, module, line, contracts):
     _copy_checkout(tmp_path)
-    if line is None:  # a mining module that reaches into the comparison
-        target = tmp_path / "reportmine" / "context.py"
-        target.write_text(target.read_text(encoding="utf-8") + "\nimport reportmine.compare.run  # wrong\n",
-                          encoding="utf-8")
-    else:
-        (tmp_path / module).write_text(line, encoding="utf-8")
+    target = tmp_path / module
+    before = target.read_text(encoding="utf-8") + "\n" if target.exists() else ""
+    target.write_text(before + line, encoding="utf-8")
     done = _lint(tmp_path)
     assert done.returncode != 0
-    broken = [row for row in done.stdout.splitlines() if row.endswith("BROKEN")]
-    assert any(row.startswith(contract) for row in broken), done.stdout[-3000:]
+    broken = {row.removesuffix(" BROKEN") for row in done.stdout.splitlines() if row.endswith(" BROKEN")}
+    assert broken == contracts, done.stdout[-3000:]
+
+
+def test_every_package_module_sits_in_a_layer():
+    """A new top-level package or module of ours must be placed in the contract, not slip past it."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (layers,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    named = {name.strip() for layer in layers["layers"] for name in layer.split("|")}
+    ours = {f"reportmine.{p.stem}" for p in (ROOT / "reportmine").iterdir()
+            if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()}
+    assert ours - named == set(), "place these in the layers contract of pyproject.toml"
+    assert "ynet" in named
 
 
 BLOCK = """

@@ -2,9 +2,9 @@
 
 import pytest
 
-from reportmine.classify import ReportClassifier
-from reportmine.dictionary import DictionaryError, Entry, load_dictionary
-from reportmine.matching import ChineseMatcher, EnglishMatcher, normalize
+from reportmine.mining.classify import ReportClassifier
+from reportmine.mining.dictionary import DictionaryError, Entry, load_dictionary
+from reportmine.mining.matching import ChineseMatcher, EnglishMatcher, normalize
 
 
 @pytest.fixture(scope="module")

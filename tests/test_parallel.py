@@ -4,14 +4,14 @@ import json
 
 import pandas as pd
 
-from reportmine.batch import (
+from reportmine.cli import main
+from reportmine.mining.batch import (
     RESULT_COLUMNS,
     classify_file,
     classify_frame,
     classify_partition,
     resolve_jobs,
 )
-from reportmine.cli import main
 
 TEXTS = [
     "Left level II node, reactive.",

@@ -3,7 +3,7 @@ engine (a regression guard; the challenge files are the before/after measure).""
 
 import pytest
 
-from reportmine.classify import ReportClassifier
+from reportmine.mining.classify import ReportClassifier
 
 CASES = [
     ('No cervical lymph nodes with calcification, necrosis, or cystic degeneration are identified.', 'benign'),

@@ -12,9 +12,9 @@ import pytest
 from test_review import ReviewParser
 
 from reportmine.bench_cli import main as bench
-from reportmine.classify import ReportClassifier
 from reportmine.cli import main as reportmine
 from reportmine.compare.demo import make_demo_cohort
+from reportmine.mining.classify import ReportClassifier
 from reportmine.stats import two_by_two
 
 

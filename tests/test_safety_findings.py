@@ -380,7 +380,7 @@ def test_f11_outputs_follow_the_umask(cohort, predictions, tmp_path):
 # ------------------------------------------------------------------ one error path
 
 def test_unexpected_errors_say_debug(monkeypatch, tmp_path, capsys):
-    import reportmine.batch as batch
+    import reportmine.mining.batch as batch
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
@@ -423,8 +423,8 @@ def test_f1_demo_replaces_only_its_own_output(cohort, tmp_path):
 
 def test_jobs_beyond_the_limit_refused_before_forking():
     """`classify --jobs 100000` forked 100,000 worker processes (found by the hostile run)."""
-    from reportmine.batch import MAX_JOBS_PER_CORE, resolve_jobs
     from reportmine.core.errors import InputError
+    from reportmine.mining.batch import MAX_JOBS_PER_CORE, resolve_jobs
 
     cores = resolve_jobs(0)
     assert resolve_jobs(MAX_JOBS_PER_CORE * cores) == MAX_JOBS_PER_CORE * cores

@@ -4,8 +4,8 @@ read back correctly by the report classifier."""
 import random
 from collections import Counter
 
-from reportmine.classify import ReportClassifier
 from reportmine.compare.simulate import CALL_RATES, simulate_report
+from reportmine.mining.classify import ReportClassifier
 
 
 def _nodes(n, label, seed=0):

@@ -28,7 +28,7 @@ def test_wheel_ships_dictionaries_and_classifies(tmp_path):
     reports = elsewhere / "reports.csv"
     reports.write_text("id,text\n1,左侧颈部IV区淋巴结转移。\n2,No cervical lymphadenopathy.\n", encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(site))
-    code = ("import sys, reportmine, reportmine.dictionary as d; from reportmine.cli import main; "
+    code = ("import sys, reportmine, reportmine.mining.dictionary as d; from reportmine.cli import main; "
             "print(reportmine.__file__); print(d.default_dictionary_dir()); sys.exit(main(sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", code, "classify", str(reports), "--quiet"], cwd=elsewhere,
                           env=env, capture_output=True, text=True)

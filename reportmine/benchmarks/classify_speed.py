@@ -104,7 +104,7 @@ def peak_rss_mb() -> float:
 
 def worker(corpus_path: Path, labeled_path: Path) -> dict:
     """Our side, in its own process: throughput per language, peak memory, labeled predictions."""
-    from reportmine.classify import ReportClassifier
+    from reportmine.mining.classify import ReportClassifier
 
     docs = [json.loads(line) for line in corpus_path.read_text(encoding="utf-8").splitlines()]
     labeled = json.loads(labeled_path.read_text(encoding="utf-8"))
@@ -131,7 +131,7 @@ def jobs_speedup(corpus: list[dict], folder: Path, jobs: tuple[int, ...] = (1, 2
     """Seconds of `reportmine classify --jobs N` on the corpus written as one CSV, each N in
     the same run (a fresh classifier each; reading and writing the files included); the
     settings take turns ``repeats`` times and the median of each is reported."""
-    from reportmine.batch import classify_file
+    from reportmine.mining.batch import classify_file
 
     source = folder / "corpus.csv"
     pd.DataFrame({"id": [d["id"] for d in corpus], "text": [d["text"] for d in corpus]}).to_csv(source, index=False)
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
                                str(corpus_path), str(labeled_path)], capture_output=True, text=True, check=True)
         results.append(json.loads(ours.stdout.strip().splitlines()[-1]))
         if args.peer_python:
-            from reportmine.dictionary import default_dictionary_dir
+            from reportmine.mining.dictionary import default_dictionary_dir
 
             peer = subprocess.run([args.peer_python, str(HERE / "medspacy_peer.py"), str(corpus_path),
                                    str(labeled_path), str(default_dictionary_dir())],

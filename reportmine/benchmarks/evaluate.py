@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reportmine.classify import LABELS, ReportClassifier
+from reportmine.mining.classify import LABELS, ReportClassifier
 
 
 def predict_labeled(frame: pd.DataFrame, classifier: ReportClassifier | None = None) -> pd.DataFrame:
@@ -59,7 +59,7 @@ def report(path: Path, classifier: ReportClassifier) -> str:
 
 def _assertion():
     try:
-        from reportmine.assertion import assertion
+        from reportmine.mining.assertion import assertion
     except ImportError:  # an older checkout without the engine on its own
         return None
     return assertion

@@ -7,11 +7,11 @@ The corpus (2,376 concept–sentence pairs from 120 clinical reports, annotated 
 Negated; see its PROVENANCE.md) is read from the path given, never copied. Each system gets
 the concept's span in its sentence as the target:
 
-* ``reportmine context``: :class:`reportmine.assertion.AssertionEngine` (shipped English
+* ``reportmine context``: :class:`reportmine.mining.assertion.AssertionEngine` (shipped English
   dictionary; "possible" counts as not negated, as the corpus has only two classes);
 * negspaCy 1.0.4 (``en_clinical`` termset) and medSpaCy 1.3.1 ConText (default rules, spaCy
   sentencizer), run by ``negex_peer.py`` in a venv of their own (``--peer-python``);
-* the full report classifier (:class:`reportmine.classify.ReportClassifier`) on the same
+* the full report classifier (:class:`reportmine.mining.classify.ReportClassifier`) on the same
   sentences, for its speed only: distinct texts with empty memos (cold) and the same texts
   again (warm).
 
@@ -31,10 +31,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportmine.assertion import AssertionEngine, find_term, sentence_bounds
 from reportmine.core.errors import InputError
 from reportmine.core.outputs import write_json_atomic, write_text_atomic
 from reportmine.core.provenance import file_sha256, run_record
+from reportmine.mining.assertion import AssertionEngine, find_term, sentence_bounds
 
 CORPUS_FILE = "Annotations-1-120.txt"
 DEFAULT_PEER = "/work/venv-negex/bin/python"
@@ -107,7 +107,7 @@ def run_ours(pairs: list[Pair], repeats: int = 1):
 def run_classifier(pairs: list[Pair], repeats: int = 1) -> tuple[float, float]:
     """Texts/s of the full classifier on the distinct sentences: cold (fresh memos), then
     warm (the same texts again); the median of ``repeats`` fresh classifiers."""
-    from reportmine.classify import ReportClassifier
+    from reportmine.mining.classify import ReportClassifier
 
     texts = list(dict.fromkeys(p.sentence for p in pairs))
     colds, warms = [], []

@@ -103,7 +103,7 @@ def measure(page_path: Path) -> dict:
 
 
 def run_size(n: int, work: Path) -> dict:
-    from reportmine.batch import classify_file
+    from reportmine.mining.batch import classify_file
     from reportmine.review import write_review
 
     src, classified, html = work / f"in-{n}.csv", work / f"out-{n}.csv", work / f"review-{n}.html"
@@ -125,7 +125,7 @@ def _has_gold(path: Path, column: str = "gold") -> bool:
 
 def screenshot(png: Path, *, width: int = 1280, height: int = 1500) -> Path:
     """Classify the shipped examples, write their page beside ``png`` and screenshot it."""
-    from reportmine.batch import classify_file
+    from reportmine.mining.batch import classify_file
     from reportmine.review import write_review
 
     png.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from reportmine.benchmarks.classify_speed import build_corpus
 
 CHILD = """
 import json, resource, sys, time
-from reportmine.batch import classify_file
+from reportmine.mining.batch import classify_file
 start = time.perf_counter()
 summary = classify_file(sys.argv[1], sys.argv[2])
 print(json.dumps({"rows": summary.n_reports, "seconds": time.perf_counter() - start,

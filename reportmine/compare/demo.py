@@ -109,9 +109,9 @@ def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 
     """
     from ynet.train import TrainConfig, train
 
-    from ..batch import classify_file
     from ..core.errors import InputError
     from ..core.outputs import FolderOutput
+    from ..mining.batch import classify_file
     from .run import CompareOptions, compare
 
     if not isinstance(epochs, int) or epochs < 1:

@@ -97,7 +97,7 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
     texts = {n.id: n.meta.get("report_text", "") for n in manifest.nodes}
     if not any(str(t).strip() for t in texts.values()):
         return None, {}, None
-    from ..batch import classify_frame
+    from ..mining.batch import classify_frame
 
     by_id = {n.id: n for n in manifest.nodes}
     reports = pd.DataFrame({"ln_id": list(ids), "report_text": [texts[i] for i in ids]})
@@ -143,7 +143,7 @@ def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, 
     if reports is None:
         raise InputError(f"{options.report_overrides}: --report-overrides needs report labels (--reports or "
                          "report_text in the manifest)")
-    from ..review.overrides import apply_to_calls, read_overrides
+    from ..mining.overrides import apply_to_calls, read_overrides
 
     names = {call: label for label, call in REPORT_CALLS.items()}
     labels, record = apply_to_calls(read_overrides(options.report_overrides), list(reports.ids),
@@ -170,7 +170,7 @@ def _write_review_page(options: CompareOptions, comparison: Comparison, provenan
             texts = provenance.get("report_texts") or {}
             if not any(str(t).strip() for t in texts.values()):
                 return None
-            from ..batch import classify_frame
+            from ..mining.batch import classify_frame
 
             meta = comparison.meta
             frame = pd.DataFrame({"id": ids, "report_text": [str(texts.get(i, "")) for i in ids]},
@@ -194,7 +194,7 @@ def _write_review_page(options: CompareOptions, comparison: Comparison, provenan
 
 
 def _default_classifier():
-    from ..classify import ReportClassifier
+    from ..mining.classify import ReportClassifier
 
     return ReportClassifier()
 

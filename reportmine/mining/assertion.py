@@ -6,42 +6,27 @@
 The concept (``term``) is found in the text case-insensitively with whitespace normalised;
 the sentence around it is split into clauses and every cue of the dictionaries (negations,
 pseudo-negations, hedges, terminators, verbs that introduce a finding) is matched, exactly
-as the report classifier does (:mod:`reportmine.context`): the same scope rules decide
+as the report classifier does (:mod:`reportmine.mining.scope`): the same scope rules decide
 whether a negation or a hedge reaches the concept. A cue inside the concept itself ("no
 acute distress" as the concept) is part of it and does not negate it.
 
 ``reportmine context FILE --text-col COL --term-col COL`` runs it on every row of a table
-(:func:`context_file`).
+(:func:`reportmine.mining.context_table.context_file`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain
 from pathlib import Path
 
-from .context import (
-    _PIECE_END,
-    HEDGES,
-    NEGATIONS,
-    LazyClauses,
-    find_in_piece,
-    hedge_cue,
-    negation_cue,
-    piece_clauses,
-)
-from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, carried_names
-from .core.provenance import file_sha256, flat_record, run_record
-from .core.tables import choose_column, is_text_cell, read_table_chunks
+from .clauses import HEDGES, NEGATIONS, LazyClauses, find_in_piece, piece_clauses
 from .dictionary import Dictionary, load_dictionary
+from .grammar import PIECE_END
 from .matching import ChineseMatcher, EnglishMatcher
+from .scope import hedge_cue, negation_cue
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +110,7 @@ def sentence_bounds(text: str, position: int) -> tuple[int, int]:
     """The piece (sentence or semicolon part) holding ``position``. A '.' ends a sentence only
     before a space or the end (not in 1.5 cm, b.i.d., Dr.Smith)."""
     start, end = 0, len(text)
-    for m in _PIECE_END.finditer(text):
+    for m in PIECE_END.finditer(text):
         pos = m.start()
         if text[pos] == "." and pos + 1 < len(text) and not text[pos + 1].isspace():
             continue
@@ -200,90 +185,6 @@ def assertion(text: str, term: str, *, language: str = "auto", dictionary: str |
     hold one yourself.
     """
     return _default_engine(None if dictionary is None else str(dictionary), language)(text, term)
-
-
-@dataclass(frozen=True)
-class ContextSummary:
-    n_rows: int
-    statuses: dict[str, int]
-    not_found: int
-    output: str = ""
-    extra_outputs: tuple[str, ...] = ()
-    seconds: float = 0.0
-    record: dict = field(default_factory=dict)
-
-    def summary(self) -> str:
-        lines = [f"{self.n_rows} rows read" + (f" in {self.seconds:.1f} s" if self.seconds else "")]
-        for status in STATUSES:
-            lines.append(f"  {status:<10}{self.statuses.get(status, 0):>8}")
-        lines.append(f"  term not found in its text: {self.not_found}")
-        if self.output:
-            lines.append(f"  written: {self.output}" + "".join(f", {p}" for p in self.extra_outputs))
-        return "\n".join(lines)
-
-
-def output_columns(columns) -> list[tuple[object, str]]:
-    """(input column, output column): the input's columns, renamed input_<name> where one of
-    ours has the name, then :data:`CONTEXT_COLUMNS`."""
-    return carried_names(columns, CONTEXT_COLUMNS)
-
-
-def default_output(path: str | Path) -> Path:
-    path = Path(path)
-    suffix = ".csv" if path.suffix.lower() == ".csv" else ".xlsx"
-    return path.with_name(f"{path.stem}.context{suffix}")
-
-
-def context_file(path: str | Path, out: str | Path | None = None, *, text_col: str, term_col: str,
-                 language: str = "auto", dictionary: str | Path | None = None, sheet: str | None = None,
-                 encoding: str | None = None, chunksize: int = 5000,
-                 progress: Callable[[int], None] | None = None) -> ContextSummary:
-    """Write every row of a .csv/.xlsx with the status of its term in its text (atomically)."""
-    path = Path(path)
-    out = Path(out) if out is not None else default_output(path)
-    engine = AssertionEngine(dictionary, language)
-    started = time.perf_counter()
-    chunks = read_table_chunks(path, sheet=sheet, encoding=encoding, chunksize=chunksize)
-    first = next(chunks)
-    columns = list(first.columns)
-    text_col = choose_column(path, columns, text_col, (), "text", first)
-    term_col = choose_column(path, columns, term_col, (), "term")
-    carried = output_columns(columns)
-    record = run_record(engine.config() | {"text_column": text_col, "term_column": term_col},
-                        {str(path): file_sha256(path)})
-    sheets = {"context": [o for _, o in carried] + list(CONTEXT_COLUMNS)}
-    if out.suffix.lower() == ".xlsx":
-        sheets["run"] = ["key", "value"]
-    counts: Counter = Counter()
-    n = 0
-    meta = out.with_suffix(".run.json") if out.suffix.lower() == ".csv" else None
-    protect = [path, *(Path(p) for p in getattr(engine.dictionary, "paths", ()))]
-    writer = AtomicTableWriter(out, sheets, protect=protect, companions=[meta] if meta else [])
-    with writer:
-        for chunk in chain([first], chunks):
-            rows = []
-            for values in chunk.itertuples(index=False):
-                cells = dict(zip(chunk.columns, values))
-                text, term = cells[text_col], cells[term_col]
-                result = engine(text if is_text_cell(text) else None, term if is_text_cell(term) else None)
-                row = {o: cells[c] for c, o in carried}
-                row.update(result.row())
-                rows.append(row)
-                counts[result.status if result.found else "not found"] += 1
-            writer.write("context", rows)
-            n += len(chunk)
-            if progress is not None:
-                progress(len(chunk))
-        if n == 0:
-            raise InputError(f"{path}: no data rows")
-        if "run" in sheets:
-            writer.write("run", [{"key": k, "value": str(v)} for k, v in flat_record(record)])
-        if meta is not None:  # renamed into place together with the table
-            writer.add_json(meta, record)
-    extra = [str(meta)] if meta is not None else []
-    log.info("context of %d rows from %s into %s", n, path, out)
-    return ContextSummary(n, {s: counts[s] for s in STATUSES}, counts["not found"], str(out), tuple(extra),
-                          time.perf_counter() - started, record)
 
 
 class _CallableModule(type(re)):

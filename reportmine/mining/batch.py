@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..core.errors import InputError
+from ..core.outputs import AtomicTableWriter, carried_names, cell_values, csv_text
+from ..core.provenance import file_sha256, flat_record, run_record
+from ..core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 from .classify import ReportClassifier, evidence_rows, result_row
-from .core.errors import InputError
-from .core.outputs import AtomicTableWriter, carried_names, cell_values, csv_text
-from .core.provenance import file_sha256, flat_record, run_record
-from .core.tables import ID_COLUMN_NAMES, choose_column, is_text_cell, read_table_chunks
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
     Nothing is written if the input is unusable (:class:`InputError`). The run record
     (versions, configuration, input hash) goes into a ``run`` sheet (xlsx) or a
     ``.run.json`` file beside a CSV output. ``overrides``: a reviewer's corrections CSV
-    (:mod:`reportmine.review.overrides`), applied to the results and counted in the run record.
+    (:mod:`reportmine.mining.overrides`), applied to the results and counted in the run record.
     """
     path = Path(path)
     out = Path(out) if out is not None else default_output(path)
@@ -343,7 +343,7 @@ def classify_file(path: str | Path, out: str | Path | None = None, *, text_col: 
 def _override_applier(overrides):
     if overrides is None:
         return None
-    from .review.overrides import OverrideApplier, read_overrides
+    from .overrides import OverrideApplier, read_overrides
 
     return OverrideApplier(read_overrides(overrides))
 

@@ -21,10 +21,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .context import Finding, NodeStatement, PieceReader, analyse
-from .core.labels import REPORT_LABELS
+from ..core.labels import REPORT_LABELS
 from .dictionary import Dictionary, load_dictionary
 from .matching import ChineseMatcher, EnglishMatcher, Match
+from .reader import PieceReader
+from .statements import Finding, NodeStatement, analyse
 
 LABELS = REPORT_LABELS
 _CJK = re.compile(r"[\u3400-\u9fff]")

@@ -126,7 +126,7 @@ def default_dictionary_dir() -> Path:
     packaged = resources.files("reportmine") / "_dictionaries"
     if packaged.is_dir():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parent.parent / "dictionaries"
+    checkout = Path(__file__).resolve().parents[2] / "dictionaries"
     if checkout.is_dir():
         return checkout
     raise DictionaryError("the shipped dictionaries were not found (broken install?)")

@@ -5,11 +5,11 @@
 * :mod:`~reportmine.review.marks` places the evidence, the cues and their scope on each
   report's text and says why a report needs a second look;
 * :mod:`~reportmine.review.page` writes the one self-contained HTML page;
-* :mod:`~reportmine.review.overrides` reads the reviewer's corrections CSV and applies it
+* :mod:`~reportmine.mining.overrides` reads the reviewer's corrections CSV and applies it
   (``reportmine classify --overrides``, ``benchmark compare --report-overrides``).
 """
 
-from .overrides import Overrides, read_overrides
+from ..mining.overrides import Overrides, read_overrides
 from .page import ReviewPage, build_review, write_review
 from .source import ClassifyOutput, read_classify_output
 

@@ -285,7 +285,7 @@ def mark_report(text: str, evidence: list[dict], *, label: str, label3: str, rul
 def dictionary_matches(classifier, language: str, text: str) -> list:
     """Every dictionary match in ``text`` (overlaps resolved within the scope and cue groups),
     with the matcher of each language the classifier reads (a mixed report is read in both)."""
-    from ..matching import split_groups
+    from ..mining.matching import split_groups
 
     reader = classifier.reader(classifier.language)
     matchers = getattr(reader, "matchers", None) or {reader.language: reader.matcher}

@@ -96,8 +96,8 @@ class ReviewPage:
 def recorded_classifier(output: ClassifyOutput):
     """The classifier that produced ``output`` (dictionary and options from its run record),
     and a note when that cannot be rebuilt exactly."""
-    from ..classify import ReportClassifier
-    from ..dictionary import DictionaryError
+    from ..mining.classify import ReportClassifier
+    from ..mining.dictionary import DictionaryError
 
     record = output.record
     options = {"language": record.get("config.language") or "auto",

@@ -1,0 +1,266 @@
+"""Cut a piece of a report into clauses and match each clause once.
+
+A report splits into sentences (。 . ! ?), pieces (; ；) and clauses (, ， : ：); the
+marks are the tables of :mod:`reportmine.mining.grammar`. Each clause is matched in the
+languages it is written in (mixed reports are common) and what it says whatever its
+neighbours is computed once (:class:`ClauseFacts`): its scope words, its subject (node or
+thyroid: the head word decides, the last in Chinese, the first in English), its findings,
+hedges and degree words, and its background part (history of …). :class:`Clause` is the
+form the scope rules (:mod:`reportmine.mining.scope`) read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from .grammar import (
+    ASCII_LETTER,
+    CJK,
+    CLAUSE_END,
+    CONJUNCTION,
+    LATIN_WORD,
+    OPENING_CONJUNCTION,
+    PARENTHESIS,
+    STATING_VERB,
+)
+from .matching import Match, split_groups
+
+NEGATIONS = ("negation_pre", "negation_post")
+HEDGES = ("hedge_leaning", "hedge_equivocal")
+CUE_CATEGORIES = frozenset(NEGATIONS + HEDGES + ("terminator", "introducer", "history"))
+
+
+class ClauseFacts(NamedTuple):
+    """What a clause says whatever its neighbours (computed once per distinct clause)."""
+
+    anchors: tuple[Match, ...]
+    subject: str | None
+    region: bool
+    outside: bool
+    findings: tuple[Match, ...]
+    leaning: Match | None
+    degrees: tuple[Match, ...]
+    equivocal: tuple[Match, ...]
+    history: tuple[int, int] | None  # the background part (see :func:`history_span`)
+    node_words: bool  # holds a node word (for the node verdicts)
+
+
+def history_span(text: str, other: Sequence[Match]) -> tuple[int, int] | None:
+    """The background part of a clause holding a history cue: from the clause start to the
+    first verb or hedge after the cue ("which given the history of carcinoma | is likely
+    metastatic"; 鉴于甲状腺癌病史 | 考虑转移), else the whole clause (结合病史; "in view of the
+    thyroid cancer history")."""
+    cue = next((m for m in other if m.category == "history"), None)
+    if cue is None:
+        return None
+    stops = [m.start for m in other if m.start >= cue.end and m.category in ("introducer", "hedge_leaning")]
+    verb = STATING_VERB.search(text, cue.end)
+    if verb is not None:
+        stops.append(verb.start())
+    return 0, min(stops, default=len(text))
+
+
+def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match], text: str = "") -> ClauseFacts:
+    anchors, subject, region, outside = [], None, False, False
+    findings = tuple(m for m in other if m.entry.role == "finding")
+    history = history_span(text, other)
+    for m in scope:
+        if m.category == "thyroid_context" and any(f.start <= m.start and m.end <= f.end for f in findings):
+            continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
+        if history is not None and m.start < history[1]:
+            continue  # background (history of thyroid cancer) names no subject
+        if m.category == "non_cervical":
+            outside = True
+            continue
+        kind = "thyroid" if m.category == "thyroid_context" else "node"
+        if kind == "node":
+            anchors.append(m)
+            region = region or m.category == "neck_region"
+        # The head of a Chinese phrase is its last noun (颈部皮下 is subcutaneous), of an
+        # English one its first (lymph node in the thyroid bed is a node).
+        if language == "zh" or subject is None:
+            subject = kind
+    leaning = next((m for m in other if m.category == "hedge_leaning"), None)
+    return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning,
+                       tuple(m for m in other if m.category == "degree"),
+                       tuple(m for m in other if m.category == "hedge_equivocal"), history,
+                       any(m.category == "node_anchor" for m in scope))
+
+
+class ClauseMatches(NamedTuple):
+    """The dictionary matches of one clause (offsets relative to the clause), read once."""
+
+    language: str
+    scope: tuple[Match, ...]
+    other: tuple[Match, ...]
+    conjunction: bool  # holds a coordinating conjunction (and / or / nor; 及 和 或 与 、)
+    facts: ClauseFacts | None  # what the clause says whatever its neighbours (:func:`clause_facts`)
+
+
+def clause_language(text: str) -> str:
+    """'zh' when Chinese characters make up at least a fifth of the letters, else 'en'."""
+    cjk = len(CJK.findall(text))
+    if not cjk:
+        return "en"
+    latin = len(ASCII_LETTER.findall(text))
+    return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
+
+
+def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, language: str = "auto",
+                exclude=(), facts: bool = True, found: list[Match] | None = None) -> list[ClauseMatches]:
+    """Match a piece once and hand each clause its matches (offsets relative to the clause).
+
+    ``found``: the piece's matches when the caller has them already (:func:`find_in_piece`,
+    which drops the ``exclude`` spans; they are not looked at again here).
+    A match across a clause boundary belongs to neither clause; each clause's own script
+    decides its grammar (head noun first or last).
+    """
+    if found is None:
+        found = find_in_piece(piece, matchers, language, exclude)
+    has_cjk = language == "auto" and CJK.search(piece) is not None
+    out = []
+    for a, b in spans:
+        text = piece[a:b]
+        if found:
+            mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
+                    if a <= m.start and m.end <= b]
+            scope, other = split_groups(mine)
+        else:
+            scope, other = (), ()
+        lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
+        conjunction = CONJUNCTION.search(text) is not None
+        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
+                                 clause_facts(lang, scope, other, text) if facts else None))
+    return out
+
+
+def find_in_piece(piece: str, matchers: dict, language: str = "auto", exclude=()) -> list[Match]:
+    """Every dictionary match in a piece (overlaps unresolved, offsets relative to the piece).
+
+    ``language`` "auto" reads a piece in the languages it holds: Chinese characters call the
+    Chinese matcher, lower-case Latin words the English one (a Chinese report's English level
+    names and findings, an English report's Chinese phrases), so a mixed report is read in
+    both. "en" / "zh" force one. Matches overlapping an ``exclude`` span (a concept being
+    assessed) are dropped before overlaps are resolved, so a cue inside the concept takes no
+    shorter cue with it ("no CHANGE IN VISION": the "no" stays).
+    """
+    if language == "auto":
+        has_cjk = CJK.search(piece) is not None
+        use = [lang for lang, wanted in (("zh", has_cjk), ("en", not has_cjk or LATIN_WORD.search(piece)))
+               if wanted and lang in matchers]
+    else:
+        use = [language]
+    found: list[Match] = []
+    for lang in use:
+        found.extend(matchers[lang].find(piece))
+    if exclude:
+        found = [m for m in found if not any(m.start < e and s < m.end for s, e in exclude)]
+    return found
+
+
+class Clause(NamedTuple):
+    """One clause of a piece, its matches made piece-relative, sorted by kind."""
+
+    start: int
+    end: int
+    separator: str  # what ended the previous clause ("" for the first)
+    language: str
+    anchors: tuple[Match, ...]
+    pre: tuple[Match, ...]
+    post: tuple[Match, ...]
+    hedges: tuple[Match, ...]
+    terminators: tuple[Match, ...]
+    introducers: tuple[Match, ...]
+    conjunction: bool
+    background: bool
+    words: int = 0
+    findings: int = 0
+    opens_with_conjunction: bool = False  # "or C …", "and D …"
+
+    @property
+    def cues(self) -> bool:
+        return bool(self.pre or self.post or self.hedges or self.terminators or self.introducers)
+
+
+def make_clause(start: int, end: int, separator: str, matches: ClauseMatches, text: str,
+                targets_inside=()) -> Clause:
+    """A :class:`Clause` from its matches (piece-relative); cues inside a target are left out."""
+    kinds: dict[str, list[Match]] = {}
+    asides = [(m.start() + start, m.end() + start) for m in PARENTHESIS.finditer(text[start:end])]
+    for m in matches.other:
+        if m.category in CUE_CATEGORIES:
+            m = Match(m.start + start, m.end + start, m.text, m.entry, m.score)
+            if any(m.start < e and s < m.end for s, e in targets_inside):
+                continue  # a cue inside the concept itself ("no acute distress") is part of it
+            if m.category in ("negation_pre", "negation_post") and any(
+                    s <= m.start and m.end <= e and (s, e) != (m.start, m.end) for s, e in asides):
+                continue  # "(occult nor overt)": a negation inside a parenthesis stays there
+            kinds.setdefault(m.category, []).append(m)
+    anchors = tuple(Match(m.start + start, m.end + start, m.text, m.entry, m.score)
+                    for m in matches.scope if m.category in ("node_anchor", "neck_region"))
+    introducers = tuple(kinds.get("introducer", ()))
+    return Clause(start, end, separator, matches.language, anchors, tuple(kinds.get("negation_pre", ())),
+                  tuple(kinds.get("negation_post", ())),
+                  tuple(kinds.get("hedge_leaning", ())) + tuple(kinds.get("hedge_equivocal", ())),
+                  tuple(kinds.get("terminator", ())), introducers, matches.conjunction,
+                  bool(kinds.get("history")), len(text[start:end].split()),
+                  sum(1 for m in matches.other if m.entry.role == "finding"),
+                  OPENING_CONJUNCTION.match(text, start) is not None)
+
+
+def piece_clauses(piece: str, matchers: dict, language: str = "auto", exclude=(),
+                  clause_matches=None, facts: bool = True,
+                  found: list[Match] | None = None) -> list[tuple[int, int, str, ClauseMatches]]:
+    """(start, end, separator, matches) of each non-blank clause of a piece. The piece is
+    matched at once (or its ``found`` matches are handed out), or clause by clause through
+    ``clause_matches(start, end)`` (a memo)."""
+    spans = split_piece(piece)
+    if clause_matches is None:
+        matched = match_piece(piece, spans, matchers, language, exclude, facts, found)
+    else:
+        matched = [clause_matches(a, b) for a, b in spans]
+    out = []
+    for (a, b), matches in zip(spans, matched):
+        separator = piece[a - 1] if a > 0 else ""
+        out.append((a, b, "," if separator == "，" else separator, matches))
+    return out
+
+
+class LazyClauses(Sequence):
+    """The :class:`Clause` objects of a piece, each made when a scope rule first asks for it
+    (most clauses hold no finding and are never looked at)."""
+
+    def __init__(self, parts, piece: str, targets=()) -> None:
+        self.parts = parts
+        self.piece = piece
+        self.targets = targets
+        self.made: dict[int, Clause] = {}
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self.parts)
+        clause = self.made.get(k)
+        if clause is None:
+            a, b, separator, matches = self.parts[k]
+            clause = self.made[k] = make_clause(a, b, separator, matches, self.piece, self.targets)
+        return clause
+
+
+def split_piece(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the non-blank clauses of one piece."""
+    spans, start = [], 0
+    for m in CLAUSE_END.finditer(text):
+        if m.start() > start and not text[start:m.start()].isspace():
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text) and not text[start:].isspace():
+        spans.append((start, len(text)))
+    return spans
+
+

@@ -1,0 +1,103 @@
+"""The grammar words the scope rules read, as named tables (and the patterns made from them).
+
+The clinical vocabulary (findings, negations, hedges, node words …) is data in
+``dictionaries/``, editable by a clinician. What is here is grammar: the words and marks
+that cut a report into pieces and clauses, that tell a list from a new statement and that
+name a neck level or a side. A change here changes how every sentence is read, so each
+table says what it is for; the patterns below are built from the tables and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _alternation(words) -> str:
+    """A regex alternation of literal words, longest first (so "levels" is tried before "level")."""
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+def _char_class(chars: str) -> str:
+    return "[" + "".join(re.escape(ch) for ch in chars) + "]"
+
+
+# --- Pieces and clauses ------------------------------------------------------------------
+#: End a sentence (a "." between two digits, as in 1.5 cm, is skipped by the reader).
+SENTENCE_ENDS = "。！？!?\n."
+#: End a piece inside a sentence: a negation of one side never covers the other.
+PIECE_ENDS = ";；"
+#: End a clause: lists, headers and their verdicts ("Lymphadenopathy: none").
+CLAUSE_ENDS = ",，:："
+
+# --- Words that join or start statements ---------------------------------------------------
+#: English coordinating conjunctions: a clause holding one may close a list ("A, B, or C").
+COORDINATORS_EN = ("and", "or", "nor")
+#: Chinese coordinators and the enumeration comma.
+COORDINATORS_ZH = "及和或与、"
+#: English relative pronouns: "node that, <aside>, is Y"; "…, which …" starts a new statement.
+RELATIVE_PRONOUNS = ("that", "which", "who")
+#: Adverbs allowed between a conjunction and the verb that introduces a new finding
+#: ("and also shows", "and then demonstrates").
+LINKING_ADVERBS = ("also", "then")
+#: Conjunctions that can open a new main clause with its own subject ("… and he is …").
+CLAUSE_JOINERS = ("and", "but", "or", "so")
+#: Subjects that make such a clause a new statement, not a continuation of a list.
+NEW_SUBJECTS = ("he", "she", "they", "it", "we", "there", "the patient")
+#: Forms of "to be": a clause with one states something and is no bare list item.
+COPULAS = ("is", "are", "was", "were")
+#: Verbs after which a background clause ("which given the history of …") ends.
+STATING_VERBS = COPULAS + ("appear", "appears", "seem", "seems", "remain", "remains",
+                           "represent", "represents")
+#: Chinese characters allowed between a degree word and its term (稍肿大, 轻度肿大, 明显地).
+DEGREE_LINKERS_ZH = "度地"
+#: Marks that carry no words: what may stand between a term and a verdict on it.
+QUIET_MARKS = ":：()（）[]。."  # and white space
+
+# --- Neck levels and sides ----------------------------------------------------------------
+#: Roman numerals of the neck levels, in order (ranges such as II–IV are expanded).
+LEVEL_NUMERALS = ("I", "II", "III", "IV", "V", "VI", "VII")
+#: English words naming a level ("level III", "lvl II", "L IV").
+LEVEL_WORDS_EN = ("level", "levels", "lvl", "L")
+#: English range connectors between two levels ("levels II to IV", "II/III").
+LEVEL_RANGE_EN = ("-", "–", "to", "and", "/")
+#: Chinese: the level word follows the numeral (III区) and ranges join with these.
+LEVEL_WORD_ZH = "区"
+LEVEL_RANGE_ZH = "~～-–至到、,，和及与"
+#: Side words (English whole words, lower case; Chinese single characters).
+LEFT_WORDS = ("left", "lt", "l")
+RIGHT_WORDS = ("right", "rt", "r")
+BOTH_WORDS = ("bilateral", "bilaterally", "both")
+LEFT_ZH, RIGHT_ZH, BOTH_ZH = "左", "右", "双"
+
+# --- Patterns built from the tables -------------------------------------------------------
+PIECE_END = re.compile(_char_class(SENTENCE_ENDS + PIECE_ENDS))
+CLAUSE_END = re.compile(_char_class(CLAUSE_ENDS))
+STATING_VERB = re.compile(rf"\b(?:{_alternation(STATING_VERBS)})\b", re.IGNORECASE)
+COPULA = re.compile(rf"\b(?:{_alternation(COPULAS)})\b", re.IGNORECASE)
+CONJUNCTION = re.compile(rf"\b(?:{_alternation(COORDINATORS_EN)})\b|{_char_class(COORDINATORS_ZH)}",
+                         re.IGNORECASE)
+OPENING_CONJUNCTION = re.compile(rf"\s*(?:{_alternation(COORDINATORS_EN)})\b", re.IGNORECASE)
+# a conjunction or relative pronoun (or a comma) right before a verb that introduces a finding
+LINK_BEFORE = re.compile(
+    rf"(?:\b(?:{_alternation(COORDINATORS_EN[:2] + RELATIVE_PRONOUNS)})|,)\s*"
+    rf"(?:(?:{_alternation(LINKING_ADVERBS)})\s+)?$", re.IGNORECASE)
+NEW_SUBJECT = re.compile(rf"\b(?:{_alternation(CLAUSE_JOINERS)})\s+(?:{_alternation(NEW_SUBJECTS)})\b",
+                         re.IGNORECASE)
+RELATIVE_END = re.compile(rf"\b(?:{_alternation(RELATIVE_PRONOUNS)})\s*$", re.IGNORECASE)
+QUIET = re.compile(rf"^[\s{_char_class(QUIET_MARKS)[1:-1]}]*$")
+VERDICT_GAP = re.compile(r"^[\s:：]*$")  # only spaces or a header colon between a node and its verdict
+DEGREE_GAP = re.compile(rf"^[\s{DEGREE_LINKERS_ZH}]{{0,2}}$")
+PARENTHESIS = re.compile(r"\([^()]*\)")
+_NUMERAL = "[IV]+"
+ZH_LEVEL = re.compile(rf"({_NUMERAL})[AB]?\s*(?:{_char_class(LEVEL_RANGE_ZH)}\s*({_NUMERAL})[AB]?)?"
+                      rf"\s*{LEVEL_WORD_ZH}")
+EN_LEVEL = re.compile(rf"\b(?:{_alternation(LEVEL_WORDS_EN)})\s*({_NUMERAL})[ab]?\b"
+                      rf"(?:\s*(?:{_alternation(LEVEL_RANGE_EN)})\s*({_NUMERAL})[ab]?\b)?", re.IGNORECASE)
+LEFT = re.compile(rf"\b(?:{_alternation(LEFT_WORDS)})\b")
+RIGHT = re.compile(rf"\b(?:{_alternation(RIGHT_WORDS)})\b")
+BOTH = re.compile(rf"\b(?:{_alternation(BOTH_WORDS)})\b")
+
+# --- Scripts ------------------------------------------------------------------------------
+CJK = re.compile(r"[\u3400-\u9fff]")
+LATIN_WORD = re.compile(r"[a-z]{3,}")  # an English word, not a unit (cm, mm)
+ASCII_LETTER = re.compile(r"[A-Za-z]")
