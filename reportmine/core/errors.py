@@ -18,6 +18,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from .terminal import EscapingStream, escape_controls
+
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -83,6 +85,8 @@ def run_command(prog: str, handler: Callable[[], int], *, debug: bool = False,
         signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:  # not the main thread: leave signals alone
         previous = None
+    stdout = sys.stdout
+    sys.stdout = EscapingStream(stdout)
     try:
         return handler()
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
@@ -94,7 +98,7 @@ def run_command(prog: str, handler: Callable[[], int], *, debug: bool = False,
     except (InputError, OSError, *expected) as exc:
         if debug:
             traceback.print_exc()
-        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {escape_controls(one_line(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
@@ -119,8 +123,10 @@ def run_command(prog: str, handler: Callable[[], int], *, debug: bool = False,
         if debug:
             traceback.print_exc()
         hint = "" if debug else " (run with --debug for the traceback)"
-        print(f"{prog}: internal error: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
+        print(f"{prog}: internal error: {type(exc).__name__}: {escape_controls(one_line(exc))}{hint}",
+              file=sys.stderr)
         return 1
     finally:
+        sys.stdout = stdout
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -5,11 +5,23 @@
   :func:`reportmine.core.errors.run_command`) the temporary file is removed.
 * **Folder outputs** (:class:`FolderOutput`) are staged in a temporary sibling folder and
   renamed at the end. An existing folder is used only when it is empty or holds nothing but
-  an earlier output of the same command (recognised by the marker file that lists what it
-  wrote); replacing that earlier output needs ``force``; foreign files are never touched.
-* **Never an input.** No file a command writes may resolve to one of its inputs (resolved
-  paths and inodes are compared, symlinks included) or lie outside its output folder; file
-  names derived from data (a node id) go through :func:`safe_filename`.
+  an earlier output of the same command (recognised by the marker file that lists each file
+  it wrote with its size and SHA-256; a file that no longer matches is the user's, and the
+  folder is refused); replacing that earlier output needs ``force``; foreign files are never
+  touched. A folder written file by file over a long run (``ynet train``) is claimed with
+  :func:`claim_folder`: its marker is written first and every atomic write into it is added
+  to the marker, so the folder stays recognisable as ours after a crash.
+* **Never a user's folder.** The home folder, ``/`` and any folder holding an input are
+  refused as output folders (:func:`check_output_folder`).
+* **Never an input, never through a link.** No file a command writes may resolve to one of
+  its inputs (resolved paths and inodes are compared, symlinks included), be a symbolic
+  link, a device or a pipe, or lie outside its output folder; file names derived from data
+  (a node id) go through :func:`safe_filename`.
+* **Leftovers of a killed run** (``kill -9``, a power cut) are temporary files and folders
+  named ``.tmp-<pid>-…``; a later run writing to the same place removes those of processes
+  that no longer exist (:func:`clean_leftovers`).
+* **Full disks.** An ``OSError`` while writing (no space, quota, read-only file system) is one
+  line naming the output; the temporary file is removed, so nothing is half-written.
 * **Readable by colleagues.** Files and folders get the permissions the umask gives, as any
   other tool's (``mkstemp`` alone would leave them 0600).
 * **Spreadsheet safety.** Cells starting with ``= + - @`` (or tab / CR) are escaped with a
@@ -20,12 +32,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import hashlib
 import io
 import json
 import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -40,7 +55,8 @@ TEMP_PREFIX = ".tmp-"
 
 
 def escape_cell(value):
-    """Neutralise spreadsheet formulas in untrusted text."""
+    """Neutralise spreadsheet formulas in untrusted text: the one escaping function every CSV
+    and workbook writer of the toolkit uses (:func:`write_csv`, :func:`cell_values`)."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
@@ -135,6 +151,9 @@ def check_targets(outputs: Iterable[str | Path], inputs: Iterable[str | Path] = 
         for source in inputs:
             if _same_file(out, source):
                 raise InputError(f"{out}: would overwrite the input {source}; choose another output")
+        if out.is_symlink():
+            raise InputError(f"{out}: is a symbolic link; outputs are never written through a link "
+                             f"(give the real path, or another name)")
         if out.is_dir():
             raise InputError(f"{out}: is a folder; give a file name")
         if out.exists() and not out.is_file():
@@ -181,12 +200,68 @@ def safe_filename(name: str, used: set[str] | None = None, *, max_len: int = 100
     return candidate
 
 
+# ------------------------------------------------------------------ leftovers of killed runs
+
+_LEFTOVER = re.compile(rf"^{re.escape(TEMP_PREFIX)}(\d+)-")
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO)
+
+
+def temp_prefix(what: str = "") -> str:
+    """The prefix of this process's temporary names: ``.tmp-<pid>-`` (+ ``what-``)."""
+    return f"{TEMP_PREFIX}{os.getpid()}-" + (f"{what}-" if what else "")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or not ours to judge: keep its files
+    return True
+
+
+def is_leftover(path: Path) -> bool:
+    """A temporary file or folder of ours whose process no longer exists."""
+    match = _LEFTOVER.match(path.name)
+    return match is not None and not _alive(int(match.group(1)))
+
+
+def clean_leftovers(folder: str | Path) -> list[str]:
+    """Remove the temporary files and folders a killed run of ours left in ``folder``
+    (``.tmp-<pid>-…`` of a process that no longer exists); their names."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not is_leftover(entry):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry.name)
+    return removed
+
+
+def write_failed(target: Path, exc: OSError) -> InputError:
+    """The one line for an ``OSError`` while writing ``target`` (a full disk, a quota)."""
+    return InputError(f"{target}: cannot be written ({exc.strerror or type(exc).__name__}); nothing was "
+                      f"written there")
+
+
 # ------------------------------------------------------------------ atomic files
 
 def _mkstemp(folder: Path, suffix: str) -> Path:
     """An empty temporary file in ``folder`` (closed), or one line saying why not."""
+    clean_leftovers(folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=suffix, dir=folder)
     except OSError as exc:
         raise InputError(f"{folder}: cannot write in this folder ({exc.strerror or type(exc).__name__})") from exc
     os.close(fd)
@@ -195,10 +270,13 @@ def _mkstemp(folder: Path, suffix: str) -> Path:
 
 def _replace(tmp: Path, target: Path) -> None:
     apply_umask(tmp)
+    if target.is_symlink():  # made a link while we worked: never replaced, never followed
+        raise InputError(f"{target}: became a symbolic link while it was written; not replaced")
     try:
         os.replace(tmp, target)
     except OSError as exc:
         raise InputError(f"{target}: cannot be written ({exc.strerror or type(exc).__name__})") from exc
+    _record_in_claimed_folder(target)
 
 
 @contextlib.contextmanager
@@ -213,7 +291,12 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     check_targets([target])
     tmp_path = _mkstemp(target.parent, target.suffix)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if exc.errno in WRITE_ERRNOS:
+                raise write_failed(target, exc) from exc
+            raise
         _replace(tmp_path, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -312,6 +395,7 @@ class AtomicTableWriter:
             raise InputError(f"{self.path}: output must end in .csv or .xlsx")
         self.sheets = {name: list(columns) for name, columns in sheets.items()}
         check_writable_folder(self.path.parent)
+        clean_leftovers(self.path.parent)
         check_targets([*self.targets(), *companions], protect)
         self._tmp: dict[str, Path] = {}
         self._targets: dict[str, Path] = {}
@@ -382,6 +466,16 @@ class AtomicTableWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
+            self._finish(exc_type)
+        except OSError as error:
+            if error.errno in WRITE_ERRNOS:
+                raise write_failed(self.path, error) from error
+            raise
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            raise write_failed(self.path, exc) from exc
+
+    def _finish(self, exc_type) -> None:
+        try:
             if self.format == ".xlsx":
                 workbook = getattr(self, "_workbook", None)
                 if exc_type is None:
@@ -420,34 +514,179 @@ def _listing(folder: Path, skip: Iterable[Path] = ()) -> set[str]:
     return found
 
 
-def earlier_output_of(folder: str | Path, skip: Iterable[Path] = ()) -> str | None:
-    """The command that wrote ``folder`` (from its marker), if it holds nothing else (what
-    lies under ``skip``, our own staging folder, aside)."""
-    folder = Path(folder)
-    marker = folder / MARKER
+def file_record(path: Path) -> dict:
+    """What the marker keeps of a file we wrote: its size and SHA-256 (a link: its target)."""
+    if path.is_symlink():
+        return {"link": os.readlink(path)}
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def _matches(path: Path, recorded) -> bool:
+    """Is ``path`` still the file we wrote (same size and hash; a link to the same target)?"""
+    if not isinstance(recorded, dict):
+        return False
     try:
+        if "link" in recorded:
+            return path.is_symlink() and os.readlink(path) == recorded["link"]
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size != recorded.get("size"):
+            return False
+        return file_record(path)["sha256"] == recorded.get("sha256")
+    except OSError:
+        return False
+
+
+def read_marker(folder: str | Path) -> dict | None:
+    """The marker of a folder output, or None (none, unreadable, forged beyond use, or an old
+    marker without sizes and hashes, which cannot tell our files from a user's)."""
+    marker = Path(folder) / MARKER
+    try:
+        info = marker.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MARKER_BYTES:
+            return None
         record = json.loads(marker.read_text(encoding="utf-8"))
-        listed = {str(f) for f in record["files"]}
-        command = str(record["command"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, RecursionError):
         return None
+    if not (isinstance(record, dict) and isinstance(record.get("command"), str)
+            and isinstance(record.get("files"), dict)):
+        return None
+    return record
+
+
+MAX_MARKER_BYTES = 64 << 20
+
+
+def earlier_output_of(folder: str | Path, skip: Iterable[Path] = ()) -> str | None:
+    """The command that wrote ``folder`` (from its marker), if it holds nothing else: every
+    file in it (what lies under ``skip``, our own staging folder, and leftovers of killed runs
+    of ours aside) is listed in the marker and still has the size and hash we wrote."""
+    folder = Path(folder)
+    record = read_marker(folder)
+    if record is None:
+        return None
+    listed = record["files"]
     present = _listing(folder, skip) - {MARKER}
-    return command if present <= listed else None
+    for name in present:
+        if name not in listed or not _matches(folder / name, listed[name]):
+            if not any(is_leftover(folder / part) for part in _parents_of(name)):
+                return None
+    return record["command"]
+
+
+def _parents_of(relative: str) -> list[str]:
+    """'a/b/c.txt' → ['a', 'a/b', 'a/b/c.txt']."""
+    parts = relative.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _write_marker(folder: Path, record: dict) -> None:
+    text = json.dumps(record, indent=1, ensure_ascii=False) + "\n"
+    tmp = _mkstemp(folder, ".json")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        apply_umask(tmp)
+        os.replace(tmp, folder / MARKER)
+    except OSError as exc:
+        raise write_failed(folder / MARKER, exc) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def add_to_folder_output(path: str | Path) -> None:
-    """Record ``path`` as part of the folder output it lies in (a screenshot added to a page
-    folder), so that the folder still counts as that command's earlier output. No-op outside
-    a folder output."""
+    """Record ``path`` (with its size and hash) as part of the folder output it lies in (a
+    screenshot added to a page folder), so that the folder still counts as that command's
+    earlier output. No-op outside a folder output."""
     path = Path(path)
-    marker = path.parent / MARKER
-    try:
-        record = json.loads(marker.read_text(encoding="utf-8"))
-        files = set(record["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+    record = read_marker(path.parent)
+    if record is None:
         return
-    record["files"] = sorted(files | {path.name})
-    write_text_atomic(marker, json.dumps(record, indent=1) + "\n")
+    record["files"][path.name] = file_record(path)
+    _write_marker(path.parent, record)
+
+
+def _record_in_claimed_folder(target: Path) -> None:
+    """After an atomic write: add ``target`` to the marker of the claimed folder it lies in
+    (:func:`claim_folder`; the folder itself or the one above), so a crash leaves a folder
+    that is still recognisably ours."""
+    if target.name == MARKER or any(part.startswith(TEMP_PREFIX) for part in target.parts):
+        return
+    for folder in (target.parent, target.parent.parent):
+        record = read_marker(folder)
+        if record is not None:
+            if record.get("claimed"):
+                record["files"][target.relative_to(folder).as_posix()] = file_record(target)
+                _write_marker(folder, record)
+            return
+
+
+def _refuse_user_folder(given: Path, resolved: Path) -> None:
+    """The home folder and the file system root are never an output folder."""
+    home = Path(os.path.expanduser("~")).resolve()
+    if resolved == Path(resolved.anchor):
+        raise InputError(f"{given}: is the root of the file system; choose a new output folder")
+    if resolved == home:
+        raise InputError(f"{given}: is your home folder; choose a new output folder inside it")
+
+
+def check_output_folder(path: str | Path, command: str, *, inputs: Iterable[str | Path] = (),
+                        force: bool = False, resume: bool = False) -> str:
+    """Check ``path`` as the output folder of ``command`` before anything is written; return
+    ``"new"`` (missing), ``"empty"``, or ``"earlier"`` (an earlier output of ``command``,
+    accepted with ``force`` or ``resume``).
+
+    Refused with one line: a file or a symbolic link, the home folder, ``/``, a folder that
+    holds (or is) one of ``inputs``, a folder with other files, an earlier output without
+    ``force`` / ``resume``. Leftovers of killed runs of ours are removed first.
+    """
+    given = Path(path)
+    absolute = Path(os.path.abspath(given))
+    if absolute.is_symlink() or (absolute.exists() and not absolute.is_dir()):
+        raise InputError(f"{given}: exists and is not a folder; choose a new output folder")
+    resolved = absolute.resolve()
+    _refuse_user_folder(given, resolved)
+    for source in (Path(p) for p in inputs if p is not None):
+        source_resolved = source.resolve()
+        if source_resolved == resolved or resolved in source_resolved.parents:
+            raise InputError(f"{given}: holds the input {source}; choose a new output folder")
+    if not absolute.is_dir():
+        existing = next((p for p in absolute.parents if p.exists()), None)
+        if existing is None or not existing.is_dir():
+            raise InputError(f"{given}: its parent {existing} is not a folder")
+        check_writable_folder(existing)
+        return "new"
+    check_writable_folder(absolute)
+    clean_leftovers(absolute)
+    if not any(absolute.iterdir()):
+        return "empty"
+    if earlier_output_of(absolute) != command:
+        raise InputError(f"{given}: folder holds other files; {command} writes only to a new or empty "
+                         f"folder, or over its own earlier output")
+    if not (force or resume):
+        raise InputError(f"{given}: holds an earlier {command} output; pass --force to replace it")
+    return "earlier"
+
+
+def claim_folder(path: str | Path, command: str) -> Path:
+    """Make ``path`` (and missing parents) and mark it as ``command``'s output before the
+    first file is written; every later atomic write into it (or into a folder of it) is added
+    to the marker with its size and hash. An existing marker of ``command`` is kept (a resumed
+    run). Check the folder with :func:`check_output_folder` first."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = read_marker(folder)
+    if record is None or record["command"] != command:
+        record = {"command": command, "files": {}, "claimed": True,
+                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record["claimed"] = True
+    _write_marker(folder, record)
+    return folder
 
 
 class FolderOutput:
@@ -464,8 +703,9 @@ class FolderOutput:
       and a shell sitting in it, as with ``--out .``, are kept);
     * ``out`` holding an earlier output of the same command: replaced only with ``force``;
       the earlier files are moved aside and deleted only after the new ones are in place;
-    * anything else (a file, a symlink, a folder with other files, a folder holding one of
-      the ``inputs``): refused with one line before anything is written.
+    * anything else (a file, a symlink, the home folder, ``/``, a folder with other files or
+      with a file changed since we wrote it, a folder holding one of the ``inputs``): refused
+      with one line before anything is written (:func:`check_output_folder`).
     """
 
     def __init__(self, path: str | Path, command: str, *, force: bool = False,
@@ -474,22 +714,7 @@ class FolderOutput:
         self.path = Path(os.path.abspath(self.given))
         self.command = command
         self.force = force
-        if self.path.is_symlink() or (self.path.exists() and not self.path.is_dir()):
-            raise InputError(f"{self.given}: exists and is not a folder; choose a new output folder")
-        resolved = self.path.resolve()
-        for source in (Path(p) for p in inputs if p is not None):
-            source_resolved = source.resolve()
-            if source_resolved == resolved or resolved in source_resolved.parents:
-                raise InputError(f"{self.given}: holds the input {source}; choose a new output folder")
-        self.exists = self.path.is_dir()
-        if self.exists:
-            check_writable_folder(self.path)
-            self._check_replaceable()
-        else:
-            existing = next((p for p in self.path.parents if p.exists()), None)
-            if existing is None or not existing.is_dir():
-                raise InputError(f"{self.given}: its parent {existing} is not a folder")
-            check_writable_folder(existing)
+        self.exists = check_output_folder(self.given, command, inputs=inputs, force=force) != "new"
         self.stage: Path | None = None
         self._made_parents: list[Path] = []
 
@@ -507,22 +732,26 @@ class FolderOutput:
 
     def __enter__(self) -> Path:
         if self.exists:
-            self.stage = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}stage-", dir=self.path))
+            self.stage = Path(tempfile.mkdtemp(prefix=temp_prefix("stage"), dir=self.path))
         else:
             for parent in reversed(self.path.parents):
                 if not parent.exists():
                     parent.mkdir()
                     apply_umask(parent, directory=True)
                     self._made_parents.append(parent)
-            self.stage = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{self.path.name}-", dir=self.path.parent))
+            clean_leftovers(self.path.parent)
+            self.stage = Path(tempfile.mkdtemp(prefix=temp_prefix(self.path.name), dir=self.path.parent))
         return self.stage
 
     def _commit(self, stage: Path) -> None:
-        files = sorted(_listing(stage))
-        (stage / MARKER).write_text(json.dumps({
-            "command": self.command, "files": files,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=1) + "\n",
-            encoding="utf-8")
+        files = {name: file_record(stage / name) for name in sorted(_listing(stage))}
+        try:
+            (stage / MARKER).write_text(json.dumps({
+                "command": self.command, "files": files,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise write_failed(self.given, exc) from exc
         for p in [*stage.rglob("*"), stage]:
             if not p.is_symlink():
                 apply_umask(p, directory=p.is_dir())
@@ -530,7 +759,7 @@ class FolderOutput:
             stage.rename(self.path)
             return
         self._check_replaceable([stage])  # again: the folder may have changed while we worked
-        trash = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}old-", dir=self.path))
+        trash = Path(tempfile.mkdtemp(prefix=temp_prefix("old"), dir=self.path))
         moved_old, moved_new = [], []
         try:
             for entry in list(self.path.iterdir()):
@@ -557,6 +786,8 @@ class FolderOutput:
         try:
             if exc_type is None:
                 self._commit(stage)
+            elif isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+                raise write_failed(self.given, exc) from exc
         finally:
             if stage is not None and stage.exists():
                 shutil.rmtree(stage, ignore_errors=True)
