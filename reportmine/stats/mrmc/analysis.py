@@ -84,6 +84,7 @@ class GlobalTest:
     df2: float | None  # F only
     p_value: float
     ms_test: float
+    ms_test_reader: float
     denominator: float
     method: str
 
@@ -92,7 +93,8 @@ class GlobalTest:
         if self.df2 is not None:
             out["df2"] = self.df2
         return out | {"p_value": self.p_value, "name": self.name, "ms_test": self.ms_test,
-                      "denominator": self.denominator, "method": self.method}
+                      "ms_test_reader": self.ms_test_reader, "denominator": self.denominator,
+                      "method": self.method}
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ class TestMean:
     df: float | None  # None: normal-based (fixed readers)
     ci_low: float
     ci_high: float
+    ms_reader: float  # MS(R) of this test's reader values
+    var_error: float  # mean error variance of this test's reader metrics
+    cov2: float  # mean covariance between two readers' metrics in this test
 
     def as_dict(self) -> dict:
         return {"test": self.test, "estimate": self.estimate, "se": self.se, "df": self.df,
@@ -292,7 +297,7 @@ def _test_means(values, cov, tests_of, readers_of, fixed, conf_level, names) -> 
             se = _sqrt(ms_r / r)
             df = float(r - 1)
             low, high = _t_interval(estimate, se, df, conf_level)
-        out.append(TestMean(names[i], estimate, se, df, *_clip(low, high)))
+        out.append(TestMean(names[i], estimate, se, df, *_clip(low, high), ms_r, var_error, cov2))
     return out
 
 
@@ -339,21 +344,22 @@ def or_analysis(study: ReaderStudy, *, metric: str = "auc", covariance: str = "j
         df2 = _ratio(denominator ** 2, ms_tr ** 2 / ((t - 1) * (r - 1)))
         statistic = _ratio(ms_t, denominator)
         p = float(1 - st.f.cdf(statistic, t - 1, df2))
-        test = GlobalTest("F", statistic, t - 1, df2, p, ms_t, denominator,
+        test = GlobalTest("F", statistic, t - 1, df2, p, ms_t, ms_tr, denominator,
                           "F test with Hillis (2007) denominator degrees of freedom")
         diff_se, diff_df = _sqrt(2 / r * denominator), df2
     elif fixed == "readers":
         denominator = error - cov1 + (r - 1) * (cov2 - cov3)
         statistic = _ratio((t - 1) * ms_t, denominator)
         p = float(1 - st.chi2.cdf(statistic, t - 1))
-        test = GlobalTest("X2", statistic, t - 1, None, p, ms_t, denominator, "chi-square test (fixed readers)")
+        test = GlobalTest("X2", statistic, t - 1, None, p, ms_t, ms_tr, denominator, "chi-square test (fixed readers)")
         diff_se, diff_df = _sqrt(2 / r * denominator), None
     else:
         denominator = ms_tr
         df2 = float((t - 1) * (r - 1))
         statistic = _ratio(ms_t, ms_tr)
         p = float(1 - st.f.cdf(statistic, t - 1, df2))
-        test = GlobalTest("F", statistic, t - 1, df2, p, ms_t, denominator, "conventional ANOVA F test (fixed cases)")
+        test = GlobalTest("F", statistic, t - 1, df2, p, ms_t, ms_tr, denominator,
+                          "conventional ANOVA F test (fixed cases)")
         diff_se, diff_df = _sqrt(2 / r * ms_tr), df2
 
     means = _test_means(values, cov, tests_of, readers_of, fixed, conf_level, study.tests)
