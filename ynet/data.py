@@ -8,7 +8,7 @@
 
 from .dataset import Augmentation, NodeDataset, PreparedCohort, augment
 from .images import IMAGE_SUFFIXES, DataError, read_image, read_mask
-from .manifest import LABEL_NAMES, LABELS, Manifest, Node, read_manifest
+from .manifest import LABEL_NAMES, Manifest, Node, read_manifest
 from .preprocess import (
     Prepared,
     Preprocessing,
@@ -21,7 +21,7 @@ from .preprocess import (
 )
 
 __all__ = [
-    "IMAGE_SUFFIXES", "LABELS", "LABEL_NAMES", "Augmentation", "DataError", "Manifest", "Node", "NodeDataset",
+    "IMAGE_SUFFIXES", "LABEL_NAMES", "Augmentation", "DataError", "Manifest", "Node", "NodeDataset",
     "Prepared", "PreparedCohort", "Preprocessing", "augment", "field_box", "fill_from_neighbourhood",
     "overlay_mask", "preprocess", "read_image", "read_manifest", "read_mask", "restore_mask", "standardise",
 ]

@@ -1,27 +1,27 @@
 """The cohort manifest: one row per lymph node, validated with errors naming file, row and column.
 
-Manifest (CSV or XLSX): ``ln_id`` (or ``id``), ``patient_id``, ``image``, ``mask``
-(optional; several files joined with ``;`` are unioned), ``label`` (benign | malignant, or
-0 | 1), ``split`` (optional: train | test), ``split_group`` (optional: rows sharing it never
+Manifest (CSV or XLSX, read by :mod:`reportmine.core.tables`): ``ln_id`` (or ``id``),
+``patient_id``, ``image``, ``mask`` (optional; several files joined with ``;`` are unioned),
+``label`` (benign | malignant, 0 | 1, or any other spelling of :mod:`reportmine.core.labels`),
+``split`` (optional: train | test), ``split_group`` (optional: rows sharing it never
 straddle splits), optional metadata. Paths are relative to the manifest.
 """
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from reportmine.core.labels import BENIGN, CLASS_NAMES, MALIGNANT
+from reportmine.core.errors import InputError
+from reportmine.core.labels import CLASS_NAMES, label_index
 from reportmine.core.provenance import file_sha256
+from reportmine.core.tables import read_table
 
 from .images import DataError
 
-LABELS = {BENIGN: 0, MALIGNANT: 1, "0": 0, "1": 1}
 LABEL_NAMES = CLASS_NAMES
 
 
@@ -64,16 +64,9 @@ def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), requi
     if not path.exists():
         raise DataError(f"{path}: manifest not found")
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
-        elif path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        else:
-            raise DataError(f"{path}: manifest must be .csv or .xlsx")
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{path}: unreadable manifest ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
+        frame = read_table(path).fillna("")  # strings; the index is the row a spreadsheet shows
+    except InputError as exc:
+        raise DataError(str(exc)) from exc
     columns = set(frame.columns)
     id_col = next((c for c in ID_COLUMNS if c in columns), None)
     if id_col is None or "image" not in columns:
@@ -85,8 +78,7 @@ def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), requi
     excluded_set = {x.strip().lower() for x in exclude_labels}
     nodes, excluded, seen = [], 0, {}
     root = path.parent
-    for i, rec in enumerate(frame.to_dict("records")):
-        row = i + 2
+    for row, rec in zip(frame.index, frame.to_dict("records")):
         where = f"{path}: row {row}"
         node_id = rec[id_col].strip()
         if not node_id:
@@ -100,10 +92,10 @@ def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), requi
             continue
         label = None
         if raw_label or require_labels:
-            if raw_label not in LABELS:
+            label = label_index(raw_label)
+            if label is None:
                 raise DataError(f"{where}, column label: {rec.get('label', '')!r} is not benign or malignant"
                                 + (" (exclude other classes with --exclude-label)" if raw_label else ""))
-            label = LABELS[raw_label]
         image = rec["image"].strip()
         if not image:
             raise DataError(f"{where}, column image: empty")
@@ -115,7 +107,7 @@ def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), requi
         split = rec.get("split", "").strip().lower()
         if split and split not in ("train", "test", "val", "validation"):
             raise DataError(f"{where}, column split: {split!r} is not train or test")
-        meta = {k: v for k, v in rec.items() if k not in META_SKIP}
+        meta = {k: str(v) for k, v in rec.items() if k not in META_SKIP}
         nodes.append(Node(node_id, row, patient, group, root / image, masks, label, split, meta))
     if not nodes:
         raise DataError(f"{path}: no rows to use" + (f" ({excluded} excluded by label)" if excluded else ""))

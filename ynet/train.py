@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
+from reportmine.core.arguments import check_real, check_whole
 from reportmine.core.errors import InputError
 from reportmine.core.outputs import atomic_path, check_targets, write_json_atomic
 from reportmine.core.provenance import versions
@@ -107,19 +108,12 @@ class TrainConfig:
 def _check_config(cfg: TrainConfig) -> None:
     """Every numeric setting checked at the edge (ValueError, one line): nothing trains on
     --epochs 0 or a --test-fraction of 1.5."""
-    def whole(name, low, high=None):
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"{name.replace('_', ' ')} must be a whole number {bound}, got {value!r}")
+    def whole(name, low, high=None):  # the CLIs' bounds and words (reportmine.core.arguments)
+        check_whole(name.replace("_", " "), getattr(cfg, name), low, high)
 
     def real(name, low, high, open_low=False, open_high=False):
-        value = getattr(cfg, name)
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
-        ok = ok and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
-        if not ok:
-            raise ValueError(f"{name.replace('_', ' ')} must lie in {'(' if open_low else '['}{low:g}, {high:g}"
-                             f"{')' if open_high else ']'}, got {value!r}")
+        check_real(name.replace("_", " "), getattr(cfg, name), low, high, open_low=open_low,
+                   open_high=open_high)
 
     whole("epochs", 1)
     whole("patience", 1)

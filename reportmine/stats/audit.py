@@ -26,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
+from .checks import count
+
 MEASURES = ("sensitivity", "specificity", "accuracy", "ppv", "npv")
 MAX_GROUP = 1_000_000  # largest group size, total or --max-n searched
 MAX_DECIMALS = 10  # finer than this is beyond what a float ratio of counts ≤ MAX_GROUP can tell
@@ -256,8 +258,7 @@ def _tn_range(a, tp, b, reported) -> tuple[np.ndarray, np.ndarray]:
 def _check_count(name: str, value, limit: int = MAX_GROUP) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or int(value) != value or value < 0:
-        raise ValueError(f"{name} must be a non-negative whole number, got {value}")
+    count(value, name)
     if value > limit:
         raise ValueError(f"{name} = {value} is beyond the audit's limit of {limit:,} "
                          "(a published table is smaller; see the documented limits)")

@@ -20,11 +20,12 @@ import pandas as pd
 from ..core.errors import InputError
 from ..core.labels import (
     BENIGN,
+    BINARY_SPELLINGS,
+    CALL_SPELLINGS,
     INDETERMINATE,
-    INDETERMINATE_WORDS,
     MALIGNANT,
-    NEGATIVE_WORDS,
-    POSITIVE_WORDS,
+    LabelError,
+    label_codes,
 )
 from ..core.tables import read_table
 from .clustered import (
@@ -63,18 +64,14 @@ def _where(path: Path, row, column: str) -> str:
 
 def _binary_column(path: Path, frame, column: str, indeterminate_ok: bool) -> np.ndarray:
     """1 / 0 (and −1 for an indeterminate call where allowed) per row."""
-    codes = {**{w: 1 for w in POSITIVE_WORDS}, **{w: 0 for w in NEGATIVE_WORDS}}
-    if indeterminate_ok:
-        codes |= {w: -1 for w in INDETERMINATE_WORDS}
-    keys = frame[column].fillna("").astype(str).str.strip().str.lower()
-    mapped = keys.map(codes)
-    bad = mapped.index[mapped.isna()]
-    if len(bad):
-        value = frame[column].loc[bad[0]]
-        allowed = "1/0, malignant/benign" + (" or indeterminate" if indeterminate_ok else "")
-        shown = repr(value) if keys.loc[bad[0]] else "empty"
-        raise InputError(f"{_where(path, bad[0], column)}: {shown} is not {allowed}")
-    return mapped.to_numpy(dtype=np.int64)
+    values = frame[column].fillna("").astype(str).to_numpy(dtype=object)
+    try:
+        return label_codes(values, column, indeterminate=indeterminate_ok).astype(np.int64)
+    except LabelError as exc:
+        row = frame.index[exc.position]
+        shown = repr(frame[column].loc[row]) if str(exc.value).strip() else "empty"
+        allowed = CALL_SPELLINGS if indeterminate_ok else BINARY_SPELLINGS
+        raise InputError(f"{_where(path, row, column)}: {shown} is not {allowed}") from None
 
 
 def _cluster_column(path: Path, frame, column: str) -> np.ndarray:

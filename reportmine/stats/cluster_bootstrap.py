@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import checks
 from .clusters import cluster_codes
 from .proportions import z_value
 
@@ -138,10 +139,8 @@ def weighted_median(values: Sequence) -> Statistic:
 
 def weighted_auc(labels: Sequence, scores: Sequence) -> Statistic:
     """The Mann–Whitney AUC (ties ½) of the resampled units, higher score = diseased."""
-    from .roc import as_labels, as_scores
-
-    y = as_labels(labels)
-    s = as_scores(scores)
+    y = checks.labels(labels)
+    s = checks.finite(scores)
     if y.shape[0] != s.shape[0]:
         raise ValueError(f"labels and scores differ in length ({y.shape[0]} vs {s.shape[0]})")
     order = np.argsort(s, kind="stable")

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import chdtrc, expit, logit, ndtr
 
+from .checks import zero_one
 from .clusters import cluster_codes, per_cluster
 from .diagnostic import INDETERMINATE_RULES, _as_binary
 from .proportions import clopper_pearson, z_value
@@ -119,14 +120,10 @@ def clustered_proportion(successes: Sequence, clusters: Sequence, in_denominator
     ``successes`` and ``in_denominator`` are 0/1 per unit (a success must be in the
     denominator); ``in_denominator`` None means every unit. Every cluster given counts in K.
     """
-    num = np.asarray(successes, dtype=np.float64)
-    den = np.ones_like(num) if in_denominator is None else np.asarray(in_denominator, dtype=np.float64)
+    num = zero_one(successes, "successes")
+    den = np.ones_like(num) if in_denominator is None else zero_one(in_denominator, "in_denominator")
     if num.shape != den.shape:
         raise ValueError(f"successes and in_denominator differ in length ({num.shape[0]} vs {den.shape[0]})")
-    for arr, what in ((num, "successes"), (den, "in_denominator")):
-        bad = np.flatnonzero((arr != 0) & (arr != 1))
-        if bad.size:
-            raise ValueError(f"{what}: value {arr[bad[0]]!r} at position {bad[0]} is not 0/1")
     bad = np.flatnonzero((num == 1) & (den == 0))
     if bad.size:
         raise ValueError(f"successes: position {bad[0]} is a success outside the denominator")

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..core.labels import INDETERMINATE_WORDS, NEGATIVE_WORDS, POSITIVE_WORDS
+from . import checks
 from .proportions import Proportion, normalize_method, proportion_ci, z_value
 
 INDETERMINATE_RULES = ("positive", "negative", "exclude")
@@ -45,10 +45,7 @@ class TwoByTwo:
 
     def __post_init__(self) -> None:
         for name in ("tp", "fp", "fn", "tn"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not float(value).is_integer() or value < 0:
-                raise ValueError(f"{name.upper()} must be a non-negative whole number, got {value!r}")
-            object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, checks.count(getattr(self, name), name.upper()))
 
     @property
     def n(self) -> int:
@@ -74,20 +71,7 @@ class TwoByTwo:
 
 def _as_binary(values: Sequence, what: str, allow_indeterminate: bool) -> np.ndarray:
     """1 / 0 / -1 (indeterminate) from numbers or words; errors name the first bad position."""
-    out = np.empty(len(values), dtype=np.int8)
-    for i, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            raise ValueError(f"{what}: missing value at position {i}")
-        key = str(value).strip().lower()
-        if key in POSITIVE_WORDS:
-            out[i] = 1
-        elif key in NEGATIVE_WORDS:
-            out[i] = 0
-        elif allow_indeterminate and key in INDETERMINATE_WORDS:
-            out[i] = -1
-        else:
-            raise ValueError(f"{what}: unrecognised value {value!r} at position {i}")
-    return out
+    return checks.labels(values, what, indeterminate=allow_indeterminate)
 
 
 def two_by_two(gold: Sequence, test: Sequence, *, indeterminate: str = "exclude") -> TwoByTwo:

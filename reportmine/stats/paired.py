@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import bdtr, chdtrc
 
+from .checks import count
 from .diagnostic import _as_binary
 
 EXACT_BELOW = 25
@@ -65,16 +66,10 @@ def _p(p: float) -> str:
     return "NaN" if math.isnan(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
 
 
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or value is None or not float(value).is_integer() or value < 0:
-        raise ValueError(f"{name} must be a non-negative whole number, got {value!r}")
-    return int(value)
-
-
 def mcnemar(b: int, c: int, *, a: int | None = None, d: int | None = None) -> McNemarResult:
-    b, c = _count(b, "b"), _count(c, "c")
-    a = None if a is None else _count(a, "a")
-    d = None if d is None else _count(d, "d")
+    b, c = count(b, "b"), count(c, "c")
+    a = None if a is None else count(a, "a")
+    d = None if d is None else count(d, "d")
     n = b + c
     if n == 0:
         exact_p = 1.0

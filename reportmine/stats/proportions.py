@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 # scipy.special only: scipy.stats takes most of a second to import, and the calculators start fast.
 from scipy.special import betaincinv, expit, logit, ndtri
 
+from .checks import count
+
 CI_METHODS = ("clopper-pearson", "wilson", "jeffreys", "agresti-coull", "logit")
 _ALIASES = {"exact": "clopper-pearson", "clopper_pearson": "clopper-pearson", "cp": "clopper-pearson",
             "agresti_coull": "agresti-coull", "agresti": "agresti-coull"}
@@ -65,11 +67,7 @@ def normalize_method(method: str) -> str:
 
 
 def _check_counts(x: int, n: int) -> tuple[int, int]:
-    if isinstance(x, float) and not float(x).is_integer() or isinstance(n, float) and not float(n).is_integer():
-        raise ValueError(f"counts must be whole numbers, got {x}/{n}")
-    x, n = int(x), int(n)
-    if n < 0 or x < 0:
-        raise ValueError(f"counts must not be negative, got {x}/{n}")
+    x, n = count(x, "numerator"), count(n, "denominator")
     if x > n:
         raise ValueError(f"numerator {x} exceeds denominator {n}")
     return x, n

@@ -19,42 +19,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
-from ..core.labels import NEGATIVE_WORDS, POSITIVE_WORDS
+from . import checks
 from .proportions import z_value
 
 
 def as_labels(labels: Sequence, what: str = "labels") -> np.ndarray:
-    """0/1 int array from 1/0, true/false or malignant/benign; a clear error otherwise."""
-    arr = np.asarray(labels)
-    if arr.dtype.kind in "biu":
-        out = arr.astype(np.int8)
-        bad = np.flatnonzero((out != 0) & (out != 1))
-        if bad.size:
-            raise ValueError(f"{what}: value {arr[bad[0]]!r} at position {bad[0]} is not 0/1")
-        return out
-    out = np.empty(arr.shape[0], dtype=np.int8)
-    for i, value in enumerate(arr.tolist()):
-        key = str(value).strip().lower()
-        if isinstance(value, float) and math.isnan(value):
-            raise ValueError(f"{what}: missing value at position {i}")
-        if key in POSITIVE_WORDS:
-            out[i] = 1
-        elif key in NEGATIVE_WORDS:
-            out[i] = 0
-        else:
-            raise ValueError(f"{what}: value {value!r} at position {i} is not 1/0 or malignant/benign")
-    return out
+    """0/1 int array from any spelling of :mod:`reportmine.core.labels`; a clear error otherwise."""
+    return checks.labels(labels, what)
 
 
 def as_scores(scores: Sequence, what: str = "scores") -> np.ndarray:
-    try:
-        arr = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what}: not numeric ({exc})") from exc
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        raise ValueError(f"{what}: value {arr[bad[0]]} at position {bad[0]} is not a finite number")
-    return arr
+    """Finite float64 scores; a clear error otherwise."""
+    return checks.finite(scores, what)
 
 
 def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
