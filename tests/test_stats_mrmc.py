@@ -237,6 +237,14 @@ def test_numeric_level_names_are_ordered_by_value_as_r_factor_does():
     assert result.tests == ("1", "2", "10")
 
 
+def test_truth_coded_one_two_or_in_words_gives_the_same_analysis():
+    frame = _reading("vandyke.csv")
+    plain = mrmc(frame.test, frame.reader, frame.case, frame.truth, frame.rating)
+    for coded in (frame.truth + 1, frame.truth.map({1: "malignant", 0: "benign"})):
+        again = mrmc(frame.test, frame.reader, frame.case, coded, frame.rating)
+        assert again.as_dict() == plain.as_dict()
+
+
 def test_fixed_readers_and_fixed_cases_agree_with_their_definitions_on_four_tests():
     rng = np.random.default_rng(13)
     study = _random_study(rng, n_tests=4, n_readers=3)

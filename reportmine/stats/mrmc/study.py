@@ -5,7 +5,8 @@ rating) and returns the ratings as a tests × readers × cases array. Every refu
 naming the row (``rows`` gives the row names a file shows; by default the position).
 
 Level order follows R's ``factor()``, as MRMCaov does: names that are all numbers are ordered
-by value, any other names by their text.
+by value, any other names by their text. Truth is 1/0 (or malignant/benign, positive/negative);
+two other numbers, such as 1/2, are read as R reads a two-level factor: the higher is diseased.
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ def _truth_value(value) -> int | None:
     return label_index(value)
 
 
+def _truth_coder(values: list):
+    """value -> 1/0/None: the label vocabulary (1/0, malignant/benign, …); failing that, two
+    distinct numbers such as 1/2, the higher one diseased (R's highest factor level)."""
+    if all(_truth_value(v) is not None for v in values):
+        return _truth_value
+    numbers = {_rating_value(v) for v in values}
+    if len(numbers) == 2 and all(math.isfinite(x) for x in numbers):
+        high = max(numbers)
+        return lambda value: int(_rating_value(value) == high)
+    return _truth_value
+
+
 def _rating_value(value) -> float:
     if isinstance(value, bool):
         return float(value)
@@ -114,8 +127,9 @@ def reader_study(test: Sequence, reader: Sequence, case: Sequence, truth: Sequen
     first_row = np.full(ratings.shape, -1, dtype=np.int64)
     case_truth = np.full(len(cases), -1, dtype=np.int64)
     case_row = np.full(len(cases), -1, dtype=np.int64)
+    truth_code = _truth_coder(columns[3])
     for i in range(n):
-        label = _truth_value(columns[3][i])
+        label = truth_code(columns[3][i])
         if label is None:
             raise ValueError(f"row {names[i]}: truth {columns[3][i]!r} is not 1/0 or malignant/benign")
         if binary_ratings:
