@@ -216,7 +216,7 @@ def cmd_compare(args) -> int:
                              max_missing=args.max_missing, exclude_labels=tuple(args.exclude_label),
                              device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic,
                              unit_name=args.unit_name, unit=args.unit,
-                             report_overrides=args.report_overrides)
+                             report_overrides=args.report_overrides, readers=args.readers)
     page = compare(args.manifest, args.out, options, force=args.force)
     print(f"written: {page}")
     return 0
@@ -349,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--synthetic", action="store_true", help="mark the page as synthetic demonstration data")
     cp.add_argument("--unit-name", default="node",
                     help="what one manifest row is (node, lesion, nodule, lymph node, …): used in every caption")
+    cp.add_argument("--readers", metavar="READINGS",
+                    help="reader-study readings (.csv/.xlsx, one row per reading: test, reader, case, truth, "
+                         "rating): adds a 'Reader study' section, the MRMC analysis of `benchmark mrmc`")
     cp.add_argument("--unit", choices=("node", "patient"),
                     help="unit of analysis: patient = clustered CIs and tests (default when patient_id repeats), "
                          "node = rows treated as independent")

@@ -22,6 +22,7 @@ from .simulate import READER_RATES, simulate_report
 
 DEMO_COHORT = Path(__file__).resolve().parent.parent / "data" / "demo_cohort"
 DEMO_COMMAND = "benchmark demo"
+READINGS_NAME = "readings.csv"  # the simulated reader study (4 readers, without and with a simulated aid)
 
 
 PATIENT_SIZES = (1, 2, 3, 4, 5)
@@ -112,6 +113,7 @@ def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 
     from ..core.errors import InputError
     from ..core.outputs import FolderOutput
     from ..mining.batch import classify_file
+    from .readers import write_demo_readings
     from .run import CompareOptions, compare
 
     if not isinstance(epochs, int) or epochs < 1:
@@ -135,6 +137,7 @@ def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 
                                                          width=0.5, seed=seed, patience=epochs,
                                                          device="cpu"),
                       progress=False)
+            write_demo_readings(manifest, work / READINGS_NAME, seed=seed)  # the page's reader-study section
         # compared where the runs now lie (--keep-runs: moved into place), so the page's record
         # names checkpoints and reports that exist after the demo
         done = runs.path if runs is not None else scratch
@@ -143,7 +146,7 @@ def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 
             models=[str(done / name / "fold_0" / "best.pt") for name in run_names.values()],
             reports=str(done / classified_name), split="test", indeterminate="positive",
             threshold="youden-oof", seed=seed, synthetic=True, device="cpu", unit_name="lymph node",
-            title="Y-Net versus the original reports — synthetic demonstration"),
+            title="Y-Net versus the original reports — synthetic demonstration", readers=str(done / READINGS_NAME)),
             force=True, command=DEMO_COMMAND)
     finally:
         if scratch is not None:

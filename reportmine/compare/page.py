@@ -21,6 +21,7 @@ from ..core.provenance import versions
 from ..stats import cluster_bootstrap, roc_curve, summarize_overlap, weighted_median
 from . import figures
 from .analysis import Comparison, plural
+from .readers import reader_section
 
 CI_FOOTNOTE = ("95 % confidence intervals: Clopper–Pearson (exact) for sensitivity, specificity and accuracy; "
                "standard logit interval (Mercaldo et al. 2007) for PPV and NPV, Clopper–Pearson at 0 % or 100 %; "
@@ -368,6 +369,7 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
     flow = comparison.flow
     dice_summaries = _dice_summaries(comparison, options.seed)
     n_patients = comparison.n_clusters
+    readers = reader_section(options.readers, comparison) if getattr(options, "readers", None) else None
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
@@ -414,6 +416,10 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         sheets["table1_dictionary"] = dictionary_frame
     if location is not None:
         sheets["table2_location"] = location.reset_index()
+    if readers is not None:
+        sheets |= readers.frames()
+        record["reader_study"] = readers.record(shown_path(readers.file, root))
+        (out / "figures" / "reader_study.png").write_bytes(readers.figure_png)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     from ..core.outputs import escape_cell, write_csv
 
@@ -437,5 +443,6 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         location=location, baseline=baseline, subgroups=subgroups.to_dict("records") if not subgroups.empty else [],
         figures=figs, dice_summaries=dice_summaries, errors=_errors(comparison, provenance),
         reports_present=provenance["reports_present"], review_page=provenance.get("review_page"), ci_footnote=CI_FOOTNOTE, options=options,
-        tests=comparison.tests, n_malignant=int(comparison.gold.sum()), n_benign=int((comparison.gold == 0).sum()))
+        tests=comparison.tests, n_malignant=int(comparison.gold.sum()), n_benign=int((comparison.gold == 0).sum()),
+        reader_study=readers, reader_figure=_b64(readers.figure_png) if readers is not None else None)
     (out / "index.html").write_text(html, encoding="utf-8")

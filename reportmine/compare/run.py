@@ -15,6 +15,7 @@ from ..core.labels import REPORT_CALLS, report_call
 from ..core.outputs import unescape_frame
 from ..core.provenance import file_sha256
 from ..core.tables import ID_COLUMN_NAMES, choose_column, read_table, sheet_names
+from ..stats.mrmc import read_reader_study
 from .analysis import (
     REPORTS_NAME,
     Comparison,
@@ -48,6 +49,7 @@ class CompareOptions:
     unit_name: str = "node"  # what one manifest row is: node, lesion, nodule, … (captions, flow, tables)
     unit: str | None = None  # "node" (independent), "patient" (clustered) or None: clustered when patient_id repeats
     report_overrides: str | None = None  # reviewer corrections CSV (`reportmine review`)
+    readers: str | None = None  # reader-study readings (long format): adds the "Reader study" section
 
 
 def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
@@ -354,6 +356,9 @@ def compare(manifest: str | Path, out: str | Path, options: CompareOptions, *, f
         inputs += [Path(options.reports), Path(options.reports).with_suffix(".evidence.csv")]
     if options.report_overrides:
         inputs.append(Path(options.report_overrides))
+    if options.readers:
+        inputs.append(Path(options.readers))
+        read_reader_study(options.readers)  # a bad readings file is refused before any inference
     for node in listed.nodes:
         inputs += [node.image, *node.masks]
     folder = FolderOutput(out, command, force=force, inputs=inputs)
