@@ -15,6 +15,7 @@ import sys
 from .core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 from .core.errors import InputError
 from .stats.audit import MAX_DECIMALS, MAX_GROUP
+from .stats.paired import MAX_COUNT as MCNEMAR_MAX_COUNT
 
 # one line per bad argument, naming it; the statistics engine's own limits are documented there
 MAX_DEMO_EPOCHS = 10_000
@@ -94,6 +95,11 @@ def _fraction(text: str) -> float:
         value /= 100.0
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a prevalence between 0 and 1 (or 0–100 %)")
+    from .stats.diagnostic import MIN_PREVALENCE
+
+    if not MIN_PREVALENCE <= value <= 1 - MIN_PREVALENCE:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside the documented range 0.0001 %–99.9999 % "
+                                         "(the logit CI of a re-weighted PPV/NPV needs it)")
     return value
 
 
@@ -265,10 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "to compare sensitivity and specificity); --cluster-col adds Durkalski's "
                                     "clustered McNemar and Obuchowski's (1998) test.")
     mc.add_argument("file", nargs="?", help="file mode: .csv or .xlsx with one row per node")
-    mc.add_argument("--b", type=_count, help="test 1 positive, test 2 negative")
-    mc.add_argument("--c", type=_count, help="test 1 negative, test 2 positive")
-    mc.add_argument("--a", type=_count, help="both positive (optional)")
-    mc.add_argument("--d", type=_count, help="both negative (optional)")
+    pairs = _bounded_count(MCNEMAR_MAX_COUNT)  # the exact test's documented limit (stats.paired)
+    mc.add_argument("--b", type=pairs, help="test 1 positive, test 2 negative")
+    mc.add_argument("--c", type=pairs, help="test 1 negative, test 2 positive")
+    mc.add_argument("--a", type=pairs, help="both positive (optional)")
+    mc.add_argument("--d", type=pairs, help="both negative (optional)")
     mc.add_argument("--test-col", action="append", help="file mode: a test's calls; give it twice")
     mc.add_argument("--label-col", help="file mode: reference standard, to compare Sen and Spe too")
     mc.add_argument("--cluster-col", help="file mode: cluster (patient) id; adds the clustered tests")

@@ -68,6 +68,11 @@ class TwoByTwo:
             lines.append(f"indeterminate: {r.count} ({r.diseased} diseased) counted as {r.rule}")
         return "\n".join(lines)
 
+# A prevalence re-weights PPV and NPV on the logit scale; closer to 0 or 1 than this the
+# logit CI of Mercaldo et al. (2007) leaves floating point (1e-320 overflowed). One in a
+# million is rarer than any condition a diagnostic study is run for.
+MIN_PREVALENCE = 1e-6
+
 
 def _as_binary(values: Sequence, what: str, allow_indeterminate: bool) -> np.ndarray:
     """1 / 0 / -1 (indeterminate) from numbers or words; errors name the first bad position."""
@@ -247,8 +252,9 @@ def diagnostic_metrics(tp: int | TwoByTwo, fp: int | None = None, fn: int | None
         npv = proportion_ci(table.tn, table.tn + table.fn, predictive, conf_level)
         prev, source = (table.n_diseased / table.n if table.n else float("nan")), "sample"
     else:
-        if not 0 < prevalence < 1:
-            raise ValueError(f"prevalence must be strictly between 0 and 1, got {prevalence}")
+        if not MIN_PREVALENCE <= prevalence <= 1 - MIN_PREVALENCE:
+            raise ValueError(f"prevalence must lie in [{MIN_PREVALENCE:g}, 1 − {MIN_PREVALENCE:g}] "
+                             f"(0.0001 % to 99.9999 %), got {prevalence}")
         acc = _adjusted_accuracy(se, sp, prevalence, conf_level)
         ppv = _adjusted_predictive(se, sp, prevalence, conf_level, positive=True)
         npv = _adjusted_predictive(se, sp, prevalence, conf_level, positive=False)

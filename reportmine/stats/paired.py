@@ -9,6 +9,9 @@
   That makes b = c give 0 and p = 1, which is also what R's ``mcnemar.test`` reports
   (it skips the correction when b = c); statsmodels' unclamped formula gives 1/(b + c).
 * b + c = 0 (no discordant pairs): exact p = 1, the χ² statistics are undefined (NaN).
+* Counts up to :data:`MAX_COUNT` (10^15; a float holds every whole number to 9·10^15): the
+  exact p-value is the regularized incomplete beta function, exact there too (scipy's
+  ``bdtr`` takes a C int: it failed above 2^31); larger counts are refused, naming the count.
 
 The reported test is the exact one when b + c < 25 (the χ² approximation is poor there),
 else the continuity-corrected χ²; ``reported`` names it.
@@ -21,12 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import bdtr, chdtrc
+from scipy.special import betainc, chdtrc
 
 from .checks import count
 from .diagnostic import _as_binary
 
 EXACT_BELOW = 25
+MAX_COUNT = 10**15
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,16 @@ def mcnemar(b: int, c: int, *, a: int | None = None, d: int | None = None) -> Mc
     b, c = count(b, "b"), count(c, "c")
     a = None if a is None else count(a, "a")
     d = None if d is None else count(d, "d")
+    for name, value in (("b", b), ("c", c), ("a", a), ("d", d)):
+        if value is not None and value > MAX_COUNT:
+            raise ValueError(f"{name} = {value} is above the documented limit {MAX_COUNT:,} of a count")
     n = b + c
     if n == 0:
         exact_p = 1.0
         stat = stat_cc = p = p_cc = float("nan")
     else:
-        exact_p = min(1.0, 2.0 * float(bdtr(min(b, c), n, 0.5)))
+        k = min(b, c)  # P(X ≤ k) for X ~ Binomial(n, ½) is I_½(n − k, k + 1)
+        exact_p = min(1.0, 2.0 * float(betainc(float(n - k), float(k + 1), 0.5)))
         stat = (b - c) ** 2 / n
         stat_cc = max(abs(b - c) - 1, 0) ** 2 / n
         p, p_cc = float(chdtrc(1, stat)), float(chdtrc(1, stat_cc))
