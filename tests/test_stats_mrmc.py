@@ -367,3 +367,23 @@ def test_roe_metz_null_rejects_at_about_five_percent():
                             tuple(f"C{k}" for k in range(n_pos + n_neg)), truth, ratings)
         rejected += or_analysis(study).global_test.p_value < 0.05
     assert 0.015 <= rejected / studies <= 0.10
+
+
+def test_readers_with_parallel_performance_give_the_chi_square_limit_of_hillis_f():
+    """Reader 2 rates every case like reader 1 plus a constant: the reader × test interaction
+    vanishes, so ddf grows without bound (x/0 = ∞ in R's arithmetic) and p tends to the
+    chi-square limit of the F test, also when ddf is exactly infinite."""
+    from scipy.stats import chi2
+
+    from reportmine.stats.mrmc.analysis import _f_p
+
+    rng = np.random.default_rng(2)
+    study = _random_study(rng, n_tests=2, n_readers=2, n_pos=8, n_neg=9)
+    ratings = study.ratings.copy()
+    ratings[:, 1] = ratings[:, 0] + 3.0
+    result = or_analysis(ReaderStudy(study.tests, study.readers, study.cases, study.truth, ratings))
+    g = result.global_test
+    assert g.ms_test_reader < 1e-25 and g.df2 > 1e20 and g.denominator > 0
+    assert g.p_value == pytest.approx(1 - chi2.cdf(g.statistic, 1), rel=1e-9)
+    assert _f_p(g.statistic, 1, math.inf) == pytest.approx(1 - chi2.cdf(g.statistic, 1), rel=1e-15)
+    assert _f_p(2.5, 3, math.inf) == pytest.approx(1 - chi2.cdf(7.5, 3), rel=1e-15)

@@ -268,6 +268,13 @@ def _clip(low: float, high: float) -> tuple[float, float]:
     return min(max(low, 0.0), 1.0), min(max(high, 0.0), 1.0)
 
 
+def _f_p(statistic: float, df1: float, df2: float) -> float:
+    """1 − pf(F, df1, df2) as R computes it; infinite df2 is the chi-square limit, as in R."""
+    if math.isinf(df2):
+        return float(1 - st.chi2.cdf(statistic * df1, df1))
+    return float(1 - st.f.cdf(statistic, df1, df2))
+
+
 def _t_p(statistic: float, df: float) -> float:
     return float(2 * (1 - st.t.cdf(abs(statistic), df)))
 
@@ -343,7 +350,7 @@ def or_analysis(study: ReaderStudy, *, metric: str = "auc", covariance: str = "j
         denominator = ms_tr + r * max(cov2 - cov3, 0.0)
         df2 = _ratio(denominator ** 2, ms_tr ** 2 / ((t - 1) * (r - 1)))
         statistic = _ratio(ms_t, denominator)
-        p = float(1 - st.f.cdf(statistic, t - 1, df2))
+        p = _f_p(statistic, t - 1, df2)
         test = GlobalTest("F", statistic, t - 1, df2, p, ms_t, ms_tr, denominator,
                           "F test with Hillis (2007) denominator degrees of freedom")
         diff_se, diff_df = _sqrt(2 / r * denominator), df2
@@ -357,7 +364,7 @@ def or_analysis(study: ReaderStudy, *, metric: str = "auc", covariance: str = "j
         denominator = ms_tr
         df2 = float((t - 1) * (r - 1))
         statistic = _ratio(ms_t, ms_tr)
-        p = float(1 - st.f.cdf(statistic, t - 1, df2))
+        p = _f_p(statistic, t - 1, df2)
         test = GlobalTest("F", statistic, t - 1, df2, p, ms_t, ms_tr, denominator,
                           "conventional ANOVA F test (fixed cases)")
         diff_se, diff_df = _sqrt(2 / r * ms_tr), df2
