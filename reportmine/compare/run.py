@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
+from ..core.inputs import check_input_file
 from ..core.labels import REPORT_CALLS, report_call
 from ..core.outputs import unescape_frame
 from ..core.provenance import file_sha256
@@ -234,8 +235,7 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
                                file_sha256(path), preds["dice"].to_numpy(), preds["mask_file"].fillna("").tolist()))
     for k, pred_path in enumerate(options.predictions):
         path = Path(pred_path)
-        if not path.exists():
-            raise InputError(f"{path}: predictions file not found")
+        check_input_file(path, what="predictions file")  # a pipe or /dev/zero: one line, not a hang
         preds = pd.read_csv(path, dtype={"ln_id": str})
         if "ln_id" not in preds.columns or "prob_malignant" not in preds.columns:
             raise InputError(f"{path}: needs ln_id and prob_malignant columns (a `ynet predict` output)")

@@ -75,6 +75,9 @@ _POLARITY = {
 MIN_FUZZY_LENGTH = {"en": 6, "zh": 4}
 
 
+MAX_DICTIONARY_BYTES = 64 << 20  # the shipped dictionaries are a few KiB
+
+
 class DictionaryError(ValueError):
     """A dictionary file cannot be used; the message names file and line."""
 
@@ -155,8 +158,13 @@ def _parse_bool(text: str, where: str) -> bool:
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
-    try:
-        raw = path.read_bytes()
+    from ..core.errors import InputError
+    from ..core.inputs import read_bytes_bounded
+
+    try:  # a regular file of bounded size: a pipe or /dev/zero is one line, not a hang
+        raw = read_bytes_bounded(path, MAX_DICTIONARY_BYTES, what="dictionary file")
+    except InputError as exc:
+        raise DictionaryError(str(exc)) from None
     except OSError as exc:
         raise DictionaryError(f"{path}: cannot read ({exc.strerror})") from exc
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import InputError
+from ..core.inputs import MAX_JSON_BYTES, check_input_file
 from ..core.labels import report_label
 from ..core.outputs import unescape_frame
 from ..core.provenance import flat_record
@@ -46,6 +47,7 @@ def _read_record(path: Path) -> dict[str, str]:
         meta = path.with_suffix(".run.json")
         if not meta.exists():
             return {}
+        check_input_file(meta, what="run record", max_bytes=MAX_JSON_BYTES)  # a pipe: one line
         try:
             record = json.loads(meta.read_text(encoding="utf-8"))
             if not isinstance(record, dict):
