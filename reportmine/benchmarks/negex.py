@@ -1,6 +1,6 @@
 """The NegEx test corpus: our negation engine vs negspaCy and medSpaCy ConText, same run.
 
-    python -m reportmine.benchmarks.negex ../shared/datasets/negex \
+    python -m reportmine.benchmarks.negex NEGEX_FOLDER \
         [--peer-python /work/venv-negex/bin/python] [--out reports/benchmarks/negex.md] [--no-timing]
 
 The corpus (2,376 concept–sentence pairs from 120 clinical reports, annotated Affirmed /
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
             table.append(score(f"{name} ({peers['versions'][name.split()[0].lower()]})", gold,
                                peers[name]["negated"], peers[name]["seconds"]))
     head = "| system | pairs | accuracy | Negated P | Negated R | Negated F1 |" + (" docs/s |" if timing else "")
-    lines = [f"NegEx test corpus: {file} ({len(pairs)} pairs, {sum(gold)} Negated)", "", head,
+    lines = [f"NegEx test corpus: {Path(file).name} ({len(pairs)} pairs, {sum(gold)} Negated)", "", head,
              "|---" * (7 if timing else 6) + "|", *(s.row(timing) for s in table)]
     record = {"corpus": str(file), "sha256": file_sha256(file), "pairs": len(pairs),
               "scores": [s.__dict__ for s in table]}
