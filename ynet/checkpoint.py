@@ -11,13 +11,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reportmine.core.errors import InputError
+from reportmine.core.inputs import check_input_file
 from reportmine.core.labels import CLASS_NAMES
-from reportmine.core.outputs import atomic_path
+from reportmine.core.outputs import atomic_path, write_failed
 from reportmine.core.provenance import versions
 
 from .model import YNet, YNetConfig
 
 FORMAT = "ynet-checkpoint/1"
+# the widest model (width 4) with its optimizer state is under 200 MB; a larger file is not one
+# of ours and is refused before torch reads it into memory
+MAX_CHECKPOINT_BYTES = 2 << 30
 LABEL_MAP = {name: index for index, name in enumerate(CLASS_NAMES)}
 
 
@@ -42,13 +47,18 @@ def save_checkpoint(path: str | Path, model: YNet, meta: dict) -> None:
     payload = {"format": FORMAT, "state_dict": model.state_dict(), "label_map": LABEL_MAP,
                "versions": versions(), **rest, **tensors}
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:  # torch's writer reports a full disk as a RuntimeError
+            raise write_failed(Path(path), OSError(f"write failed: {str(exc).splitlines()[0][:160]}")) from exc
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        check_input_file(path, what="checkpoint", max_bytes=MAX_CHECKPOINT_BYTES)
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for foreign or corrupt files

@@ -148,9 +148,10 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
 
 def split_ids(splits: str | Path, split: str) -> list[str]:
     """The node ids of ``split`` in a run's splits.csv (one-line errors naming the file)."""
+    from reportmine.core.outputs import unescape_frame
     from reportmine.core.tables import read_table
 
-    table = read_table(splits, columns=["id", "split"])
+    table = unescape_frame(read_table(splits, columns=["id", "split"]))
     return [str(i) for i in table.loc[table["split"] == split, "id"]]
 
 

@@ -19,12 +19,15 @@ readers (``reportmine.compare``) go through :func:`read_run`.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from reportmine.core.errors import InputError
+from reportmine.core.inputs import read_json_file
+from reportmine.core.outputs import read_own_csv
 
 from .images import DataError
 
@@ -122,11 +125,13 @@ def read_run(path: str | Path) -> RunFolder:
     splits = oof = record = None
     try:
         if (root / SPLITS).exists():
-            splits = pd.read_csv(root / SPLITS, dtype={"id": str, "group": str})
+            splits = read_own_csv(root / SPLITS, dtype={"id": str, "group": str})
         if (root / OOF).exists():
-            oof = pd.read_csv(root / OOF, dtype={"ln_id": str})
+            oof = read_own_csv(root / OOF, dtype={"ln_id": str})
         if (root / RUN_RECORD).exists():
-            record = json.loads((root / RUN_RECORD).read_text(encoding="utf-8"))
+            record = read_json_file(root / RUN_RECORD, what="run record")
+    except InputError as exc:
+        raise DataError(str(exc)) from None
     except (ValueError, OSError) as exc:
         raise DataError(f"{root}: unreadable run folder ({type(exc).__name__}: {exc})") from exc
     if splits is not None and not {"id", "split"} <= set(splits.columns):

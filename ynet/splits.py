@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from reportmine.core.outputs import atomic_path, write_text_atomic
+from reportmine.core.outputs import atomic_path, read_own_csv, write_csv, write_text_atomic
 
 from .images import DataError
 from .manifest import Manifest
@@ -73,7 +73,7 @@ def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fracti
         if saved_hash != manifest.sha256:
             raise DataError(f"{path}: made for another manifest (sha256 {saved_hash[:12]}…, now "
                             f"{manifest.sha256[:12]}…); use a new --out folder")
-        table = pd.read_csv(path, dtype={"id": str, "group": str})
+        table = read_own_csv(path, dtype={"id": str, "group": str})
         if set(table["id"]) != {n.id for n in manifest.nodes} or table["fold"].max() + 1 != folds:
             raise DataError(f"{path}: does not match this manifest's rows or --folds {folds}; use a new --out folder")
         return table
@@ -81,7 +81,7 @@ def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fracti
     if not write:
         return table
     run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:  # plain CSV: an internal table read back verbatim
-        table.to_csv(tmp, index=False)
+    with atomic_path(path) as tmp:  # ids are data: formula-escaped, read back by read_own_csv
+        write_csv(tmp, table)
     write_text_atomic(meta, manifest.sha256 + "\n")
     return table

@@ -40,7 +40,15 @@ import torch.distributed as dist
 
 from reportmine.core.arguments import check_real, check_whole
 from reportmine.core.errors import InputError
-from reportmine.core.outputs import atomic_path, check_targets, write_json_atomic
+from reportmine.core.outputs import (
+    atomic_path,
+    check_output_folder,
+    check_targets,
+    claim_folder,
+    read_own_csv,
+    write_csv,
+    write_json_atomic,
+)
 from reportmine.core.provenance import versions
 from reportmine.stats import auc_delong, dice
 
@@ -295,8 +303,8 @@ def _plot_history(history: Sequence[dict], path: Path) -> None:
 
 
 def _write_table(path: Path, frame: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:  # plain CSV: an internal table read back verbatim
-        frame.to_csv(tmp, index=False)
+    with atomic_path(path) as tmp:  # ids are data: formula-escaped, read back by read_own_csv
+        write_csv(tmp, frame)
 
 
 def oof_table(cohort: PreparedCohort, ev: Evaluation) -> pd.DataFrame:
@@ -490,6 +498,9 @@ def _check_resumable(path: Path, saved: dict | None, cfg: TrainConfig) -> None:
                              "(use the run's settings, or a new --out)")
 
 
+TRAIN_COMMAND = "ynet train"  # the command named in the run folder's marker
+
+
 def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
           progress: bool = True, on_batch=None) -> dict:
     """Train every fold (or ``cfg.fold``) and write the run folder; returns a summary."""
@@ -514,6 +525,9 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
                          "training needs both classes")
     inputs = [manifest.path, *(p for n in manifest.nodes for p in (n.image, *n.masks))]
     check_targets([run_dir / name for name in (RUN_RECORD, SPLITS, SPLITS_HASH, OOF)], inputs)
+    if main_process:  # never the home folder, /, a folder of inputs or one holding the user's files
+        check_output_folder(run_dir, TRAIN_COMMAND, inputs=inputs, force=True,
+                            existing_ok=resume and (run_dir / RUN_RECORD).exists())
     with _removed_on_early_failure(run_dir, enabled=main_process):
         return _train(manifest, run_dir, cfg, resume=resume, progress=progress, on_batch=on_batch,
                       main_process=main_process)
@@ -546,6 +560,8 @@ def _removed_on_early_failure(run_dir: Path, *, enabled: bool):
 
 def _train(manifest, run_dir: Path, cfg: TrainConfig, *, resume: bool, progress: bool, on_batch,
            main_process: bool) -> dict:
+    if main_process:  # marked as ours before the first file, so a killed run stays recognisable
+        claim_folder(run_dir, TRAIN_COMMAND)
     run_dir.mkdir(parents=True, exist_ok=True)
     splits = load_or_assign(manifest, run_dir, folds=cfg.folds, test_fraction=cfg.test_fraction, seed=cfg.seed,
                             write=main_process)
@@ -576,7 +592,7 @@ def _train(manifest, run_dir: Path, cfg: TrainConfig, *, resume: bool, progress:
         results.append({key: (None if isinstance(v, float) and not np.isfinite(v) else v)
                         for key, v in fit.to_dict().items()})
     if main_process:
-        oof = [pd.read_csv(fold_files(run_dir, k).oof) for k in folds if fold_files(run_dir, k).oof.exists()]
+        oof = [read_own_csv(fold_files(run_dir, k).oof) for k in folds if fold_files(run_dir, k).oof.exists()]
         if oof:
             _write_table(run_dir / OOF, pd.concat(oof))
     return {"run_dir": str(run_dir), "folds": results}
