@@ -19,6 +19,8 @@ from scipy.stats import wilcoxon
 from sklearn.metrics import roc_auc_score
 
 from ynet.benchmark import (
+    MAX_EPOCHS,
+    PATIENCE,
     MODEL_KEYS,
     MODELS,
     PAIRED_KEYS,
@@ -27,7 +29,7 @@ from ynet.benchmark import (
     fit_model,
     load_cohort,
     main,
-    paired_comparison,
+    paired_statistics,
     progress_markdown,
 )
 from ynet.checkpoint import load_model
@@ -39,7 +41,8 @@ from ynet.runs import read_run
 from ynet.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--folds", "2", "--epochs", "1", "--image-size", "64", "--ynet-width", "0.25", "--batch-size", "4"]
+TINY = ["--folds", "2", "--epochs", "1", "--image-size", "64", "--ynet-width", "0.25", "--timing-rounds", "2",
+        "--batch-size", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +80,15 @@ def test_ynet_train_and_benchmark_fit_the_same_model(cohort, tmp_path):
 def test_every_model_gets_the_same_budget():
     settings = Settings(epochs=7, patience=3, ynet_class_balanced=True, ynet_select="auc")
     configs = [settings.train_config(m) for m in MODELS]
-    for key in ("epochs", "patience", "batch_size", "lr", "weight_decay", "image_size", "augment", "seed"):
+    for key in ("epochs", "patience", "batch_size", "lr", "weight_decay", "image_size", "augment", "seed",
+                "max_train_seconds", "duplicate_threshold", "drop_conflicts"):
         assert len({getattr(c, key) for c in configs}) == 1, key
-    assert Settings(epochs=7).train_config("monai_unet").patience == 7  # no early stopping by default
+    assert Settings(epochs=7, patience=None).train_config("monai_unet").patience == 7  # no early stopping
+    # by default every model trains until its inner-validation loss stops improving, 50 epochs at most
+    assert (Settings().train_config("smp_unet_r34").epochs, Settings().train_config("smp_unet_r34").patience) == \
+        (MAX_EPOCHS, PATIENCE) and MAX_EPOCHS >= 50
+    capped = [Settings(max_fit_minutes=30).train_config(m).max_train_seconds for m in MODELS]
+    assert capped == [1800.0] * len(MODELS)  # one wall-clock cap for every model
     # one mask loss for every model with a mask head: the trainer's default, or what --dice-weight says
     assert {Settings().train_config(m).dice_weight for m in ("ynet", "smp_unet_r34", "monai_unet")} == \
         {TrainConfig().dice_weight}
@@ -120,17 +129,26 @@ def test_paired_comparison_against_scipy_and_sklearn():
     rng = np.random.default_rng(0)
     ids = [f"n{i}" for i in range(40)]
     labels = np.array([0, 1] * 20)
-    a = pd.DataFrame({"label": labels, "prob": rng.random(40) * 0.5 + labels * 0.3, "dice": rng.random(40)},
-                     index=ids)
-    b = pd.DataFrame({"label": labels, "prob": rng.random(40), "dice": rng.random(40)}, index=ids[::-1]).loc[ids]
-    result = paired_comparison(a, b.iloc[::-1])  # joined on the ids, not the row order
+    a = pd.DataFrame({"label": labels, "prob": rng.random(40) * 0.5 + labels * 0.3, "dice": rng.random(40),
+                      "fold": 0, "group": ids}, index=ids)
+    b = pd.DataFrame({"label": labels, "prob": rng.random(40), "dice": rng.random(40), "fold": 0, "group": ids},
+                     index=ids[::-1]).loc[ids]
+    result = paired_statistics(a, b.iloc[::-1], seed=0)  # joined on the ids, not the row order
     expected = roc_auc_score(labels, a["prob"]) - roc_auc_score(labels, b["prob"])
     assert result["auc_difference"] == pytest.approx(expected, rel=1e-12)
     assert result["ci_low"] < expected < result["ci_high"] and 0 < result["p_value"] < 1
     assert result["dice_wilcoxon_p"] == pytest.approx(wilcoxon(a["dice"], b["dice"]).pvalue, rel=1e-12)
     assert result["dice_difference_median"] == pytest.approx(np.median(a["dice"].to_numpy() - b.loc[ids, "dice"]))
+    # every image its own group: the clustered difference is DeLong's, and the Wilcoxon test over
+    # groups is the per-image one
+    assert result["auc_diff"] == pytest.approx(expected, rel=1e-12)
+    assert result["auc_diff_p"] == pytest.approx(result["p_value"], rel=1e-9)
+    assert result["auc_diff_ci_low"] == pytest.approx(result["ci_low"], rel=1e-9)
+    assert result["dice_cluster_wilcoxon_p"] == pytest.approx(result["dice_wilcoxon_p"], rel=1e-12)
+    assert result["dice_mean_diff"] == pytest.approx(np.mean(a["dice"].to_numpy() - b.loc[ids, "dice"]), rel=1e-12)
+    assert result["dice_mean_diff_ci_low"] < result["dice_mean_diff"] < result["dice_mean_diff_ci_high"]
     no_masks = b.assign(dice=np.nan)
-    assert paired_comparison(a, no_masks)["dice_wilcoxon_p"] is None
+    assert paired_statistics(a, no_masks, seed=0)["dice_wilcoxon_p"] is None
 
 
 def _fits(out: Path, name: str) -> dict:
@@ -181,7 +199,7 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     progress = progress_markdown(partial, Settings(folds=2, epochs=1), "ph")
     ynet_row = next(line for line in progress.splitlines() if line.startswith("| Y-Net (segmentation"))
     assert f"{payload['models']['ynet']['auc']:.3f} (" in ynet_row and "| 2 / 2 |" in ynet_row
-    assert "| 1 / 2 | — | — |" in progress and "paired DeLong" not in progress and "Rerun the same command" in progress
+    assert "| 1 / 2 | — | — |" in progress and "AUC difference" not in progress and "Rerun the same command" in progress
     assert all(r["cpu_seconds"] > 0 and r["other_cpu_cores"] >= 0 for r in fits.values())  # Linux
     busy = dict(fits["ynet_cls_only_fold0.json"], other_cpu_cores=1.2)  # a fit that shared the machine
     quiet = dict(fits["ynet_cls_only_fold0.json"], other_cpu_cores=0.05)
@@ -190,7 +208,8 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     plain = progress_markdown({"ynet_cls_only": [quiet]}, Settings(folds=2, epochs=1), "ph")
     assert not re.search(r"[0-9]\*", plain) and "rerun it alone" not in plain
     table = (straight / "ph_cv.md").read_text()
-    assert "Y-Net (segmentation + classification)" in table and "paired DeLong p" in table
+    assert "Y-Net (segmentation + classification)" in table and "AUC difference (95 % CI, clustered)" in table
+    assert "CIs and tests count groups (clusters), not images" in table
     assert payload["protocol"]["settings"]["ynet_head"] == "mask"
     assert len(payload["per_fold"]["ynet"]["inner_val_auc"]) == 2
 
@@ -258,7 +277,7 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
     inner = (blind / "ph_cv" / "progress.md").read_text()
     first = fits["ynet_fold0.json"]
     assert f"0: {first['val_auc']:.3f} / {first['val_dice_median']:.3f}" in inner and "| 2 / 2 |" in inner
-    assert "out-of-fold (95 % CI" not in inner and "paired DeLong" not in inner and "Dice median [" not in inner
+    assert "out-of-fold (95 % CI" not in inner and "AUC difference" not in inner and "Dice median [" not in inner
     assert "Rerun the same command" not in inner  # complete: nothing to continue
     # the folder stays an option round: later calls without the flag score nothing out of fold either
     assert (blind / "ph_cv" / "INNER_ONLY").is_file()
@@ -269,7 +288,7 @@ def test_benchmark_end_to_end_and_resume_after_interruption(cohort, tmp_path, ca
         said = capsys.readouterr()
         assert "fitting" not in said.err and "timing" not in said.err and "inner validation only" in said.out
         assert not (blind / "ph_cv.json").exists() and not list((blind / "ph_cv").glob("*_oof.csv"))
-        assert "paired DeLong" not in (blind / "ph_cv" / "progress.md").read_text()
+        assert "AUC difference" not in (blind / "ph_cv" / "progress.md").read_text()
     (blind / "ph_cv" / "INNER_ONLY").unlink()  # deleting the mark scores the round out of fold
     assert main(["--data", str(Path(cohort).parent), "--name", "ph", "--out", str(blind), "--in-process",
                  "--ynet-tta", "auto", *TINY, *models]) == 0

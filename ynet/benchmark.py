@@ -1,49 +1,43 @@
 """Y-Net against segmentation peers, cross-validated over the whole labeled cohort.
 
-    python -m ynet.benchmark --data DIR --name NAME --folds 5 --epochs E \\
-        [--models ynet,ynet_cls_only,smp_unet_r34,monai_unet] [--device cuda] [--out reports/benchmarks]
+    python -m ynet.benchmark --data DIR --name NAME [--folds 5] [--epochs 50] [--patience 10]
+        [--models ynet,ynet_cls_only,smp_unet_r34,monai_unet] [--workers N | --scheduler ADDRESS]
+        [--device cuda] [--out reports/benchmarks]
 
 Protocol. The labeled cohort (``DIR/manifest.csv``; ``normal`` rows excluded by default) is
-cut into ``--folds`` outer folds, stratified by label and grouped by ``split_group`` (else
-patient, else node), so that several images of one lesion or patient never straddle a
-training and a test part. For every model and outer fold *k*, the other folds are cut again
-(stratified and grouped, 1 part in ``max(2, folds − 1)``) into an inner training and an inner
-validation part; the model is fitted by the one trainer (:func:`ynet.train.fit_fold`, the
-code ``ynet train`` runs) on the inner training part, its epoch is chosen on the inner
-validation part, and it predicts fold *k*. Every image thus gets exactly one out-of-fold
-prediction per model. Every model gets the same preprocessing, augmentation, optimiser
-(Adam, lr 1e-3, batch 8, cosine schedule), epoch budget, early-stopping patience and loss:
-cross-entropy for the class, cross-entropy plus ``--dice-weight`` × soft Dice for the mask
-(the default of ``ynet train``; a model without one of the two heads drops that term). Y-Net
-options (``--ynet-tta``, ``--ynet-class-balanced``, ``--ynet-select``, ``--ynet-head mask``,
-``--ynet-morphology``) change how Y-Net uses its budget, never the budget; ``--ynet-tta
-auto`` decides on the inner validation part only, and the JSON keeps every fit's
-inner-validation AUC and Dice (``per_fold``) so that options are compared on inner
-validation, never on the out-of-fold predictions.
+first searched for exact and near-duplicate images (:mod:`ynet.duplicates`): duplicates share
+a split group with the manifest's own groups (``split_group``, else patient), and duplicate
+clusters whose images carry opposite labels are excluded (``--keep-conflicts`` keeps them).
+The cohort is then cut into ``--folds`` outer folds, stratified by label and grouped, and
+each training part again into an inner training and an inner validation part
+(:func:`ynet.splits.nested_cv_assignment`). Every model is fitted by the one trainer
+(:func:`ynet.train.fit_fold`, the code ``ynet train`` runs) on the inner training part, with
+the same preprocessing, augmentation, optimiser (Adam, lr 1e-3, batch 8, cosine schedule over
+the epoch limit) and loss (cross-entropy for the class, cross-entropy plus ``--dice-weight`` ×
+soft Dice for the mask); it trains until the inner-validation loss has not improved for
+``--patience`` epochs (at most ``--epochs``), the best epoch is restored, and it predicts
+the held-out fold. ``--max-fit-minutes`` caps the training time of every fit alike (a capped
+fit says so). Every image gets exactly one out-of-fold prediction per model.
 
-Reported per model: AUC with DeLong CI and Dice median [Q1, Q3] over all out-of-fold
-predictions; per-fold AUC and median Dice (mean, SD); parameters; training images/s (from the
-fits themselves); inference images/s at batch 1 and 8; the peak resident memory of the
-fitting processes. Y-Net against each other model on the same images: paired DeLong test
-(difference, CI, p) and Wilcoxon signed-rank test on per-image Dice.
+Statistics (:mod:`ynet.benchmark_report`) count groups, not images: clustered AUC and paired
+AUC differences (Obuchowski), Dice mean and median with cluster-bootstrap CIs, paired Dice
+differences, and fold-stratified AUCs as a sensitivity analysis. Inference is timed in
+interleaved rounds (:mod:`ynet.timing`). Learning curves of every fit are drawn in
+``NAME_cv/learning_curves.png``.
 
-Resumable: each finished (model, fold) fit is saved as ``OUT/NAME_cv/fits/MODEL_foldK.json``
-(its out-of-fold predictions, per-image Dice, timings; no weights) and a rerun continues with
-the fits that are missing. ``--max-fits N`` stops after N new fits (to run in slices); an
-unfinished run writes ``OUT/NAME_cv/progress.md`` and ``--status`` prints it, fitting
-nothing. ``--inner-only`` (an option round) writes only that progress table, inner
-validation and no out-of-fold scores, even when every fit is done; it marks the folder
-(``OUT/NAME_cv/INNER_ONLY``), so that every later call on it stays blind too. Each fit
-records how much CPU other processes used while it ran (Linux): a fit that shared the
-machine is marked, since its training speed is not its own.
-Results: ``OUT/NAME_cv.json`` and ``OUT/NAME_cv.md``; as soon as a model has all its fits,
-its out-of-fold predictions ``OUT/NAME_cv/MODEL_oof.csv`` (``benchmark compare --predictions``
-reads them).
+Resumable at two levels: a finished (model, fold) fit is saved as
+``OUT/NAME_cv/fits/MODEL_foldK.json`` (predictions, per-image Dice, history; no weights), and
+an unfinished fit keeps its last finished epoch in ``OUT/NAME_cv/work/MODEL_foldK/`` (model,
+optimiser, schedule, early-stopping state, random generators), so that a killed fit continues
+from that epoch. ``--max-fits N`` stops after N new fits; ``--status`` prints where the run
+stands. Fits run one at a time in worker processes by default; ``--workers N`` runs N at once
+on this machine and ``--scheduler ADDRESS`` sends them to a Dask cluster (its workers must see
+the same ``--data`` and ``--out`` paths). ``--inner-only`` (an option round) writes inner
+validation only and marks the folder (``NAME_cv/INNER_ONLY``). Each fit records how much CPU
+other processes used while it ran (Linux): a fit that shared the machine is marked.
 
-The peers need ``segmentation_models_pytorch`` (smp ``Unet("resnet34")`` with an auxiliary
-classification head, no pretrained weights) and ``monai`` (``UNet``, segmentation only). They
-are not dependencies of this package and are imported only when asked for; they pull in
-torchvision, so give the benchmark its own environment.
+The peers need ``segmentation_models_pytorch`` and ``monai`` (:mod:`ynet.peers`); they pull
+in torchvision, so give the benchmark its own environment.
 """
 
 from __future__ import annotations
@@ -54,83 +48,66 @@ import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import StratifiedGroupKFold
 
 from reportmine.core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 from reportmine.core.errors import EXIT_BAD_INPUT, InputError, run_command
-from reportmine.core.labels import label_name
 from reportmine.core.outputs import write_csv_atomic, write_json_atomic, write_text_atomic
 from reportmine.core.provenance import versions
-from reportmine.stats import auc_delong, delong_test, summarize_overlap
 
+from .benchmark_report import (
+    MODEL_KEYS,
+    PAIRED_KEYS,
+    SHARED_ABOVE,
+    markdown,
+    model_statistics,
+    num,
+    oof_frame,
+    oof_predictions,
+    paired_lines,
+    paired_statistics,
+    plot_learning_curves,
+    shared,
+    summarize,
+)
 from .dataset import NodeDataset, PreparedCohort
 from .device import hardware, resolve_device
+from .duplicates import find_duplicates, regroup
 from .images import DataError
-from .limits import image_size, width
+from .limits import DUPLICATE_THRESHOLD, image_size, width
 from .manifest import Manifest, read_manifest
 from .model import YNet, YNetConfig
+from .peers import MODELS, NAMES, PEERS, YNET_MODELS
 from .preprocess import Preprocessing
+from .runs import FoldFiles
+from .splits import nested_cv_assignment
+from .timing import time_inference
 from .train import FoldFit, ModelBuilder, TrainConfig, evaluate, fit_fold, loss_for
 
 log = logging.getLogger(__name__)
 
-MODELS = ("ynet", "ynet_cls_only", "smp_unet_r34", "monai_unet")
-NAMES = {"ynet": "Y-Net (segmentation + classification)", "ynet_cls_only": "Y-Net (classification only)",
-         "smp_unet_r34": "smp Unet-resnet34 + aux head", "monai_unet": "MONAI UNet (segmentation only)"}
-YNET_MODELS = ("ynet", "ynet_cls_only")
-MODEL_KEYS = ("auc", "auc_ci_low", "auc_ci_high", "dice_median", "dice_q1", "dice_q3", "n_images", "epochs",
-              "params", "train_images_per_s", "infer_images_per_s_b1", "infer_images_per_s_b8", "peak_rss_mb",
-              "hardware")
-PAIRED_KEYS = ("auc_difference", "ci_low", "ci_high", "p_value", "dice_wilcoxon_p", "dice_difference_median")
-
-
-# ------------------------------------------------------------------ models
-
-
-class _SmpPeer(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        import segmentation_models_pytorch as smp
-
-        self.net = smp.Unet("resnet34", encoder_weights=None, in_channels=1, classes=2,
-                            aux_params={"classes": 2, "dropout": 0.2})
-
-    def forward(self, x):
-        mask, label = self.net(x)
-        return mask, label
-
-
-class _MonaiPeer(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        from monai.networks.nets import UNet
-
-        self.net = UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(16, 32, 64, 128, 256),
-                        strides=(2, 2, 2, 2), num_res_units=2)
-
-    def forward(self, x):
-        return self.net(x), None
+MAX_EPOCHS = 50  # the epoch limit of every fit; early stopping ends most fits well before it
+PATIENCE = 10  # epochs without a better inner-validation loss before a fit stops
 
 
 def builder(name: str, settings: Settings) -> ModelBuilder:
-    """The model builder of a benchmark model (peers import their packages only here)."""
+    """The model builder of a benchmark model (peers import their packages only when built)."""
     if name in YNET_MODELS:
         cfg = settings.train_config(name)
         model_cfg = YNetConfig(variant=cfg.variant, width=cfg.width, head=cfg.head, morphology=cfg.morphology)
         return lambda: YNet(model_cfg)
-    if name == "smp_unet_r34":
-        return _SmpPeer
-    if name == "monai_unet":
-        return _MonaiPeer
+    if name in PEERS:
+        return PEERS[name]
     raise InputError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
 
 
@@ -142,15 +119,18 @@ class Settings:
     """Everything a fit depends on; one budget for every model."""
 
     folds: int = 5
-    epochs: int = 15
+    epochs: int = MAX_EPOCHS  # the limit; early stopping decides the length of each fit
     batch_size: int = 8
     lr: float = 1e-3
-    patience: int | None = None  # None: no early stopping (patience = epochs)
+    patience: int | None = PATIENCE  # None: no early stopping (patience = epochs)
     image_size: int = 256
     seed: int = 0
     device: str = "cpu"
     exclude_labels: tuple[str, ...] = ("normal",)
     dice_weight: float = TrainConfig.dice_weight  # the soft Dice term of every model's mask loss
+    duplicate_threshold: float = DUPLICATE_THRESHOLD
+    keep_conflicts: bool = False
+    max_fit_minutes: float | None = None  # one wall-clock cap on the training epochs of every fit
     ynet_width: float = 1.0
     ynet_tta: str = "off"  # off | on | auto (decided on the inner validation part)
     ynet_class_balanced: bool = False
@@ -178,7 +158,9 @@ class Settings:
                            select=self.ynet_select if ynet else "loss",
                            head=self.ynet_head if name == "ynet" else "global",
                            morphology=self.ynet_morphology and name == "ynet",
-                           dice_weight=0.0 if name == "ynet_cls_only" else self.dice_weight)
+                           dice_weight=0.0 if name == "ynet_cls_only" else self.dice_weight,
+                           duplicate_threshold=self.duplicate_threshold, drop_conflicts=not self.keep_conflicts,
+                           max_train_seconds=None if self.max_fit_minutes is None else self.max_fit_minutes * 60)
 
     def tta(self, name: str) -> str:
         return self.ynet_tta if name in YNET_MODELS else "off"
@@ -187,6 +169,10 @@ class Settings:
         d = asdict(self)
         d["exclude_labels"] = list(self.exclude_labels)
         return d
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Settings:
+        return cls(**(raw | {"exclude_labels": tuple(raw["exclude_labels"])}))
 
     def key(self, name: str, manifest_sha256: str) -> str:
         """What a saved fit must match to be reused: the model's settings and the manifest."""
@@ -197,33 +183,21 @@ class Settings:
 
 
 def cv_assignment(manifest: Manifest, folds: int, seed: int) -> pd.DataFrame:
-    """One row per node: id, group, label, fold (outer) and, per outer fold k, ``role_k``
-    (inner ``train`` | inner ``val`` | ``test``)."""
-    labels = np.array([n.label for n in manifest.nodes])
-    groups = np.array([n.group for n in manifest.nodes])
-    n_groups = len(set(groups))
-    if n_groups < 2 * folds:
-        raise DataError(f"{manifest.path}: {n_groups} groups are too few for {folds} outer folds with an inner "
-                        "validation part")
-    outer = np.full(len(labels), -1)
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
-        outer[test] = k
-    table = pd.DataFrame({"id": [n.id for n in manifest.nodes], "group": groups, "label": labels, "fold": outer})
-    for k in range(folds):
-        rest = np.flatnonzero(outer != k)
-        inner = StratifiedGroupKFold(n_splits=max(2, folds - 1), shuffle=True, random_state=seed + 1 + k)
-        _, val = next(inner.split(np.zeros(len(rest)), labels[rest], groups[rest]))
-        role = np.full(len(labels), "test", dtype=object)
-        role[rest] = "train"
-        role[rest[val]] = "val"
-        table[f"role_{k}"] = role
-    return table
+    """The benchmark's folds (:func:`ynet.splits.nested_cv_assignment`)."""
+    return nested_cv_assignment(manifest, folds, seed)
+
+
+def load_manifest(data: Path, settings: Settings) -> tuple[Manifest, dict]:
+    """The cohort regrouped by its duplicate images, and the record of the duplicates found."""
+    path = data / "manifest.csv" if data.is_dir() else data
+    manifest = read_manifest(path, exclude_labels=settings.exclude_labels)
+    report = find_duplicates(manifest, settings.duplicate_threshold)
+    regrouped, excluded = regroup(manifest, report, drop_conflicts=not settings.keep_conflicts)
+    return regrouped, {**report.record(excluded), "pairs": report.to_frame()}
 
 
 def load_cohort(data: Path, settings: Settings) -> tuple[Manifest, PreparedCohort]:
-    manifest_path = data / "manifest.csv" if data.is_dir() else data
-    manifest = read_manifest(manifest_path, exclude_labels=settings.exclude_labels)
+    manifest, _ = load_manifest(Path(data), settings)
     return manifest, PreparedCohort(manifest.nodes, Preprocessing(size=settings.image_size), need_masks=False)
 
 
@@ -231,10 +205,11 @@ def load_cohort(data: Path, settings: Settings) -> tuple[Manifest, PreparedCohor
 
 
 def fit_model(name: str, cohort: PreparedCohort, train_idx, val_idx, settings: Settings, fold: int,
-              meta: dict | None = None) -> FoldFit:
-    """Fit benchmark model ``name`` with the one trainer (what ``ynet train`` runs for a fold)."""
+              meta: dict | None = None, files: FoldFiles | None = None) -> FoldFit:
+    """Fit benchmark model ``name`` with the one trainer (what ``ynet train`` runs for a fold);
+    with ``files`` the fit keeps its last finished epoch there and resumes from it."""
     return fit_fold(builder(name, settings), cohort, train_idx, val_idx, settings.train_config(name), fold=fold,
-                    meta=meta)
+                    meta=meta, files=files, resume=files is not None)
 
 
 def _loader(cohort: PreparedCohort, idx, batch: int):
@@ -247,15 +222,18 @@ def _score(ev) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
-    """Fit (model, outer fold) and predict the fold: the record saved for resuming."""
+def run_fit(name: str, fold: int, data: Path, settings: Settings, work: Path | None = None) -> dict:
+    """Fit (model, outer fold) and predict the fold: the record saved for resuming. ``work``:
+    where the unfinished fit keeps its epochs (None: in memory only)."""
     started = time.perf_counter()
-    manifest, cohort = load_cohort(data, settings)
+    manifest, cohort = load_cohort(Path(data), settings)
     table = cv_assignment(manifest, settings.folds, settings.seed)
     role = table[f"role_{fold}"].to_numpy()
     train_idx, val_idx, test_idx = (np.flatnonzero(role == r).tolist() for r in ("train", "val", "test"))
     wall, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_seconds()
-    fit = fit_model(name, cohort, train_idx, val_idx, settings, fold)
+    files = FoldFiles(fold, Path(work)) if work is not None else None
+    fit = fit_model(name, cohort, train_idx, val_idx, settings, fold, meta={"manifest_sha256": manifest.sha256},
+                    files=files)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu  # cpu: all of this process's threads
     others = None if busy is None else max(0.0, machine_busy_seconds() - busy - cpu) / wall
     cfg = settings.train_config(name)
@@ -279,6 +257,7 @@ def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
             "labels": test.labels.astype(int).tolist(), "probs": finite(test.probs), "dices": finite(test.dices),
             "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(test_idx), "tta": tta,
             "tta_decision": decision, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run,
+            "capped": fit.capped, "max_epochs": settings.epochs, "patience": cfg.patience,
             "val_auc": fit.val_auc, "val_dice_median": fit.val_dice_median, "train_seconds": fit.train_seconds,
             "train_images": fit.train_images, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "peak_gpu_mb": peak_gpu, "threads": torch.get_num_threads(), "cpu_seconds": cpu,
@@ -287,30 +266,19 @@ def run_fit(name: str, fold: int, data: Path, settings: Settings) -> dict:
             "wall_seconds": time.perf_counter() - started}
 
 
-def measure_speed(name: str, settings: Settings, tta: bool, repeats: tuple[int, int] = (24, 6)) -> dict:
-    """Parameters and inference images/s at batch 1 and 8 (forward passes only; with ``tta`` the
-    mirrored pass is included, as the model is used)."""
+def measure_speeds(models, settings: Settings, ttas: dict[str, bool], rounds: int = 5,
+                   min_seconds: float = 1.0) -> dict:
+    """Parameters and inference images/s of ``models``, timed in interleaved rounds in this
+    process (:func:`ynet.timing.time_inference`)."""
     torch.manual_seed(settings.seed)
     device = resolve_device(settings.device)
-    model = builder(name, settings)().to(device).eval()
-    params = sum(p.numel() for p in model.parameters())
-    x8 = torch.randn(8, 1, settings.image_size, settings.image_size, device=device)
-    out = {"params": params}
-    with torch.no_grad():
-        for batch, n in zip((1, 8), repeats):
-            x = x8[:batch]
-            run = (lambda x=x: (model(x), model(x.flip(-1)))) if tta else (lambda x=x: model(x))
-            for _ in range(2):
-                run()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            for _ in range(n):
-                run()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            out[f"infer_images_per_s_b{batch}"] = n * batch / (time.perf_counter() - start)
-    return out
+    built = {m: builder(m, settings)() for m in models}
+    timed = time_inference({m: (model, ttas.get(m, False)) for m, model in built.items()}, settings.image_size,
+                           rounds=rounds, min_seconds=min_seconds, threads=torch.get_num_threads(), device=device,
+                           seed=settings.seed)
+    return {"threads": timed["threads"], "rounds": timed["rounds"],
+            "models": {m: {"params": sum(p.numel() for p in built[m].parameters()), **timed["models"][m]}
+                       for m in models}}
 
 
 # ------------------------------------------------------------------ the whole protocol
@@ -345,6 +313,11 @@ INNER_ONLY_MARKER = "INNER_ONLY"  # in NAME_cv/: this folder is an option round 
 
 def _fits_dir(out: Path, name: str) -> Path:
     return out / f"{name}_cv" / "fits"
+
+
+def _work_dir(fits_dir: Path, model: str, fold: int) -> Path:
+    """Where an unfinished fit keeps its last finished epoch (removed once the fit is saved)."""
+    return fits_dir.parent / "work" / f"{model}_fold{fold}"
 
 
 def _load_fit(path: Path, key: str) -> dict | None:
@@ -382,12 +355,12 @@ class WorkerFailed(RuntimeError):
 
 
 def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, target: Path,
-            debug: bool = False) -> None:
-    """Run one fit (or speed measurement) in a fresh process, so that its peak memory is its own.
+            debug: bool = False, work: Path | None = None) -> None:
+    """Run one fit (or the timing) in a fresh process, so that its peak memory is its own.
     A worker refusing its input (exit 2: a bad image, say) is an :class:`InputError` here too."""
     cmd = [sys.executable, "-m", "ynet.benchmark", "--worker", kind, "--name", "worker", "--model", model,
-           "--fold", str(fold),
-           "--data", str(data), "--target", str(target), "--settings", json.dumps(settings.to_dict()),
+           "--fold", str(fold), "--data", str(data), "--target", str(target),
+           "--settings", json.dumps(settings.to_dict()), *(["--work", str(work)] if work else []),
            *(["--debug"] if debug else [])]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0 or not target.exists():
@@ -398,145 +371,204 @@ def _worker(kind: str, model: str, fold: int, data: Path, settings: Settings, ta
         raise error(f"{kind} of {model} fold {fold} failed (exit {done.returncode}): {tail[0]}")
 
 
-def oof_predictions(records: list[dict]) -> pd.DataFrame:
-    """One model's out-of-fold predictions, a row per image in fold order: ``ln_id``, ``label``,
-    ``prob_malignant`` (empty for a segmentation-only model), ``dice`` and ``fold`` — what
-    ``benchmark compare --predictions`` reads."""
-    return pd.DataFrame([{"ln_id": i, "label": label_name(y), "prob_malignant": p, "dice": d, "fold": r["fold"]}
-                         for r in sorted(records, key=lambda r: r["fold"])
-                         for i, y, p, d in zip(r["ids"], r["labels"], r["probs"], r["dices"])])
+def fit_task(model: str, fold: int, data: str, settings: dict, work: str) -> dict:
+    """One fit as a picklable task for a Dask worker: the record, which the caller saves."""
+    return run_fit(model, fold, Path(data), Settings.from_dict(settings), Path(work))
 
 
-def summarize(fits: dict[str, list[dict]], speeds: dict[str, dict], settings: Settings, hw: str) -> dict:
-    """The ``_cv.json`` payload from the saved fits (pure: no training, no timing)."""
-    models, per_fold, oof = {}, {}, {}
-    for name, records in fits.items():
-        ids = [i for r in records for i in r["ids"]]
-        labels = np.array([v for r in records for v in r["labels"]])
-        probs = np.array([np.nan if v is None else v for r in records for v in r["probs"]], dtype=float)
-        dices = np.array([np.nan if v is None else v for r in records for v in r["dices"]], dtype=float)
-        oof[name] = pd.DataFrame({"label": labels, "prob": probs, "dice": dices}, index=pd.Index(ids, name="id"))
-        entry = dict.fromkeys(MODEL_KEYS)
-        if np.isfinite(probs).all():
-            a = auc_delong(labels, probs)
-            entry.update(auc=a.auc, auc_ci_low=a.ci_low, auc_ci_high=a.ci_high)
-        if np.isfinite(dices).any():
-            s = summarize_overlap(dices, n_boot=1000, seed=settings.seed)
-            entry.update(dice_median=s.median, dice_q1=s.q1, dice_q3=s.q3)
-        seconds = sum(r["train_seconds"] for r in records)
-        entry.update(n_images=len(ids), epochs=settings.epochs,
-                     train_images_per_s=sum(r["train_images"] for r in records) / seconds if seconds else None,
-                     peak_rss_mb=max(r["peak_rss_mb"] for r in records), hardware=hw, **speeds[name])
-        models[name] = {k: entry[k] for k in MODEL_KEYS}
-        fold_auc, fold_dice = [], []
-        for r in records:
-            y = np.array(r["labels"])
-            p = np.array([np.nan if v is None else v for v in r["probs"]], dtype=float)
-            d = np.array([np.nan if v is None else v for v in r["dices"]], dtype=float)
-            if np.isfinite(p).all() and len(set(y)) == 2:
-                fold_auc.append(auc_delong(y, p).auc)
-            if np.isfinite(d).any():
-                fold_dice.append(float(np.nanmedian(d)))
-        per_fold[name] = {"auc": fold_auc, "dice_median": fold_dice,
-                          "auc_mean": _mean(fold_auc), "auc_sd": _sd(fold_auc),
-                          "dice_mean": _mean(fold_dice), "dice_sd": _sd(fold_dice),
-                          "tta": [r["tta"] for r in records], "best_epoch": [r["best_epoch"] for r in records],
-                          "inner_val_auc": [r["val_auc"] for r in records],
-                          "inner_val_dice_median": [r["val_dice_median"] for r in records],
-                          "other_cpu_cores": [r.get("other_cpu_cores") for r in records],
-                          "shared_machine": [_shared(r) for r in records],
-                          "peak_gpu_mb": max((r["peak_gpu_mb"] or 0 for r in records), default=None) or None}
-    paired = {}
-    if "ynet" in oof:
-        for name in oof:
-            if name != "ynet":
-                paired[f"ynet_vs_{name}"] = paired_comparison(oof["ynet"], oof[name])
-    return {"models": models, "paired": paired, "per_fold": per_fold}
+def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_dir: Path, *, in_process: bool,
+              workers: int, scheduler: str | None, debug: bool, say) -> None:
+    """Fit every (model, fold) of ``jobs`` and save each record as soon as it is done."""
+    def save(model: str, fold: int, record: dict) -> None:
+        write_json_atomic(_fit_path(fits_dir, model, fold), record)
+        shutil.rmtree(_work_dir(fits_dir, model, fold), ignore_errors=True)  # its epochs are no longer needed
+        say(f"saved {model}, fold {fold + 1} of {settings.folds}")
+
+    if scheduler:
+        try:
+            from distributed import Client, as_completed  # optional: only a Dask user needs it
+        except ImportError as exc:
+            raise InputError('--scheduler needs Dask: pip install "distributed"') from exc
+        with Client(scheduler) as client:
+            futures = {client.submit(fit_task, m, k, str(data.resolve()), settings.to_dict(),
+                                     str(_work_dir(fits_dir, m, k).resolve()), pure=False,
+                                     key=f"fit-{m}-fold{k}-{settings.key(m, 'x')}"): (m, k) for m, k in jobs}
+            for m, k in jobs:
+                say(f"fitting {m}, fold {k + 1} of {settings.folds} (sent to {scheduler})")
+            for future in as_completed(futures):
+                save(*futures[future], future.result())
+        return
+
+    def one(job: tuple[str, int]) -> None:
+        m, k = job
+        say(f"fitting {m}, fold {k + 1} of {settings.folds}")
+        work = _work_dir(fits_dir, m, k)
+        if in_process:
+            save(m, k, run_fit(m, k, data, settings, work))
+        else:
+            target = _fit_path(fits_dir, m, k)
+            _worker("fit", m, k, data, settings, target, debug, work)
+            shutil.rmtree(work, ignore_errors=True)
+
+    if workers <= 1 or in_process:
+        for job in jobs:
+            one(job)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # each thread waits on its own worker process
+            list(pool.map(one, jobs))
 
 
-def _mean(values) -> float | None:
-    return float(np.mean(values)) if values else None
+def _labels_note(manifest: Manifest) -> str:
+    """What the labels are, from the manifest's ``label_source`` column where it has one."""
+    sources = sorted({str(n.meta.get("label_source", "")).strip() for n in manifest.nodes} - {""})
+    if not sources:
+        return "benign / malignant as given in the manifest (no label_source column)"
+    note = {"tirads": "TI-RADS categories (2–3 benign, 4–5 malignant), not pathology"}
+    return "labels from " + ", ".join(note.get(s.lower(), s) for s in sources)
 
 
-def _known(values) -> list[float]:
-    return [v for v in values if v is not None and np.isfinite(v)]
+def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS, out: str | Path = "reports/benchmarks",
+                  *, max_fits: int | None = None, in_process: bool = False, status_only: bool = False,
+                  inner_only: bool = False, workers: int = 1, scheduler: str | None = None,
+                  timing_rounds: int = 5, debug: bool = False, say=lambda _: None) -> BenchmarkResult:
+    """Run (or continue) the cross-validated benchmark; write NAME_cv.json and NAME_cv.md when
+    every (model, fold) fit is done, NAME_cv/progress.md while some are missing.
+    ``in_process`` fits in this process (tests; peak memory then is the whole process's);
+    ``status_only`` fits and times nothing and only reports where the run stands;
+    ``inner_only`` (an option round) fits but writes only the inner-validation progress table;
+    ``workers`` fits run at once in local worker processes, or ``scheduler`` (a Dask
+    scheduler address) runs them on a cluster."""
+    data, out = Path(data), Path(out)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    manifest, duplicates = load_manifest(data, settings)
+    table = cv_assignment(manifest, settings.folds, settings.seed)
+    groups = dict(zip(table["id"], table["group"]))
+    fits_dir = _fits_dir(out, name)
+    progress = fits_dir.parent / "progress.md"
+    # an option round stays blind for every later call, not only those that repeat the flag
+    marker = fits_dir.parent / INNER_ONLY_MARKER
+    if marker.exists() and not inner_only:
+        log.info("%s: an inner-validation-only round; out-of-fold scores stay unwritten", marker)
+        inner_only = True
+    if status_only:
+        if not fits_dir.is_dir():
+            raise InputError(f"{fits_dir}: no saved fits (nothing of {name!r} has run under {out})")
+        max_fits = 0
+    else:
+        fits_dir.mkdir(parents=True, exist_ok=True)
+        write_csv_atomic(fits_dir.parent / "folds.csv", table)
+        write_csv_atomic(fits_dir.parent / "duplicates.csv", duplicates["pairs"])
+    if inner_only and not marker.exists():  # the folder exists here: made above, or --status refused
+        write_text_atomic(marker, "An option round, decided on inner validation only: no out-of-fold predictions,\n"
+                                  "scores or tables are written for these fits. Delete this file to score them.\n")
+    keys = {m: settings.key(m, manifest.sha256) for m in MODELS}
+    jobs = [(m, k) for m in models for k in range(settings.folds) if _load_fit(_fit_path(fits_dir, m, k), keys[m]) is None]
+    jobs = jobs if max_fits is None else jobs[:max_fits]
+    if jobs:
+        _run_fits(jobs, data, settings, fits_dir, in_process=in_process, workers=workers, scheduler=scheduler,
+                  debug=debug, say=say)
+    fits, missing = {}, []
+    for m in models:
+        fits[m] = []
+        for k in range(settings.folds):
+            record = _load_fit(_fit_path(fits_dir, m, k), keys[m])
+            if record is None:
+                missing.append(f"{m} fold {k}")
+            else:
+                fits[m].append(record)
+    for m, records in fits.items():  # every image once, out of fold: a model's predictions for other tools
+        if len(records) == settings.folds and not inner_only:
+            write_csv_atomic(fits_dir.parent / f"{m}_oof.csv", oof_predictions(records))
+    # the progress table shows every model with fits of these settings here, not only those asked
+    # for now (a long benchmark is run a model at a time)
+    others = {m: _same_settings_fits(fits_dir, m, keys[m], settings.folds) for m in MODELS if m not in fits}
+    shown = {m: fits[m] if m in fits else others[m] for m in MODELS if m in fits or others[m]}
+    if any(shown.values()):
+        plot_learning_curves(shown, fits_dir.parent / "learning_curves.png", name)
+    if missing or status_only or inner_only or any(others.values()):
+        write_text_atomic(progress, progress_markdown(shown, settings, name, groups, out_of_fold=not inner_only))
+    if missing or status_only or inner_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
+        return BenchmarkResult(None, progress, False, len(jobs), tuple(missing), inner_only=inner_only)
+    # inference is timed again by every run that writes the tables, never read back from an
+    # earlier one: every model in one process, in interleaved rounds
+    say(f"timing {', '.join(models)} ({timing_rounds} interleaved rounds)")
+    ttas = {m: any(r["tta"] == "on" for r in fits[m]) for m in models}
+    speed_path = fits_dir.parent / "speed.json"
+    speed_path.unlink(missing_ok=True)
+    if in_process:
+        write_json_atomic(speed_path, measure_speeds(models, settings, ttas, rounds=timing_rounds))
+    else:
+        _worker("speed", ",".join(f"{m}{'+tta' if ttas[m] else ''}" for m in models), timing_rounds, data, settings,
+                speed_path, debug)
+    speeds = json.loads(speed_path.read_text(encoding="utf-8"))
+    hw = hardware(resolve_device(settings.device))
+    payload = summarize(fits, speeds["models"], groups, max_epochs=settings.epochs, seed=settings.seed, hw=hw)
+    payload["protocol"] = {
+        "data": f"{manifest.path.parent.name}/{manifest.path.name}", "manifest_sha256": manifest.sha256,
+        "labels": _labels_note(manifest), "n_images": len(manifest.nodes),
+        "n_groups": int(table["group"].nunique()), "cluster": "split group (patient or near-duplicate images)",
+        "excluded_rows": manifest.excluded, "duplicates": {k: v for k, v in duplicates.items() if k != "pairs"},
+        "folds": settings.folds, "epochs": settings.epochs, "seed": settings.seed, "device": settings.device,
+        "hardware": hw, "threads": speeds["threads"], "timing_rounds": speeds["rounds"],
+        "settings": settings.to_dict() | {"max_epochs": settings.epochs, "patience": settings.train_config("ynet").patience},
+        "versions": versions(),
+        "split": f"{settings.folds}-fold StratifiedGroupKFold by duplicate-aware split group over the whole labeled "
+                 f"cohort; inner validation 1/{max(2, settings.folds - 1)} of each training part; one out-of-fold "
+                 "prediction per image",
+        "trainer": "ynet.train.fit_fold (the code `ynet train` runs), early stopping on the inner-validation loss"}
+    json_path, md_path = out / f"{name}_cv.json", out / f"{name}_cv.md"
+    write_json_atomic(json_path, payload)
+    write_text_atomic(md_path, markdown(payload, name))
+    if not any(others.values()):
+        progress.unlink(missing_ok=True)  # the tables say it all now
+    return BenchmarkResult(json_path, md_path, True, len(jobs), (), payload)
 
 
-def _sd(values) -> float | None:
-    return float(np.std(values, ddof=1)) if len(values) > 1 else None
-
-
-def paired_comparison(ynet: pd.DataFrame, peer: pd.DataFrame) -> dict:
-    """Paired DeLong (Y-Net − peer) and Wilcoxon signed-rank on per-image Dice, same images."""
-    from scipy.stats import wilcoxon
-
-    both = ynet.merge(peer, how="inner", left_index=True, right_index=True, suffixes=("_y", "_p"))
-    out = dict.fromkeys(PAIRED_KEYS)
-    if len(both) and np.isfinite(both["prob_y"]).all() and np.isfinite(both["prob_p"]).all():
-        t = delong_test(both["label_y"].to_numpy(), both["prob_y"].to_numpy(), both["prob_p"].to_numpy())
-        out.update(auc_difference=t.difference, ci_low=t.ci_low, ci_high=t.ci_high, p_value=t.p_value)
-    d = both[["dice_y", "dice_p"]].dropna()
-    if len(d):  # the direction the Wilcoxon p is about: Y-Net − peer, per image
-        out["dice_difference_median"] = float(np.median(d["dice_y"] - d["dice_p"]))
-    if len(d) and (d["dice_y"] != d["dice_p"]).any():
-        out["dice_wilcoxon_p"] = float(wilcoxon(d["dice_y"], d["dice_p"]).pvalue)
-    elif len(d):
-        out["dice_wilcoxon_p"] = 1.0  # identical Dice on every image
-    return out
-
-
-def _num(value, digits: int = 3) -> str:
-    """A table cell: the number to ``digits`` places, or — where there is none."""
-    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
-
-
-def paired_lines(paired: dict) -> list[str]:
-    """The Markdown table of Y-Net against each other model (same images)."""
-    lines = ["", "| Y-Net vs | AUC difference (95 % CI) | paired DeLong p | median per-image Dice difference | "
-             "Wilcoxon p (per-image Dice) |", "|---|---|---:|---:|---:|"]
-    for key, r in paired.items():
-        peer = key.removeprefix("ynet_vs_")
-        diff = "—" if r["auc_difference"] is None else \
-            f"{r['auc_difference']:+.3f} ({r['ci_low']:+.3f} to {r['ci_high']:+.3f})"
-        dice = "—" if r.get("dice_difference_median") is None else f"{r['dice_difference_median']:+.3f}"
-        lines.append(f"| {NAMES.get(peer, peer)} | {diff} | {_num(r['p_value'], 4)} | {dice} | "
-                     f"{_num(r['dice_wilcoxon_p'], 4)} |")
-    return lines
-
-
-def markdown(payload: dict, name: str) -> str:
-    p = payload["protocol"]
-    lines = [f"# {name}: {p['folds']}-fold cross-validation, {p['epochs']} epochs per fit ({p['hardware']})", "",
-             f"n = {p['n_images']} images ({p['n_groups']} groups); every image predicted once, out of fold. "
-             f"Inner validation: 1 part in {max(2, p['folds'] - 1)} of each training part.", "",
-             "| model | params | AUC (95 % CI, DeLong) | Dice median [Q1, Q3] | per-fold AUC mean (SD) | "
-             "per-fold Dice mean (SD) | train img/s | infer img/s b1 | infer img/s b8 | peak RSS |",
-             "|---|---:|---|---|---|---|---:|---:|---:|---:|"]
-    for m, r in payload["models"].items():
-        f = payload["per_fold"][m]
-        auc = "—" if r["auc"] is None else f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
-        dice = "—" if r["dice_median"] is None else \
-            f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
-        lines.append(f"| {NAMES.get(m, m)} | {r['params']:,} | {auc} | {dice} | {_num(f['auc_mean'])} "
-                     f"({_num(f['auc_sd'])}) | {_num(f['dice_mean'])} ({_num(f['dice_sd'])}) | "
-                     f"{_num(r['train_images_per_s'], 1)} | {_num(r['infer_images_per_s_b1'], 1)} | "
-                     f"{_num(r['infer_images_per_s_b8'], 1)} | {_num(r['peak_rss_mb'], 0)} MB |")
-    if payload["paired"]:
-        lines += paired_lines(payload["paired"])
-    lines += ["", "Inner validation (where options are compared; never the out-of-fold predictions): "
-              + "; ".join(f"{NAMES.get(m, m)} AUC {_num(_mean(_known(f['inner_val_auc'])))}, Dice "
-                          f"{_num(_mean(_known(f['inner_val_dice_median'])))}" for m, f in payload["per_fold"].items())
-              + "."]
-    shared = [f"{NAMES.get(m, m)} fold {k}" for m, f in payload["per_fold"].items()
-              for k, flag in enumerate(f.get("shared_machine", ())) if flag]
-    if shared:
-        lines += ["", f"Training speed not the model's own (another job shared the CPU): {', '.join(shared)}."]
-    lines += ["", f"Settings: {json.dumps(p['settings'])}.", f"Produced by `python -m ynet.benchmark` "
-              f"(ynet.train.fit_fold for every model); torch {p['versions'].get('torch')}."]
+def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str, groups: dict | None = None, *,
+                      out_of_fold: bool = True) -> str:
+    """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
+    inner-validation AUC and Dice (where options are compared), epochs and training speed,
+    and, for a model with every fold done, its out-of-fold AUC and Dice (clustered) and the
+    paired comparisons with Y-Net (when Y-Net is done too). ``out_of_fold=False`` leaves the
+    out-of-fold columns and tests out, so that an option round is decided blind."""
+    groups = groups or {}
+    done = {m: oof_frame(records, groups) for m, records in fits.items()
+            if len(records) == settings.folds and out_of_fold}
+    oof_head = "AUC, all out-of-fold (95 % CI, clustered) | Dice mean / median | " if out_of_fold else ""
+    lines = [f"# {name}: progress of the {settings.folds}-fold cross-validation (at most {settings.epochs} epochs "
+             "per fit, early stopping)", "",
+             f"| model | fits done | {oof_head}inner-validation AUC / Dice per fit | best epoch / epochs run | "
+             "train img/s per fit |", "|---|---:|" + "---|" * (5 if out_of_fold else 3)]
+    for m, records in fits.items():
+        r = model_statistics(done[m], settings.seed) if m in done else None
+        auc = "—" if r is None or r["auc"] is None else \
+            f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
+        dice = "—" if r is None or r["dice_median"] is None else f"{r['dice_mean']:.3f} / {r['dice_median']:.3f}"
+        oof = f"{auc} | {dice} | " if out_of_fold else ""
+        inner = ", ".join(f"{rec['fold']}: {num(rec['val_auc'])} / {num(rec['val_dice_median'])}"
+                          for rec in records) or "—"
+        epochs = ", ".join(f"{rec['best_epoch']}/{rec['epochs_run']}{' capped' if rec.get('capped') else ''}"
+                           for rec in records) or "—"
+        speed = ", ".join(num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if shared(rec) else "")
+                          for rec in records if rec["train_seconds"]) or "—"
+        lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {oof}{inner} | {epochs} | {speed} |")
+    if "ynet" in done and len(done) > 1:
+        lines += paired_lines({f"ynet_vs_{m}": paired_statistics(done["ynet"], f, settings.seed)
+                               for m, f in done.items() if m != "ynet"})
+    if not out_of_fold:
+        lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
+                  f"but not scored here, so that an option is chosen without them (`{INNER_ONLY_MARKER}` beside this "
+                  "file keeps it so for every later call; delete it to score them)."]
+    unfinished = any(len(records) < settings.folds for records in fits.values())
+    lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
+              "table adds inference speeds timed on their own." + (" Rerun the same command to continue."
+                                                                   if unfinished else "")]
+    if any(shared(rec) for records in fits.values() for rec in records):
+        lines += ["", f"*: other processes used more than {SHARED_ABOVE:g} of a core on average while the fit ran; "
+                  "its predictions stand, its speed does not: delete the fit and rerun it alone."]
     return "\n".join(lines) + "\n"
-
-
-SHARED_ABOVE = 0.25  # cores used by other processes, on average over a fit, that make it shared
 
 
 def machine_busy_seconds() -> float | None:
@@ -553,150 +585,6 @@ def machine_busy_seconds() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _shared(record: dict) -> bool:
-    """Whether a CPU fit shared the machine with other work (its training speed is then not
-    its own): other processes used more than :data:`SHARED_ABOVE` cores on average."""
-    others = record.get("other_cpu_cores")
-    return record.get("peak_gpu_mb") is None and others is not None and others > SHARED_ABOVE
-
-
-def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str, *, out_of_fold: bool = True) -> str:
-    """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
-    inner-validation AUC and Dice (where options are compared) and training speed, and, for a
-    model with every fold done, its out-of-fold AUC and Dice and the paired tests against
-    Y-Net (when Y-Net is done too). ``out_of_fold=False`` leaves the out-of-fold columns and
-    tests out, so that an option round is decided blind (``--inner-only``)."""
-
-    done = {m: records for m, records in fits.items() if len(records) == settings.folds and out_of_fold}
-    summary = summarize(done, {m: {} for m in done}, settings, "") if done else {"models": {}, "paired": {}}
-    oof_head = "AUC, all out-of-fold (95 % CI, DeLong) | Dice median [Q1, Q3] | " if out_of_fold else ""
-    lines = [f"# {name}: progress of the {settings.folds}-fold cross-validation ({settings.epochs} epochs per fit)",
-             "", f"| model | fits done | {oof_head}inner-validation AUC / Dice per fit | train img/s per fit |",
-             "|---|---:|" + "---|" * (4 if out_of_fold else 2)]
-    for m, records in fits.items():
-        r = summary["models"].get(m)
-        auc = "—" if r is None or r["auc"] is None else \
-            f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
-        dice = "—" if r is None or r["dice_median"] is None else \
-            f"{r['dice_median']:.3f} [{r['dice_q1']:.3f}, {r['dice_q3']:.3f}]"
-        oof = f"{auc} | {dice} | " if out_of_fold else ""
-        inner = ", ".join(f"{rec['fold']}: {_num(rec['val_auc'])} / {_num(rec['val_dice_median'])}"
-                          for rec in records) or "—"
-        speed = ", ".join(_num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if _shared(rec) else "")
-                          for rec in records if rec["train_seconds"]) or "—"
-        lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {oof}{inner} | {speed} |")
-    if summary["paired"]:
-        lines += paired_lines(summary["paired"])
-    if not out_of_fold:
-        lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
-                  f"but not scored here, so that an option is chosen without them (`{INNER_ONLY_MARKER}` beside this "
-                  "file keeps it so for every later call; delete it to score them)."]
-    unfinished = any(len(records) < settings.folds for records in fits.values())
-    lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
-              "table adds inference speeds timed on their own." + (" Rerun the same command to continue."
-                                                                   if unfinished else "")]
-    if any(_shared(rec) for records in fits.values() for rec in records):
-        lines += ["", f"*: other processes used more than {SHARED_ABOVE:g} of a core on average while the fit ran; "
-                  "its predictions stand, its speed does not: delete the fit and rerun it alone."]
-    return "\n".join(lines) + "\n"
-
-
-def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS, out: str | Path = "reports/benchmarks",
-                  *, max_fits: int | None = None, in_process: bool = False, status_only: bool = False,
-                  inner_only: bool = False, debug: bool = False, say=lambda _: None) -> BenchmarkResult:
-    """Run (or continue) the cross-validated benchmark; write NAME_cv.json and NAME_cv.md when
-    every (model, fold) fit is done, NAME_cv/progress.md while some are missing.
-    ``in_process`` fits in this process (tests; peak memory then is the whole process's);
-    ``status_only`` fits and times nothing and only reports where the run stands;
-    ``inner_only`` (an option round) fits but writes only the inner-validation progress table:
-    no out-of-fold predictions, scores or tables."""
-    data, out = Path(data), Path(out)
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    manifest_path = data / "manifest.csv" if data.is_dir() else data
-    manifest = read_manifest(manifest_path, exclude_labels=settings.exclude_labels)
-    table = cv_assignment(manifest, settings.folds, settings.seed)
-    fits_dir = _fits_dir(out, name)
-    progress = fits_dir.parent / "progress.md"
-    # an option round stays blind for every later call, not only those that repeat the flag
-    marker = fits_dir.parent / INNER_ONLY_MARKER
-    if marker.exists() and not inner_only:
-        log.info("%s: an inner-validation-only round; out-of-fold scores stay unwritten", marker)
-        inner_only = True
-    if status_only:
-        if not fits_dir.is_dir():
-            raise InputError(f"{fits_dir}: no saved fits (nothing of {name!r} has run under {out})")
-        max_fits = 0
-    else:
-        fits_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(fits_dir.parent / "folds.csv", table.to_csv(index=False))
-    if inner_only and not marker.exists():  # the folder exists here: made above, or --status refused
-        write_text_atomic(marker, "An option round, decided on inner validation only: no out-of-fold predictions,\n"
-                                  "scores or tables are written for these fits. Delete this file to score them.\n")
-    fits, missing, new = {}, [], 0
-    for m in models:
-        key = settings.key(m, manifest.sha256)
-        fits[m] = []
-        for k in range(settings.folds):
-            path = _fit_path(fits_dir, m, k)
-            record = _load_fit(path, key)
-            if record is None and (max_fits is None or new < max_fits):
-                say(f"fitting {m}, fold {k + 1} of {settings.folds}")
-                if in_process:
-                    write_json_atomic(path, run_fit(m, k, data, settings))
-                else:
-                    _worker("fit", m, k, data, settings, path, debug)
-                new += 1
-                record = _load_fit(path, key)
-            if record is None:
-                missing.append(f"{m} fold {k}")
-            else:
-                fits[m].append(record)
-    for m, records in fits.items():  # every image once, out of fold: a model's predictions for other tools
-        if len(records) == settings.folds and not inner_only:
-            write_csv_atomic(fits_dir.parent / f"{m}_oof.csv", oof_predictions(records))
-    # the progress table shows every model with fits of these settings here, not only those asked
-    # for now (a long benchmark is run a model at a time)
-    others = {m: _same_settings_fits(fits_dir, m, settings.key(m, manifest.sha256), settings.folds)
-              for m in MODELS if m not in fits}
-    shown = {m: fits[m] if m in fits else others[m] for m in MODELS if m in fits or others[m]}
-    if missing or status_only or inner_only or any(others.values()):
-        write_text_atomic(progress, progress_markdown(shown, settings, name, out_of_fold=not inner_only))
-    if missing or status_only or inner_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
-        return BenchmarkResult(None, progress, False, new, tuple(missing), inner_only=inner_only)
-    # inference is timed again by every run that writes the tables, never read back from an
-    # earlier one: the speed ratios are then between models timed in one run, on the settings
-    # of these fits (a file kept from a run with another Y-Net would be silently stale)
-    speeds = {}
-    for m in models:
-        tta = any(r["tta"] == "on" for r in fits[m])
-        path = fits_dir / f"{m}_speed.json"
-        say(f"timing {m}")
-        path.unlink(missing_ok=True)
-        if in_process:
-            write_json_atomic(path, measure_speed(m, settings, tta))
-        else:
-            _worker("speed", m, int(tta), data, settings, path, debug)
-        speeds[m] = json.loads(path.read_text(encoding="utf-8"))
-    hw = hardware(resolve_device(settings.device))
-    payload = summarize(fits, speeds, settings, hw)
-    payload["protocol"] = {
-        "data": str(manifest.path), "manifest_sha256": manifest.sha256, "n_images": len(manifest.nodes),
-        "n_groups": int(table["group"].nunique()), "excluded_rows": manifest.excluded, "folds": settings.folds,
-        "epochs": settings.epochs, "seed": settings.seed, "device": settings.device, "hardware": hw,
-        "settings": settings.to_dict(), "versions": versions(),
-        "split": f"{settings.folds}-fold StratifiedGroupKFold by split_group over the whole labeled cohort; "
-                 f"inner validation 1/{max(2, settings.folds - 1)} of each training part; one out-of-fold prediction per image",
-        "trainer": "ynet.train.fit_fold (the code `ynet train` runs)"}
-    json_path, md_path = out / f"{name}_cv.json", out / f"{name}_cv.md"
-    write_json_atomic(json_path, payload)
-    write_text_atomic(md_path, markdown(payload, name))
-    if not any(others.values()):
-        progress.unlink(missing_ok=True)  # the tables say it all now
-    return BenchmarkResult(json_path, md_path, True, new, (), payload)
-
-
 # ------------------------------------------------------------------ command line
 
 
@@ -705,18 +593,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, required=True, help="dataset folder with manifest.csv (or the manifest)")
     parser.add_argument("--name", required=True, help="name of the outputs (NAME_cv.json, NAME_cv.md)")
     parser.add_argument("--folds", type=whole(2, 100), default=5, help="outer folds, 2 to 100 (default 5)")
-    parser.add_argument("--epochs", type=whole(1), default=15, help="epochs per fit, at least 1 (default 15)")
+    parser.add_argument("--epochs", type=whole(1), default=MAX_EPOCHS,
+                        help=f"most epochs per fit, at least 1 (default {MAX_EPOCHS}; early stopping ends fits sooner)")
+    parser.add_argument("--patience", type=whole(1), default=PATIENCE,
+                        help=f"early stopping: epochs without a better inner-validation loss (default {PATIENCE})")
+    parser.add_argument("--max-fit-minutes", type=real(0, 10_000, open_low=True),
+                        help="cap on each fit's training time, the same for every model (default: none)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"))
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmarks"),
+                        help="output folder (default reports/benchmarks)")
     add_seed(parser)
     parser.add_argument("--batch-size", type=whole(1), default=8, help="at least 1 (default 8)")
-    parser.add_argument("--patience", type=whole(1), help="early stopping (default: none, every fit runs --epochs)")
     parser.add_argument("--image-size", type=image_size, default=256, help="network input size in px (default 256)")
     parser.add_argument("--exclude-label", action="append", help="labels to drop (default: normal)")
     parser.add_argument("--dice-weight", type=real(0, 100), default=TrainConfig.dice_weight,
                         help="weight of the soft Dice term in every model's mask loss (default 1, as `ynet train`; "
                              "0: cross-entropy only, as the paper)")
+    parser.add_argument("--duplicate-threshold", type=real(0, 1, open_low=True, open_high=True),
+                        default=DUPLICATE_THRESHOLD,
+                        help=f"thumbnail correlation above which images share a group (default {DUPLICATE_THRESHOLD:g})")
+    parser.add_argument("--keep-conflicts", action="store_true",
+                        help="keep duplicate images with opposite labels (default: excluded)")
     parser.add_argument("--ynet-width", type=width, default=1.0, help="Y-Net channel width multiplier (default 1)")
     parser.add_argument("--ynet-tta", choices=("off", "on", "auto"), default="off",
                         help="horizontal-flip test-time augmentation for Y-Net (auto: chosen on inner validation)")
@@ -729,6 +627,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ynet-morphology", action="store_true",
                         help="feed the predicted node's shape to Y-Net's classification head")
     parser.add_argument("--max-fits", type=whole(1), help="stop after this many new fits (rerun to continue)")
+    parser.add_argument("--workers", type=whole(1, 64), default=1,
+                        help="fits run at once in local worker processes (default 1)")
+    parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): run the fits on that cluster")
+    parser.add_argument("--timing-rounds", type=whole(1, 100), default=5,
+                        help="interleaved inference timing rounds per model (default 5)")
     parser.add_argument("--status", action="store_true",
                         help="fit nothing: print where the benchmark stands (and write NAME_cv/progress.md)")
     parser.add_argument("--inner-only", action="store_true",
@@ -741,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--fold", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--target", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
     return parser
 
@@ -749,10 +653,26 @@ def settings_from_args(args) -> Settings:
     return Settings(folds=args.folds, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
                     image_size=args.image_size, seed=args.seed, device=args.device,
                     exclude_labels=tuple(args.exclude_label) if args.exclude_label else ("normal",),
+                    duplicate_threshold=args.duplicate_threshold, keep_conflicts=args.keep_conflicts,
+                    max_fit_minutes=args.max_fit_minutes,
                     ynet_width=args.ynet_width, ynet_tta=args.ynet_tta,
                     ynet_class_balanced=args.ynet_class_balanced, ynet_select=args.ynet_select,
                     ynet_head=args.ynet_head, ynet_morphology=args.ynet_morphology,
                     dice_weight=args.dice_weight)
+
+
+def _work(args) -> int:
+    """One fit, or the timing of every model, in its own process; its last stderr line is the
+    parent's message."""
+    settings = Settings.from_dict(json.loads(args.settings))
+    if args.worker == "fit":
+        write_json_atomic(args.target, run_fit(args.model, args.fold, args.data, settings, args.work))
+    else:
+        names = args.model.split(",")
+        models = [n.removesuffix("+tta") for n in names]
+        ttas = {n.removesuffix("+tta"): n.endswith("+tta") for n in names}
+        write_json_atomic(args.target, measure_speeds(models, settings, ttas, rounds=args.fold))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -761,26 +681,17 @@ def main(argv=None) -> int:
         return args
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.worker:  # one fit or timing, in its own process; its last stderr line is the parent's message
-        def work() -> int:
-            raw = json.loads(args.settings)
-            raw["exclude_labels"] = tuple(raw["exclude_labels"])
-            settings = Settings(**raw)
-            if args.worker == "fit":
-                write_json_atomic(args.target, run_fit(args.model, args.fold, args.data, settings))
-            else:
-                write_json_atomic(args.target, measure_speed(args.model, settings, bool(args.fold)))
-            return 0
-
-        return run_command("ynet.benchmark worker", work, debug=args.debug, expected=(DataError, ValueError))
+    if args.worker:
+        return run_command("ynet.benchmark worker", lambda: _work(args), debug=args.debug,
+                           expected=(DataError, ValueError))
 
     def handler() -> int:
         settings = settings_from_args(args)
         models = tuple(m for m in args.models.split(",") if m)
         result = run_benchmark(args.data, args.name, settings, models, args.out, max_fits=args.max_fits,
                                in_process=args.in_process, status_only=args.status, inner_only=args.inner_only,
-                               debug=args.debug,
-                               say=lambda line: print(line, file=sys.stderr))
+                               workers=args.workers, scheduler=args.scheduler, timing_rounds=args.timing_rounds,
+                               debug=args.debug, say=lambda line: print(line, file=sys.stderr))
         print(result.summary())
         print(result.markdown_path.read_text(encoding="utf-8"))
         return 0
@@ -792,5 +703,6 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["MODELS", "BenchmarkResult", "Settings", "builder", "cv_assignment", "fit_model", "main",
-           "measure_speed", "paired_comparison", "run_benchmark", "run_fit", "summarize"]
+__all__ = ["MAX_EPOCHS", "MODELS", "MODEL_KEYS", "NAMES", "PAIRED_KEYS", "PATIENCE", "BenchmarkResult", "Settings",
+           "builder", "cv_assignment", "fit_model", "fit_task", "load_cohort", "load_manifest", "main",
+           "measure_speeds", "paired_statistics", "progress_markdown", "run_benchmark", "run_fit", "summarize"]

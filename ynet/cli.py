@@ -10,8 +10,9 @@ import sys
 
 from reportmine.core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
 from reportmine.core.errors import run_command
+from reportmine.core.outputs import check_targets, write_csv_atomic
 
-from .limits import DICE_WEIGHT, WIDTH_RANGE, image_size, width
+from .limits import DICE_WEIGHT, DUPLICATE_THRESHOLD, WIDTH_RANGE, image_size, width
 from .limits import IMAGE_SIZE_RANGE as IMAGE_SIZES
 
 
@@ -25,15 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--manifest", required=True, help="cohort manifest (.csv/.xlsx)")
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--variant", choices=("seg+cls", "cls-only"), default="seg+cls")
-    group = t.add_mutually_exclusive_group()
-    group.add_argument("--folds", type=whole(2, 100), default=5, help="cross-validation folds, 2 to 100 (default 5)")
-    group.add_argument("--fold", type=whole(0, 99), help="train only fold K (of --n-folds, default 5)")
-    t.add_argument("--n-folds", type=whole(2, 100), default=5, help=argparse.SUPPRESS)
+    t.add_argument("--folds", type=whole(2, 100), default=5, help="cross-validation folds, 2 to 100 (default 5)")
+    # the earlier spelling of --folds, still accepted (not shown)
+    t.add_argument("--n-folds", dest="folds", type=whole(2, 100), default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    t.add_argument("--fold", type=whole(0, 99), metavar="K",
+                   help="train only fold K (0 to --folds minus 1) instead of every fold")
     t.add_argument("--epochs", type=whole(1), default=30, help="at least 1 (default 30)")
     t.add_argument("--batch-size", type=whole(1), default=8, help="at least 1 (default 8)")
-    t.add_argument("--lr", type=real(0, 10, open_low=True), default=1e-3, help="learning rate, in (0, 10]")
+    t.add_argument("--lr", type=real(0, 10, open_low=True), default=1e-3,
+                   help="learning rate, in (0, 10] (default 0.001)")
     t.add_argument("--patience", type=whole(1), default=8,
-                   help="early stopping on the validation loss: epochs without improvement, at least 1")
+                   help="early stopping on the validation loss: epochs without improvement, at least 1 "
+                        "(default 8)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     add_seed(t)
     t.add_argument("--width", type=width, default=1.0,
@@ -55,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--test-fraction", type=real(0, 1, open_low=True, open_high=True), default=0.2,
                    help="held-out test part, in (0, 1) (unless the manifest has a split column)")
     t.add_argument("--exclude-label", action="append", default=[], help="drop rows with this label (e.g. normal)")
+    add_duplicate_options(t)
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     t.add_argument("--quiet", action="store_true")
 
@@ -70,8 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
                                         "`ynet predict` mask folder (with --force); never one holding inputs")
     p.add_argument("--force", action="store_true", help="replace an earlier `ynet predict` mask folder")
     p.add_argument("--batch-size", type=whole(1), default=8)
+    p.add_argument("--tta", action="store_true",
+                   help="average each image with its horizontal mirror (test-time augmentation)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--exclude-label", action="append", default=[])
+
+    d = sub.add_parser("duplicates", help="exact and near-duplicate images of a manifest: pairs, scores, labels")
+    d.add_argument("--manifest", required=True, help="cohort manifest (.csv/.xlsx)")
+    d.add_argument("--out", required=True, help="the pair report (.csv): id_a, id_b, score, exact, labels, group")
+    d.add_argument("--threshold", type=real(0, 1, open_low=True, open_high=True), default=DUPLICATE_THRESHOLD,
+                   help=f"thumbnail correlation above which two images are one lesion (default {DUPLICATE_THRESHOLD:g})")
+    d.add_argument("--exclude-label", action="append", default=[], help="drop rows with this label (e.g. normal)")
 
     i = sub.add_parser("info", help="model configuration and parameter count")
     i.add_argument("--variant", choices=("seg+cls", "cls-only"), default="seg+cls")
@@ -81,15 +95,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_duplicate_options(parser: argparse.ArgumentParser) -> None:
+    """How a command that splits a cohort finds duplicate images (ynet train, the benchmark)."""
+    parser.add_argument("--duplicate-threshold", type=real(0, 1, open_low=True, open_high=True),
+                        default=DUPLICATE_THRESHOLD,
+                        help="images whose 32x32 thumbnails correlate above this share a split group "
+                             f"(default {DUPLICATE_THRESHOLD:g}; see `ynet duplicates`)")
+    parser.add_argument("--keep-conflicts", action="store_true",
+                        help="keep duplicate images that carry opposite labels (default: excluded, and named in "
+                             "the run record)")
+
+
+def _cmd_duplicates(args) -> int:
+    from .duplicates import find_duplicates
+    from .manifest import read_manifest
+
+    report = find_duplicates(read_manifest(args.manifest, exclude_labels=args.exclude_label, require_labels=False),
+                             args.threshold)
+    check_targets([args.out], [args.manifest])
+    write_csv_atomic(args.out, report.to_frame())
+    print(report.summary())
+    print(f"written: {args.out}")
+    return 0
+
+
 def _cmd_train(args) -> int:
     from .train import TrainConfig, train
 
-    cfg = TrainConfig(variant=args.variant, folds=args.n_folds if args.fold is not None else args.folds,
+    cfg = TrainConfig(variant=args.variant, folds=args.folds,
                       fold=args.fold, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       patience=args.patience, seed=args.seed, device=args.device, width=args.width,
                       image_size=args.image_size, dice_weight=args.dice_weight, augment=not args.no_augment,
                       class_balanced=args.class_balanced, select=args.select, head=args.head,
-                      morphology=args.morphology,
+                      morphology=args.morphology, duplicate_threshold=args.duplicate_threshold,
+                      drop_conflicts=not args.keep_conflicts,
                       test_fraction=args.test_fraction, exclude_labels=tuple(args.exclude_label))
     result = train(args.manifest, args.out, cfg, resume=args.resume, progress=not args.quiet)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
@@ -116,7 +155,7 @@ def _cmd_predict(args) -> int:
         summary = predict_to_files(args.model, args.out, manifest=args.manifest, images=args.images or (),
                                    masks_dir=args.masks_dir, splits=args.splits, split=args.split, force=args.force,
                                    batch_size=args.batch_size, device=args.device,
-                                   exclude_labels=args.exclude_label, progress=bar.update)
+                                   exclude_labels=args.exclude_label, tta=args.tta, progress=bar.update)
     finally:
         bar.close()
     print(summary.summary())
@@ -143,7 +182,7 @@ def main(argv=None) -> int:
         return args
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"train": _cmd_train, "predict": _cmd_predict, "info": _cmd_info}
+    handlers = {"train": _cmd_train, "predict": _cmd_predict, "info": _cmd_info, "duplicates": _cmd_duplicates}
     interrupted = ("the checkpoints written so far are kept; continue with --resume" if args.command == "train"
                    else "temporary files removed, no output written")
     # DataError (an InputError) and CheckpointError (a ValueError) are expected failures; torch is

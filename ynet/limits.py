@@ -14,6 +14,9 @@ IMAGE_SIZE_RANGE = (32, 1024)
 # cross-entropy alone (0); 1 is the default because it raised the median Dice on the inner
 # validation parts of every cross-validated fit (reports/benchmarks/ynet_options.md).
 DICE_WEIGHT = 1.0
+# thumbnail correlation above which two images are one lesion and share a split group
+# (chosen on the BUSI images: see ynet.duplicates)
+DUPLICATE_THRESHOLD = 0.93
 
 
 def image_size(text: str) -> int:

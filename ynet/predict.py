@@ -26,6 +26,7 @@ from reportmine.stats import dice
 from .checkpoint import CheckpointError, load_model
 from .device import resolve_device
 from .images import DataError, read_image, read_mask
+from .infer import infer
 from .manifest import Node, read_manifest
 from .preprocess import Preprocessing, preprocess, restore_mask, standardise
 
@@ -62,13 +63,14 @@ def nodes_from_images(paths: Sequence[str | Path]) -> list[Node]:
 
 def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
             images: Sequence[str | Path] = (), masks_dir: str | Path | None = None, ids: Sequence[str] | None = None,
-            batch_size: int = 8, device: str = "auto", exclude_labels: Sequence[str] = (),
+            batch_size: int = 8, device: str = "auto", exclude_labels: Sequence[str] = (), tta: bool = False,
             progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """The manifest's nodes (or image files) scored with the averaged checkpoints: one row per
     node (:data:`COLUMNS`). With ``masks_dir``, the predicted masks are written there as PNGs
     named after the node ids: new files only, never over an input or an existing file (refused
     before anything is scored; ``ynet predict --masks-dir`` stages a folder and can replace its
-    own earlier output)."""
+    own earlier output). ``tta`` averages each image with its horizontal mirror (as the
+    benchmark's ``--ynet-tta``)."""
     if not models:
         raise ValueError("give at least one --model checkpoint")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -113,12 +115,11 @@ def predict(models: Sequence[str | Path], *, manifest: str | Path | None = None,
             refs.append(ref)
         x = torch.from_numpy(np.stack([standardise(p.image) for p in prepared]))[:, None].to(dev)
         cls_probs, seg_probs = [], []
-        with torch.no_grad():
-            for model, _ in loaded:
-                seg, cls = model(x)
-                cls_probs.append(cls.float().softmax(1)[:, 1])
-                if seg is not None:
-                    seg_probs.append(seg.float().softmax(1)[:, 1])
+        for model, _ in loaded:
+            out = infer(model, x, tta=tta)
+            cls_probs.append(out.cls_prob)
+            if out.seg_prob is not None:
+                seg_probs.append(out.seg_prob)
         prob = torch.stack(cls_probs).mean(0).cpu().numpy()
         if not np.isfinite(prob).all():  # a NaN score is an error, never "benign"
             bad = batch[int(np.flatnonzero(~np.isfinite(prob))[0])]
@@ -159,7 +160,7 @@ def predict_to_files(models: Sequence[str | Path], out: str | Path, *, manifest:
                      images: Sequence[str | Path] = (), masks_dir: str | Path | None = None,
                      splits: str | Path | None = None, split: str | None = None, force: bool = False,
                      batch_size: int = 8, device: str = "auto", exclude_labels: Sequence[str] = (),
-                     progress: Callable[[int], None] | None = None) -> PredictionSummary:
+                     tta: bool = False, progress: Callable[[int], None] | None = None) -> PredictionSummary:
     """``ynet predict``: score, then write the CSV (and the masks) under the output policy.
 
     No file written may be an input: the CSV is checked against the checkpoints, the
@@ -192,7 +193,8 @@ def predict_to_files(models: Sequence[str | Path], out: str | Path, *, manifest:
     with atomic_path(out) as csv_tmp:  # renamed last, once the masks are in place
         with folder if folder is not None else contextlib.nullcontext() as stage:
             table = predict(models, manifest=manifest, images=images, masks_dir=stage, ids=ids,
-                            batch_size=batch_size, device=device, exclude_labels=exclude_labels, progress=progress)
+                            batch_size=batch_size, device=device, exclude_labels=exclude_labels, tta=tta,
+                            progress=progress)
             if folder is not None:  # the masks' final place, not the staging folder
                 table["mask_file"] = [str(Path(masks_dir) / Path(f).name) if f else "" for f in table["mask_file"]]
             write_csv(csv_tmp, table)

@@ -62,6 +62,33 @@ def assign_splits(manifest: Manifest, *, folds: int = 5, test_fraction: float = 
     return pd.DataFrame({"id": ids, "group": groups, "label": labels, "split": split, "fold": fold})
 
 
+def nested_cv_assignment(manifest: Manifest, folds: int, seed: int) -> pd.DataFrame:
+    """Cross-validation over the whole cohort with an inner validation part: one row per node
+    with id, group, label, fold (outer) and, per outer fold k, ``role_k`` (inner ``train`` |
+    inner ``val`` | ``test``). Outer folds are stratified by label and grouped; the inner
+    validation part is 1 group-stratified part in ``max(2, folds − 1)`` of the rest."""
+    labels = np.array([n.label for n in manifest.nodes])
+    groups = np.array([n.group for n in manifest.nodes])
+    n_groups = len(set(groups))
+    if n_groups < 2 * folds:
+        raise DataError(f"{manifest.path}: {n_groups} groups are too few for {folds} outer folds with an inner "
+                        "validation part")
+    outer = np.full(len(labels), -1)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
+        outer[test] = k
+    table = pd.DataFrame({"id": [n.id for n in manifest.nodes], "group": groups, "label": labels, "fold": outer})
+    for k in range(folds):
+        rest = np.flatnonzero(outer != k)
+        inner = StratifiedGroupKFold(n_splits=max(2, folds - 1), shuffle=True, random_state=seed + 1 + k)
+        _, val = next(inner.split(np.zeros(len(rest)), labels[rest], groups[rest]))
+        role = np.full(len(labels), "test", dtype=object)
+        role[rest] = "train"
+        role[rest[val]] = "val"
+        table[f"role_{k}"] = role
+    return table
+
+
 def load_or_assign(manifest: Manifest, run_dir: Path, *, folds: int, test_fraction: float, seed: int,
                    write: bool = True) -> pd.DataFrame:
     """The saved assignment if the run folder has one for this manifest, else a new one (saved

@@ -55,7 +55,9 @@ from reportmine.stats import auc_delong, dice
 from .checkpoint import load_checkpoint, save_checkpoint
 from .dataset import Augmentation, NodeDataset, PreparedCohort
 from .device import Distributed, resolve_device, rng_state, seed_everything, set_rng_state
-from .limits import DICE_WEIGHT, IMAGE_SIZE_RANGE, WIDTH_RANGE
+from .duplicates import duplicate_aware
+from .infer import infer
+from .limits import DICE_WEIGHT, DUPLICATE_THRESHOLD, IMAGE_SIZE_RANGE, WIDTH_RANGE
 from .loss import JointLoss, balanced_class_weights
 from .manifest import read_manifest
 from .model import YNet, YNetConfig
@@ -93,6 +95,9 @@ class TrainConfig:
     augment: bool = True
     test_fraction: float = 0.2
     exclude_labels: tuple[str, ...] = ()
+    duplicate_threshold: float = DUPLICATE_THRESHOLD  # near-duplicate images share a split group (ynet.duplicates)
+    drop_conflicts: bool = True  # leave out duplicate images that carry opposite labels
+    max_train_seconds: float | None = None  # wall-clock cap on a fit's training epochs (None: none)
     num_workers: int = 0
     amp: bool = True  # mixed precision on CUDA
     extra: dict = field(default_factory=dict)
@@ -138,6 +143,9 @@ def _check_config(cfg: TrainConfig) -> None:
     real("lr", 0, 10, open_low=True)
     real("weight_decay", 0, 1)
     real("width", *WIDTH_RANGE)
+    real("duplicate_threshold", 0, 1, open_low=True, open_high=True)
+    if cfg.max_train_seconds is not None:
+        real("max_train_seconds", 0, float("inf"), open_low=True)
     for name in ("seg_weight", "cls_weight", "dice_weight"):
         real(name, 0, 100)
 
@@ -196,25 +204,14 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device, loss_fn: Join
     """Score ``loader`` with ``model``; ``tta`` averages the softmax of the image and its
     horizontal mirror (the loss is that of the plain image, as in training)."""
     model.eval()
-    use_amp = amp and device.type == "cuda"
     sums, n = np.zeros(3), 0
     probs, labels, indices, dices = [], [], [], []
     with torch.no_grad():
         for image, mask, label, index in loader:
             image, mask, label = image.to(device), mask.to(device), label.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                seg, cls = model(image)
-                seg = seg.float() if seg is not None else None
-                cls = cls.float() if cls is not None else None
-                parts = loss_fn(seg, cls, mask, label)
-                seg_p = seg.softmax(1)[:, 1] if seg is not None else None
-                cls_p = cls.softmax(1)[:, 1] if cls is not None else None
-                if tta:
-                    seg_f, cls_f = model(image.flip(-1))
-                    if seg_p is not None:
-                        seg_p = (seg_p + seg_f.float().softmax(1)[:, 1].flip(-1)) / 2
-                    if cls_p is not None:
-                        cls_p = (cls_p + cls_f.float().softmax(1)[:, 1]) / 2
+            out = infer(model, image, tta=tta, amp=amp)
+            parts = loss_fn(out.seg_logits, out.cls_logits, mask, label)
+            seg_p, cls_p = out.seg_prob, out.cls_prob
             b = image.shape[0]
             sums += np.array([float(parts.total), float(parts.segmentation), float(parts.classification)]) * b
             n += b
@@ -247,6 +244,7 @@ class FoldFit:
     train_seconds: float
     train_images: int
     peak_gpu_mb: float | None
+    capped: bool = False  # stopped by ``max_train_seconds``, not by early stopping or the epoch limit
 
     @property
     def train_images_per_s(self) -> float:
@@ -256,7 +254,8 @@ class FoldFit:
         return {"fold": self.fold, "best_val_loss": self.best_val_loss, "epochs_run": self.epochs_run,
                 "epoch": self.best_epoch, "val_auc": self.val_auc, "val_dice_median": self.val_dice_median,
                 "train_seconds": self.train_seconds, "train_images": self.train_images,
-                "train_images_per_s": self.train_images_per_s, "peak_gpu_mb": self.peak_gpu_mb}
+                "train_images_per_s": self.train_images_per_s, "peak_gpu_mb": self.peak_gpu_mb,
+                "capped": self.capped}
 
     def summary(self) -> str:
         return (f"fold {self.fold}: best epoch {self.best_epoch} of {self.epochs_run}, validation loss "
@@ -364,8 +363,13 @@ def fit_fold(build_model: ModelBuilder, cohort: PreparedCohort, train_idx: Seque
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
+    capped = False
     for epoch in range(start_epoch, cfg.epochs):
         if bad_epochs >= cfg.patience:
+            break
+        if cfg.max_train_seconds is not None and sum(h["seconds"] for h in history) >= cfg.max_train_seconds:
+            capped = True  # the same wall-clock cap for every model; the fit says it was stopped by it
+            log.info("fold %d: stopped by the training-time cap after epoch %d", fold, epoch)
             break
         train_set.set_epoch(epoch)
         drop_last = len(train_set) > cfg.batch_size
@@ -441,7 +445,7 @@ def fit_fold(build_model: ModelBuilder, cohort: PreparedCohort, train_idx: Seque
                   float(best_row.get("val_auc", float("nan"))), float(best_row.get("val_dice_median", float("nan"))),
                   len(history), tuple(history), float(sum(h["seconds"] for h in history)),
                   int(sum(h["train_images"] for h in history)),
-                  torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None)
+                  torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None, capped)
     if ddp.main and files is not None:
         if history:
             _plot_history(history, files.curves)
@@ -467,7 +471,8 @@ def _finished(build_model: ModelBuilder, files: FoldFiles, fold: int, device: to
 
     return FoldFit(model, fold, int(done.get("epoch") or 0), number("best_val_loss"), number("val_auc"),
                    number("val_dice_median"), int(done.get("epochs_run") or 0), history,
-                   number("train_seconds"), int(done.get("train_images") or 0), done.get("peak_gpu_mb"))
+                   number("train_seconds"), int(done.get("train_images") or 0), done.get("peak_gpu_mb"),
+                   bool(done.get("capped")))
 
 
 # ------------------------------------------------------------------ `ynet train`
@@ -518,7 +523,8 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
         _check_resumable(run_dir / RUN_RECORD, record.get("train_config") if isinstance(record, dict) else None,
                          cfg)
     resolve_device(cfg.device)  # no CUDA: refused before anything is written
-    manifest = read_manifest(manifest_path, exclude_labels=cfg.exclude_labels)
+    manifest, duplicates = duplicate_aware(read_manifest(manifest_path, exclude_labels=cfg.exclude_labels),
+                                           cfg.duplicate_threshold, drop_conflicts=cfg.drop_conflicts)
     labels = {n.label for n in manifest.nodes}
     if len(labels) < 2:
         raise InputError(f"{manifest.path}: every row is {'malignant' if 1 in labels else 'benign'}; "
@@ -530,7 +536,7 @@ def train(manifest_path: str | Path, run_dir: str | Path, cfg: TrainConfig, *, r
                             existing_ok=resume and (run_dir / RUN_RECORD).exists())
     with _removed_on_early_failure(run_dir, enabled=main_process):
         return _train(manifest, run_dir, cfg, resume=resume, progress=progress, on_batch=on_batch,
-                      main_process=main_process)
+                      main_process=main_process, duplicates=duplicates)
 
 
 @contextlib.contextmanager
@@ -559,7 +565,7 @@ def _removed_on_early_failure(run_dir: Path, *, enabled: bool):
 
 
 def _train(manifest, run_dir: Path, cfg: TrainConfig, *, resume: bool, progress: bool, on_batch,
-           main_process: bool) -> dict:
+           main_process: bool, duplicates: dict) -> dict:
     if main_process:  # marked as ours before the first file, so a killed run stays recognisable
         claim_folder(run_dir, TRAIN_COMMAND)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -577,6 +583,7 @@ def _train(manifest, run_dir: Path, cfg: TrainConfig, *, resume: bool, progress:
         write_json_atomic(run_dir / RUN_RECORD, {
             "manifest": str(manifest.path), "manifest_sha256": manifest.sha256, "train_config": cfg.to_dict(),
             "preprocessing": prep.to_dict(), "versions": versions(), "excluded_rows": manifest.excluded,
+            "duplicates": duplicates,
             "n_train": len(nodes), "n_test": int((splits["split"] == "test").sum())})
     index = {n.id: i for i, n in enumerate(cohort.nodes)}
     build = ynet_builder(cfg)

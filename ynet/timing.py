@@ -1,0 +1,69 @@
+"""Inference speed that repeats: every model timed in interleaved rounds in one process.
+
+Timing one model once, in its own process, measured the machine as much as the model (the
+same network timed 62 and 34 images/s in two runs). Here every model is built once, warmed
+up, and then timed round after round, the models' order rotating each round, so that a slow
+spell of the machine falls on every model alike; each measurement runs for at least
+``min_seconds``. The thread count is fixed and recorded. Reported: every round's images/s;
+tables show the median with min–max.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+import torch
+
+from .infer import infer
+
+
+def _images_per_s(run: Callable[[], object], batch: int, min_seconds: float, sync: Callable[[], None]) -> float:
+    calls, started = 0, time.perf_counter()
+    while True:
+        run()
+        calls += 1
+        sync()
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds and calls >= 2:
+            return calls * batch / elapsed
+
+
+def time_inference(models: Mapping[str, tuple[torch.nn.Module, bool]], image_size: int, *, rounds: int = 5,
+                   batches: tuple[int, ...] = (1, 8), min_seconds: float = 1.0, warmup: int = 2,
+                   threads: int | None = None, device: torch.device | None = None, seed: int = 0) -> dict:
+    """``{name: {"infer_runs_b1": [images/s per round], …}}`` plus ``"threads"``.
+
+    ``models`` maps a name to (model, tta): with ``tta`` the mirrored pass is included, as the
+    model is used (:func:`ynet.infer.infer`)."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    device = device or torch.device("cpu")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(max(batches), 1, image_size, image_size, generator=generator).to(device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    prepared = {name: model.to(device).eval() for name, (model, _) in models.items()}
+    tta = {name: flag for name, (_, flag) in models.items()}
+    for name, model in prepared.items():  # warm-up: allocator, kernels, caches; never timed
+        for batch in batches:
+            for _ in range(warmup):
+                infer(model, x[:batch], tta=tta[name])
+    sync()
+    runs = {name: {f"infer_runs_b{b}": [] for b in batches} for name in prepared}
+    order = list(prepared)
+    for r in range(rounds):
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            for batch in batches:
+                speed = _images_per_s(lambda name=name, batch=batch: infer(prepared[name], x[:batch], tta=tta[name]),
+                                      batch, min_seconds, sync)
+                runs[name][f"infer_runs_b{batch}"].append(speed)
+    return {"threads": torch.get_num_threads(), "rounds": rounds, "min_seconds": min_seconds, "models": runs}
+
+
+__all__ = ["time_inference"]
