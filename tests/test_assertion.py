@@ -76,7 +76,8 @@ def test_context_command_csv(tmp_path, capsys):
     assert code == 0, err
     result = pd.read_csv(tmp_path / "pairs.context.csv", dtype=str, keep_default_na=False)
     assert list(result.columns) == ["note", "concept", "input_status", "status", "cue", "cue_span",
-                                    "term_span", "found"]
+                                    "term_span", "found", "temporality", "temporality_cue", "experiencer",
+                                    "experiencer_cue"]
     assert list(result["status"]) == ["negated", "affirmed", ""]
     assert list(result["found"]) == ["True", "True", "False"]
     assert list(result["cue_span"]) == ["0:2", "", ""]

@@ -22,22 +22,35 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .clauses import HEDGES, NEGATIONS, LazyClauses, find_in_piece, piece_clauses
+from .clauses import (
+    CONTEXT_CATEGORIES,
+    HEDGES,
+    NEGATIONS,
+    LazyClauses,
+    find_in_piece,
+    piece_clauses,
+)
 from .dictionary import Dictionary, load_dictionary
-from .grammar import PIECE_END
-from .matching import ChineseMatcher, EnglishMatcher
+from .grammar import NODE_COUNT, PIECE_END
+from .matching import ChineseMatcher, EnglishMatcher, split_groups
+from .node_status import STATUS_CATEGORIES, is_node_concept, node_heads, node_status
+from .properties import properties
 from .scope import hedge_cue, negation_cue
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("affirmed", "negated", "possible")
-CONTEXT_COLUMNS = ("status", "cue", "cue_span", "term_span", "found")
-# The dictionary categories the engine reads (findings and scope words are not needed).
+CONTEXT_COLUMNS = ("status", "cue", "cue_span", "term_span", "found", "temporality", "temporality_cue",
+                   "experiencer", "experiencer_cue")
+# The dictionary categories the engine reads (findings and scope words are not needed, but
+# for a node concept the words that give a node's state are: :mod:`.node_status`).
 CUE_CATEGORIES = frozenset({"negation_pre", "negation_post", "pseudo", "hedge_leaning", "hedge_equivocal",
-                            "terminator", "introducer"})
-# The cues that give a status; a piece without one leaves every concept affirmed (pseudo-cues,
-# terminators and introducers only limit the scope of these).
-SCOPED_CUES = frozenset(NEGATIONS + HEDGES)
+                            "terminator", "introducer", "history", "reasoning", *CONTEXT_CATEGORIES})
+# The cues that give a status or a property; a piece without one leaves every concept affirmed,
+# recent and the patient's (pseudo-cues, terminators and introducers only limit their scope).
+SCOPED_CUES = frozenset(NEGATIONS + HEDGES + CONTEXT_CATEGORIES + ("history",)) - {"current"}
+# A node concept's state words give a status too.
+NODE_CUES = SCOPED_CUES | (STATUS_CATEGORIES - {"node_anchor", "degree_doubt"})
 
 
 @dataclass(frozen=True)
@@ -50,20 +63,34 @@ class Assertion:
     term_span: tuple[int, int] | None = None
     found: bool = True
     term: str = ""
+    temporality: str = "recent"  # recent | historical | hypothetical ("" when not found)
+    temporality_cue: str = ""
+    temporality_cue_span: tuple[int, int] | None = None
+    experiencer: str = "patient"  # patient | other ("" when not found)
+    experiencer_cue: str = ""
+    experiencer_cue_span: tuple[int, int] | None = None
 
     def summary(self) -> str:
         if not self.found:
             return f"{self.term!r}: not found in the text"
         where = f" at {self.term_span[0]}:{self.term_span[1]}"
         if not self.cue:
-            return f"{self.term!r}{where}: {self.status} (no cue reaches it)"
-        return (f"{self.term!r}{where}: {self.status} by \u2018{self.cue}\u2019 "
-                f"at {self.cue_span[0]}:{self.cue_span[1]}")
+            text = f"{self.term!r}{where}: {self.status} (no cue reaches it)"
+        else:
+            text = (f"{self.term!r}{where}: {self.status} by \u2018{self.cue}\u2019 "
+                    f"at {self.cue_span[0]}:{self.cue_span[1]}")
+        if self.temporality_cue:
+            text += f"; {self.temporality} by \u2018{self.temporality_cue}\u2019"
+        if self.experiencer_cue:
+            text += f"; experiencer {self.experiencer} by \u2018{self.experiencer_cue}\u2019"
+        return text
 
     def row(self) -> dict[str, object]:
         """The output columns of ``reportmine context``."""
         return {"status": self.status, "cue": self.cue, "cue_span": _span_text(self.cue_span),
-                "term_span": _span_text(self.term_span), "found": self.found}
+                "term_span": _span_text(self.term_span), "found": self.found,
+                "temporality": self.temporality, "temporality_cue": self.temporality_cue,
+                "experiencer": self.experiencer, "experiencer_cue": self.experiencer_cue}
 
 
 def _span_text(span: tuple[int, int] | None) -> str:
@@ -129,6 +156,8 @@ class AssertionEngine:
     dictionary: Dictionary | str | Path | None = None
     language: str = "auto"
     _matchers: dict = field(default_factory=dict, init=False, repr=False)
+    _node_matchers: dict = field(default_factory=dict, init=False, repr=False)
+    _heads: tuple = field(default=(frozenset(), frozenset()), init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.dictionary, Dictionary):
@@ -138,23 +167,37 @@ class AssertionEngine:
         for lang in ("en", "zh") if self.language == "auto" else (self.language,):
             entries = [e for e in self.dictionary.for_language(lang) if e.category in CUE_CATEGORIES]
             self._matchers[lang] = EnglishMatcher(entries) if lang == "en" else ChineseMatcher(entries)
+            entries = [e for e in self.dictionary.for_language(lang)
+                       if e.category in CUE_CATEGORIES or e.category in STATUS_CATEGORIES]
+            self._node_matchers[lang] = EnglishMatcher(entries) if lang == "en" else ChineseMatcher(entries)
+        self._heads = (node_heads(self.dictionary, "en"), node_heads(self.dictionary, "zh"))
 
     def config(self) -> dict[str, object]:
         return {"language": self.language, "dictionary": ";".join(self.dictionary.paths)}
 
     def __call__(self, text, term) -> Assertion:
         if not isinstance(text, str) or not isinstance(term, str) or not term.strip():
-            return Assertion("", found=False, term=term if isinstance(term, str) else "")
+            return Assertion("", found=False, term=term if isinstance(term, str) else "", temporality="",
+                             experiencer="")
         span = find_term(text, term)
         if span is None:
-            return Assertion("", found=False, term=term)
+            return Assertion("", found=False, term=term, temporality="", experiencer="")
+        return self.at(text, span, term)
+
+    def at(self, text: str, span: tuple[int, int], term: str | None = None) -> Assertion:
+        """The assertion of the concept at ``span`` in ``text`` (a span found by another tool,
+        such as a spaCy entity); ``term`` defaults to the text of the span."""
+        term = text[span[0]:span[1]] if term is None else term
         lo, hi = sentence_bounds(text, span[0])
         piece = text[lo:hi]
         target = (span[0] - lo, span[1] - lo)
-        found = find_in_piece(piece, self._matchers, self.language, [target])
-        if not any(m.category in SCOPED_CUES for m in found):
+        node = is_node_concept(term, *self._heads)
+        matchers = self._node_matchers if node else self._matchers
+        found = find_in_piece(piece, matchers, self.language, [target])
+        if not any(m.category in (NODE_CUES if node else SCOPED_CUES) for m in found) \
+                and NODE_COUNT.search(piece) is None:
             return Assertion("affirmed", term_span=span, term=term)  # nothing that could reach it
-        clauses = LazyClauses(piece_clauses(piece, self._matchers, self.language, [target], facts=False,
+        clauses = LazyClauses(piece_clauses(piece, matchers, self.language, [target], facts=False,
                                             found=found), piece, [target])
         if not len(clauses):
             return Assertion("affirmed", term_span=span, term=term)
@@ -168,9 +211,22 @@ class AssertionEngine:
         if cue is None:
             cue = hedge_cue(clauses, k, *target, piece)
             status = "possible" if cue is not None else "affirmed"
-        if cue is None:
-            return Assertion(status, term_span=span, term=term)
-        return Assertion(status, text[cue.start + lo:cue.end + lo], (cue.start + lo, cue.end + lo), span, True, term)
+        if node:
+            header = not piece[:target[0]].strip() and _HEADER_AFTER.match(text, span[1]) is not None
+            own = [m for m in split_groups(find_in_piece(piece, matchers, self.language))[1]
+                   if m.start <= target[0] and target[1] <= m.end and (m.start, m.end) != target]
+            status, cue = node_status(clauses, bounds, target, piece, found, (status, cue), header=header,
+                                      own=own)
+        when = properties(clauses, k, *target, piece)
+
+        def placed(m):
+            return (m.text if m.entry is None else text[m.start + lo:m.end + lo]), (m.start + lo, m.end + lo)
+
+        cue_text, cue_span = placed(cue) if cue is not None else ("", None)
+        when_text, when_span = placed(when.temporality_cue) if when.temporality_cue is not None else ("", None)
+        who_text, who_span = placed(when.experiencer_cue) if when.experiencer_cue is not None else ("", None)
+        return Assertion(status, cue_text, cue_span, span, True, term, when.temporality, when_text, when_span,
+                         when.experiencer, who_text, who_span)
 
 
 @lru_cache(maxsize=4)

@@ -29,7 +29,7 @@ RESULT_COLUMNS = ("id", "row", "label", "label_3class", "rule", "reason", "langu
                   "target_node", "node_statements", "deciding_statement", "evidence", "text")
 EVIDENCE_COLUMNS = ("id", "row", "matched_text", "start", "end", "entry", "category", "dictionary_line",
                     "match", "score", "scope", "node_statement", "negated", "negation_cue", "hedged",
-                    "hedge_cue", "polarity")
+                    "hedge_cue", "context", "context_cue", "polarity")
 TARGET_LEVEL_COLUMNS = ("level", "ln_level", "部位", "分区")
 TARGET_SIDE_COLUMNS = ("side", "ln_side", "侧别")
 

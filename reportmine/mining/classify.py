@@ -97,6 +97,8 @@ def describe_finding(f: Finding) -> str:
         parts.append(f"negated by \u2018{f.negated_by.text}\u2019")
     if f.hedged_by is not None:
         parts.append(f"hedged by \u2018{f.hedged_by.text}\u2019")
+    if f.context_by is not None:
+        parts.append(f"{f.context} by \u2018{f.context_by.text}\u2019")
     parts.append(f"-> {f.polarity}")
     return "; ".join(parts)
 
@@ -320,6 +322,8 @@ def evidence_rows(result: ReportResult) -> list[dict[str, object]]:
             "negation_cue": f.negated_by.text if f.negated_by else "",
             "hedged": f.hedged_by is not None,
             "hedge_cue": f.hedged_by.text if f.hedged_by else "",
+            "context": f.context,  # historical | hypothetical | other: never decides
+            "context_cue": f.context_by.text if f.context_by else "",
             "polarity": f.polarity,
         })
     return rows

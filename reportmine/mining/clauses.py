@@ -21,6 +21,7 @@ from .grammar import (
     CONJUNCTION,
     LATIN_WORD,
     OPENING_CONJUNCTION,
+    OPENING_MODIFIER,
     PARENTHESIS,
     STATING_VERB,
 )
@@ -28,7 +29,17 @@ from .matching import Match, split_groups
 
 NEGATIONS = ("negation_pre", "negation_post")
 HEDGES = ("hedge_leaning", "hedge_equivocal")
-CUE_CATEGORIES = frozenset(NEGATIONS + HEDGES + ("terminator", "introducer", "history"))
+# ConText's temporality and experiencer cues (see :mod:`reportmine.mining.properties`).
+CONTEXT_CATEGORIES = ("historical", "historical_post", "hypothetical", "experiencer", "current")
+CUE_CATEGORIES = frozenset(NEGATIONS + HEDGES + ("terminator", "introducer", "history", "reasoning")
+                           + CONTEXT_CATEGORIES)
+# Cues that make part of a clause background for the classifier (its findings never decide a
+# label): what follows a forward cue, what precedes a backward one.
+BACKGROUND_FORWARD = frozenset({"historical", "hypothetical", "experiencer"})
+BACKGROUND_BACKWARD = frozenset({"historical_post"})
+# What ends a forward background scope early: a stated finding (introducer, hedge) or "now".
+_BACKGROUND_STOPS = frozenset({"introducer", "hedge_leaning", "current"})
+_HISTORY = frozenset({"history", "reasoning"})  # background from the clause start (see :func:`background`)
 
 
 class ClauseFacts(NamedTuple):
@@ -44,31 +55,60 @@ class ClauseFacts(NamedTuple):
     equivocal: tuple[Match, ...]
     history: tuple[int, int] | None  # the background part (see :func:`history_span`)
     node_words: bool  # holds a node word (for the node verdicts)
+    background_cue: Match | None = None  # the cue that made ``history`` background
+
+
+def in_span(position: int, span: tuple[int, int] | None) -> bool:
+    return span is not None and span[0] <= position < span[1]
 
 
 def history_span(text: str, other: Sequence[Match]) -> tuple[int, int] | None:
-    """The background part of a clause holding a history cue: from the clause start to the
-    first verb or hedge after the cue ("which given the history of carcinoma | is likely
-    metastatic"; 鉴于甲状腺癌病史 | 考虑转移), else the whole clause (结合病史; "in view of the
-    thyroid cancer history")."""
-    cue = next((m for m in other if m.category == "history"), None)
+    """The background part of a clause (see :func:`background`)."""
+    found = background(text, other)
+    return None if found is None else found[0]
+
+
+def background(text: str, other: Sequence[Match]) -> tuple[tuple[int, int], Match] | None:
+    """The background part of a clause and the cue that makes it so, or None.
+
+    * A history cue: from the clause start to the first verb or hedge after the cue ("which
+      given the history of carcinoma | is likely metastatic"; 鉴于甲状腺癌病史 | 考虑转移),
+      else the whole clause (结合病史; "in view of the thyroid cancer history").
+    * A historical cue before its concept (status post, previous, 既往): from the cue to the
+      first verb, introducer or hedge after it; none when "now" follows in the clause (the
+      past only names the subject: "既往肿大淋巴结本次已消失").
+    * A hypothetical or another person's cue (if, should, 如有, 建议; mother, 家族史): from the
+      cue to the end of the clause, or to "now".
+    * A historical cue after its concept (术后, in the past): from the clause start, or the
+      last stop before the cue, to the cue's end.
+    """
+    cue = next((m for m in other if m.category in _HISTORY or m.category in BACKGROUND_FORWARD
+                or m.category in BACKGROUND_BACKWARD), None)
     if cue is None:
         return None
-    stops = [m.start for m in other if m.start >= cue.end and m.category in ("introducer", "hedge_leaning")]
-    verb = STATING_VERB.search(text, cue.end)
-    if verb is not None:
-        stops.append(verb.start())
-    return 0, min(stops, default=len(text))
+    if cue.category in BACKGROUND_BACKWARD:
+        stops = [m.end for m in other if m.end <= cue.start and m.category in _BACKGROUND_STOPS]
+        return (max(stops, default=0), cue.end), cue
+    if cue.category == "historical" and any(m.category == "current" and m.start >= cue.end for m in other):
+        return None  # "既往…肿大淋巴结本次已消失": the past names the subject, the clause speaks of now
+    kinds = _BACKGROUND_STOPS if cue.category in _HISTORY or cue.category == "historical" else {"current"}
+    stops = [m.start for m in other if m.start >= cue.end and m.category in kinds]
+    if cue.category in _HISTORY or cue.category == "historical":
+        verb = STATING_VERB.search(text, cue.end)
+        if verb is not None:
+            stops.append(verb.start())
+    return (0 if cue.category in _HISTORY else cue.start, min(stops, default=len(text))), cue
 
 
 def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match], text: str = "") -> ClauseFacts:
     anchors, subject, region, outside = [], None, False, False
     findings = tuple(m for m in other if m.entry.role == "finding")
-    history = history_span(text, other)
+    found = background(text, other)
+    history, background_cue = (None, None) if found is None else found
     for m in scope:
         if m.category == "thyroid_context" and any(f.start <= m.start and m.end <= f.end for f in findings):
             continue  # part of a finding's own name (甲状腺样组织, thyroid-like tissue)
-        if history is not None and m.start < history[1]:
+        if in_span(m.start, history):
             continue  # background (history of thyroid cancer) names no subject
         if m.category == "non_cervical":
             outside = True
@@ -83,9 +123,9 @@ def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match], 
             subject = kind
     leaning = next((m for m in other if m.category == "hedge_leaning"), None)
     return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning,
-                       tuple(m for m in other if m.category == "degree"),
+                       tuple(m for m in other if m.category in ("degree", "degree_doubt")),
                        tuple(m for m in other if m.category == "hedge_equivocal"), history,
-                       any(m.category == "node_anchor" for m in scope))
+                       any(m.category == "node_anchor" for m in scope), background_cue)
 
 
 class ClauseMatches(NamedTuple):
@@ -177,6 +217,13 @@ class Clause(NamedTuple):
     words: int = 0
     findings: int = 0
     opens_with_conjunction: bool = False  # "or C …", "and D …"
+    opens_with_modifier: bool = False  # ", with C": a new modifier phrase, not a list item
+    historical: tuple[Match, ...] = ()  # ConText cues by kind (pre: reach forward)
+    historical_post: tuple[Match, ...] = ()
+    hypothetical: tuple[Match, ...] = ()
+    experiencer: tuple[Match, ...] = ()
+    current: tuple[Match, ...] = ()
+    history: tuple[Match, ...] = ()
 
     @property
     def cues(self) -> bool:
@@ -204,9 +251,11 @@ def make_clause(start: int, end: int, separator: str, matches: ClauseMatches, te
                   tuple(kinds.get("negation_post", ())),
                   tuple(kinds.get("hedge_leaning", ())) + tuple(kinds.get("hedge_equivocal", ())),
                   tuple(kinds.get("terminator", ())), introducers, matches.conjunction,
-                  bool(kinds.get("history")), len(text[start:end].split()),
+                  bool(kinds.get("history") or kinds.get("reasoning")), len(text[start:end].split()),
                   sum(1 for m in matches.other if m.entry.role == "finding"),
-                  OPENING_CONJUNCTION.match(text, start) is not None)
+                  OPENING_CONJUNCTION.match(text, start) is not None,
+                  OPENING_MODIFIER.match(text, start) is not None,
+                  *(tuple(kinds.get(kind, ())) for kind in CONTEXT_CATEGORIES + ("history",)))
 
 
 def piece_clauses(piece: str, matchers: dict, language: str = "auto", exclude=(),

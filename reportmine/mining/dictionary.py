@@ -55,10 +55,29 @@ CATEGORIES: dict[str, tuple[str, str]] = {
                           "one is a new statement, not part of a negated list"),
     "degree": ("cue", "a degree word (slightly, mildly, 稍, 略): on an alarm term (enlarged, 肿大) it "
                       "makes it indeterminate, so stated benign features decide"),
+    "degree_doubt": ("cue", "a degree word that doubts the boundary (borderline): for a label it acts as "
+                            "degree; for a node concept the node is possible"),
     "positive_sign": ("cue", "a positive sign or verdict ((+), 阳性, positive): directly after a node word "
                              "the node is positive (LN(+))"),
-    "history": ("cue", "a background clause (history of, given, in view of, 病史, 结合, 鉴于): it keeps "
-                       "the subject of the sentence and its findings never decide"),
+    "history": ("cue", "a background clause (history of, 病史, 既往史): it keeps "
+                       "the subject of the sentence and its findings never decide; for temporality a "
+                       "past mention (English: before the concept; Chinese: after it, 甲状腺癌病史)"),
+    "reasoning": ("cue", "background reasoning (given, in view of, 结合, 鉴于): like history, its part of "
+                         "the clause never decides, but it says nothing of time"),
+    # ConText's other two properties. A statement they reach never decides a report label.
+    "historical": ("cue", "a past event before the concept (status post, previous, prior, 既往): "
+                          "temporality historical"),
+    "historical_post": ("cue", "a past event after the concept (in the past, 术后): temporality historical"),
+    "hypothetical": ("cue", "a possible future or a condition before the concept (if, should, in case of, "
+                            "如有, 若, 建议): temporality hypothetical"),
+    "experiencer": ("cue", "another person (mother, family history, 母亲, 家族史): the rest of its "
+                           "sentence part is about someone other than the patient"),
+    "current": ("cue", "now, currently, 目前: ends a historical or hypothetical scope"),
+    # The state of a node, read when the concept assessed is a node word (``reportmine context``).
+    "node_status_normal": ("cue", "calls a node normal without a finding word (non-enlarged, impalpable, "
+                                  "tumour-free): the node concept is negated"),
+    "node_status_abnormal": ("cue", "calls a node abnormal without a finding word (palpable): the node "
+                                    "concept is affirmed unless negated (not palpable)"),
 }
 # Categories whose entries must not share a term: they would pull one word two ways.
 _POLARITY = {

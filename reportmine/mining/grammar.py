@@ -43,6 +43,9 @@ LINKING_ADVERBS = ("also", "then")
 CLAUSE_JOINERS = ("and", "but", "or", "so")
 #: Subjects that make such a clause a new statement, not a continuation of a list.
 NEW_SUBJECTS = ("he", "she", "they", "it", "we", "there", "the patient")
+#: Prepositions that open a new modifier phrase after a comma ("no hilum, rounded, with
+#: peripheral flow"): such a clause is a new statement, not an item of a negated list.
+MODIFIER_OPENERS = ("with", "showing", "containing", "having")
 #: Forms of "to be": a clause with one states something and is no bare list item.
 COPULAS = ("is", "are", "was", "were")
 #: Verbs after which a background clause ("which given the history of …") ends.
@@ -52,6 +55,20 @@ STATING_VERBS = COPULAS + ("appear", "appears", "seem", "seems", "remain", "rema
 DEGREE_LINKERS_ZH = "度地"
 #: Marks that carry no words: what may stand between a term and a verdict on it.
 QUIET_MARKS = ":：()（）[]。."  # and white space
+
+# --- Hedges on the cause, counts of nodes ---------------------------------------------------
+#: Words that link a finding to its cause or to another finding: a hedge after one of them
+#: doubts the cause, not the finding ("adenopathy from infection versus sarcoid").
+CAUSE_CONNECTORS = ("from", "due to", "secondary to", "related to", "caused by", "because of",
+                    "attributed to", "attributable to")
+#: Nouns naming a cause: a hedge on one of them doubts the cause ("of uncertain etiology",
+#: "cause unclear"), while "of uncertain significance" doubts the finding itself.
+CAUSE_NOUNS = ("etiology", "aetiology", "etiologies", "cause", "causes", "origin", "source")
+#: A hedge ending in one of these governs the phrase after it ("consistent with Y",
+#: "suspicious for Y"): it never reaches back to what precedes it.
+GOVERNING_PREPOSITIONS = ("with", "for", "of", "to")
+#: Node counts in pathology: "0/12", "3 of 12", "(0/5)"; zero positive nodes is a negative result.
+NODE_COUNT = re.compile(r"(?<![\d.])(\d+)\s*(?:/|of|out of)\s*(\d+)(?![\d.])", re.IGNORECASE)
 
 # --- Neck levels and sides ----------------------------------------------------------------
 #: Roman numerals of the neck levels, in order (ranges such as II–IV are expanded).
@@ -77,12 +94,18 @@ COPULA = re.compile(rf"\b(?:{_alternation(COPULAS)})\b", re.IGNORECASE)
 CONJUNCTION = re.compile(rf"\b(?:{_alternation(COORDINATORS_EN)})\b|{_char_class(COORDINATORS_ZH)}",
                          re.IGNORECASE)
 OPENING_CONJUNCTION = re.compile(rf"\s*(?:{_alternation(COORDINATORS_EN)})\b", re.IGNORECASE)
+OPENING_MODIFIER = re.compile(rf"\s*(?:(?:{_alternation(COORDINATORS_EN)})\s+)?(?:{_alternation(MODIFIER_OPENERS)})\b",
+                              re.IGNORECASE)
 # a conjunction or relative pronoun (or a comma) right before a verb that introduces a finding
 LINK_BEFORE = re.compile(
     rf"(?:\b(?:{_alternation(COORDINATORS_EN[:2] + RELATIVE_PRONOUNS)})|,)\s*"
     rf"(?:(?:{_alternation(LINKING_ADVERBS)})\s+)?$", re.IGNORECASE)
 NEW_SUBJECT = re.compile(rf"\b(?:{_alternation(CLAUSE_JOINERS)})\s+(?:{_alternation(NEW_SUBJECTS)})\b",
                          re.IGNORECASE)
+CAUSE_CONNECTOR = re.compile(rf"\b(?:{_alternation(CAUSE_CONNECTORS)})\b", re.IGNORECASE)
+CAUSE_NOUN_NEXT = re.compile(rf"\s*(?:{_alternation(CAUSE_NOUNS)})\b", re.IGNORECASE)
+CAUSE_NOUN_BEFORE = re.compile(rf"\b(?:{_alternation(CAUSE_NOUNS)})\s*(?:is\s+|are\s+|remains\s+)?$", re.IGNORECASE)
+GOVERNING_END = re.compile(rf"\b(?:{_alternation(GOVERNING_PREPOSITIONS)})\s*$", re.IGNORECASE)
 RELATIVE_END = re.compile(rf"\b(?:{_alternation(RELATIVE_PRONOUNS)})\s*$", re.IGNORECASE)
 QUIET = re.compile(rf"^[\s{_char_class(QUIET_MARKS)[1:-1]}]*$")
 VERDICT_GAP = re.compile(r"^[\s:：]*$")  # only spaces or a header colon between a node and its verdict

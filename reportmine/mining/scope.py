@@ -21,7 +21,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .clauses import Clause
-from .grammar import COPULA, LINK_BEFORE, NEW_SUBJECT, QUIET
+from .grammar import (
+    CAUSE_CONNECTOR,
+    CAUSE_NOUN_BEFORE,
+    CAUSE_NOUN_NEXT,
+    COPULA,
+    GOVERNING_END,
+    LINK_BEFORE,
+    NEW_SUBJECT,
+    QUIET,
+)
 from .matching import Match
 
 
@@ -40,7 +49,7 @@ def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
 def _bare(clause: Clause) -> bool:
     """A list item: no cue of its own (no negation, hedge, terminator or introducing verb)
     outside a parenthesis ("bleeding (occult nor overt)" is still one item)."""
-    return not clause.cues and not clause.background
+    return not clause.cues and not clause.background and not clause.opens_with_modifier
 
 
 def _list_run(clauses: Sequence[Clause], first: int, last: int) -> bool:
@@ -71,8 +80,9 @@ def pre_cue(clauses: Sequence[Clause], k: int, start: int, text: str, kinds=("pr
     for cue in sorted(_cues(clause, kinds, text, forward=True), key=lambda c: -c.end):
         if cue.end <= start:
             return None if _breaks(clause, cue.end, start, text) else cue
-    if clause.language != "en" or clause.separator != "," or not _bare_before(clause, start):
-        return None
+    if clause.language != "en" or clause.separator != "," or not _bare_before(clause, start) \
+            or clause.opens_with_modifier:
+        return None  # ", with Z": a new modifier phrase is no item of the negated list
     j = k - 1
     while j >= 0:
         previous = clauses[j]
@@ -154,10 +164,21 @@ def quiet_before(clause: Clause, position: int, text: str) -> bool:
 
 
 def hedge_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: str) -> Match | None:
-    """A hedge over a target: in its clause with no terminator between, or a list's pre-hedge."""
+    """A hedge over a target: in its clause with no terminator between, or a list's pre-hedge.
+
+    A hedge after the target reaches back to it only when it doubts the target itself: not
+    when it governs the phrase after it ("lymphadenopathy consistent with sarcoidosis") nor
+    when a cause or another finding stands between ("adenopathy from infection versus
+    sarcoid", "lymphadenopathy of uncertain etiology"): then it doubts the cause.
+    """
     clause = clauses[k]
     for cue in clause.hedges:
         lo, hi = (cue.end, start) if cue.end <= start else (end, cue.start)
+        if cue.start >= end and (GOVERNING_END.search(text[cue.start:cue.end])
+                                 or CAUSE_CONNECTOR.search(text[lo:hi])
+                                 or CAUSE_NOUN_NEXT.match(text, cue.end)
+                                 or CAUSE_NOUN_BEFORE.search(text, lo, cue.start)):
+            continue
         if not any(lo <= t.start and t.end <= hi for t in clause.terminators):
             return cue
     return pre_cue(clauses, k, start, text, ("hedges",)) if not clause.hedges else None

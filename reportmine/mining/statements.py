@@ -25,7 +25,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import anatomy
-from .clauses import ClauseMatches, LazyClauses
+from .clauses import ClauseMatches, LazyClauses, in_span
 from .grammar import DEGREE_GAP, PIECE_END, QUIET, RELATIVE_END, VERDICT_GAP
 from .matching import Match
 from .scope import negation_cue, pre_cue, quiet_before
@@ -58,10 +58,24 @@ class Finding(NamedTuple):
     polarity: str | None  # see POLARITY
     negated_by: Match | None = None
     hedged_by: Match | None = None
+    context_by: Match | None = None  # the historical / hypothetical / other-person cue (scope "history")
 
     @property
     def negated(self) -> bool:
         return self.negated_by is not None
+
+    @property
+    def context(self) -> str:
+        """historical | hypothetical | other | background | "" (why a finding never decides)."""
+        return context_kind(self.context_by)
+
+
+_CONTEXT_KIND = {"reasoning": "background", "history": "historical", "historical": "historical", "historical_post": "historical",
+                 "hypothetical": "hypothetical", "experiencer": "other"}
+
+
+def context_kind(cue: Match | None) -> str:
+    return "" if cue is None else _CONTEXT_KIND.get(cue.category, "")
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class ClauseReading:
     equivocal: tuple[Match, ...]
     background: bool = False  # an aside clause: keeps the subject, its findings never decide
     history: tuple[int, int] | None = None  # the background part of a clause (history of …)
+    background_cue: Match | None = None  # the cue of ``history``
 
 
 
@@ -124,7 +139,8 @@ def read_piece(piece: str, parts: Sequence[tuple[int, int, str, ClauseMatches]])
         background = k > 0 and parts[k - 1][3].language == "en" and \
             RELATIVE_END.search(piece[parts[k - 1][0]:a - 1]) is not None
         readings.append((a, b, ClauseReading(facts.anchors, facts.subject, facts.region, facts.outside,
-                                             tuple(findings), facts.equivocal, background, facts.history)))
+                                             tuple(findings), facts.equivocal, background, facts.history,
+                                             facts.background_cue)))
     return tuple(readings)
 
 
@@ -217,8 +233,8 @@ class PieceAnalysis(NamedTuple):
     named: bool  # names a (cervical) node: starts a new node statement
     start: int  # first and last clause boundaries
     end: int
-    # (match, scope, in node statement, polarity, negator, hedge) per finding
-    findings: tuple[tuple[Match, str, bool, str | None, Match | None, Match | None], ...]
+    # (match, scope, in node statement, polarity, negator, hedge, context cue) per finding
+    findings: tuple[tuple[Match, str, bool, str | None, Match | None, Match | None, Match | None], ...]
     equivocal: tuple[Match, ...]
 
 
@@ -237,7 +253,8 @@ def analyse_piece(readings, current: str, new_sentence: bool) -> PieceAnalysis:
         # (history of …, 结合病史) keeps the subject and decides nothing.
         if r.background:
             for m, negator, hedge in r.findings:
-                findings.append((_shift(m, a), "history", False, None, _shift(negator, a), _shift(hedge, a)))
+                findings.append((_shift(m, a), "history", False, None, _shift(negator, a), _shift(hedge, a),
+                                 None))
             continue
         if r.outside:
             current = "other"
@@ -247,17 +264,17 @@ def analyse_piece(readings, current: str, new_sentence: bool) -> PieceAnalysis:
         if r.anchors and current != "other":
             named = True
         if r.equivocal and current == "node":
-            equivocal.extend(_shift(m, a) for m in r.equivocal
-                             if r.history is None or m.start >= r.history[1])
+            equivocal.extend(_shift(m, a) for m in r.equivocal if not in_span(m.start, r.history))
         for m, negator, hedge in r.findings:
-            if r.history is not None and m.start < r.history[1]:
-                findings.append((_shift(m, a), "history", False, None, _shift(negator, a), _shift(hedge, a)))
+            if in_span(m.start, r.history):
+                findings.append((_shift(m, a), "history", False, None, _shift(negator, a), _shift(hedge, a),
+                                 _shift(r.background_cue, a)))
                 continue
             category = m.entry.category
             where = "node" if category in ALWAYS_NODAL and current != "other" else current
             affirmed, negated = POLARITY[category]
             findings.append((_shift(m, a), where, where == "node", affirmed if negator is None else negated,
-                             _shift(negator, a), _shift(hedge, a)))
+                             _shift(negator, a), _shift(hedge, a), None))
     start = readings[0][0] if readings else 0
     end = readings[-1][1] if readings else 0
     return PieceAnalysis(current, named, start, end, tuple(findings), tuple(equivocal))
@@ -296,12 +313,13 @@ def analyse(text: str, reader: PieceReader) -> tuple[list[NodeStatement], list[F
                     span[1] = start + p.end
             if p.equivocal:
                 equivocal.setdefault(statement, []).extend(_place(m, start, text) for m in p.equivocal)
-            for m, where, in_node, polarity, negator, hedge in p.findings:
+            for m, where, in_node, polarity, negator, hedge, cue in p.findings:
                 findings.append(Finding(
                     Match(m.start + start, m.end + start, text[m.start + start:m.end + start], m.entry, m.score),
                     where, statement if in_node else -1, polarity,
                     None if negator is None else _place(negator, start, text),
                     None if hedge is None else _place(hedge, start, text),
+                    None if cue is None else _place(cue, start, text),
                 ))
         start = pos + 1
         if pos < size and text[pos] not in ";；":

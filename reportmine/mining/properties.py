@@ -1,0 +1,74 @@
+"""ConText's temporality and experiencer: is a mention about now, and about the patient?
+
+The cues are data (dictionary categories ``historical``, ``historical_post``, ``history``,
+``hypothetical``, ``experiencer`` and ``current``, English and Chinese, each with a note)
+and their scope follows the same rules as negation (:mod:`reportmine.mining.scope`):
+
+* **historical**: a cue before the concept reaches it within its clause and over a list
+  (history of, status post, previous, prior, 既往); a cue after it reaches back within its
+  clause (in the past, years ago, 术后, …史). ``history`` cues read as a past mention before
+  the concept in English ("history of X") and after it in Chinese (X病史). A ``current`` cue
+  between (now, currently, 目前, 本次) ends the scope: "history of X, now with Y".
+* **hypothetical**: a cue before the concept (if, should, in case of, 如有, 若, 建议).
+* **experiencer** other: a cue anywhere in the concept's clause, or a header naming one
+  ("家族史：父亲患淋巴瘤", "Family history: lymphoma in the mother").
+
+A mention is ``recent`` and about the ``patient`` unless a cue reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from .clauses import Clause
+from .matching import Match
+from .scope import post_cue, pre_cue
+
+TEMPORALITIES = ("recent", "historical", "hypothetical")
+EXPERIENCERS = ("patient", "other")
+
+
+class Properties(NamedTuple):
+    temporality: str = "recent"
+    temporality_cue: Match | None = None
+    experiencer: str = "patient"
+    experiencer_cue: Match | None = None
+
+
+def _current_between(clause: Clause, lo: int, hi: int) -> bool:
+    return any(lo <= c.start and c.end <= hi for c in clause.current)
+
+
+def temporality(clauses: Sequence[Clause], k: int, start: int, end: int, text: str) -> tuple[str, Match | None]:
+    """recent | historical | hypothetical for a target at ``start:end`` in clause ``k``, with its cue."""
+    clause = clauses[k]
+    cue = pre_cue(clauses, k, start, text, ("hypothetical",))
+    if cue is not None:
+        return "hypothetical", cue
+    history_forward = ("historical", "history") if clause.language == "en" else ("historical",)
+    history_back = ("historical_post",) if clause.language == "en" else ("historical_post", "history")
+    cue = pre_cue(clauses, k, start, text, history_forward)
+    if cue is not None and not _current_between(clause, cue.end, start):
+        return "historical", cue
+    cue = post_cue(clauses, k, end, text, history_back)
+    if cue is not None and not _current_between(clause, end, cue.start):
+        return "historical", cue
+    return "recent", None
+
+
+def experiencer(clauses: Sequence[Clause], k: int, start: int, end: int, text: str) -> tuple[str, Match | None]:
+    """patient | other for a target in clause ``k``, with its cue."""
+    clause = clauses[k]
+    if clause.experiencer:
+        return "other", min(clause.experiencer, key=lambda c: abs(c.start - start))
+    if k > 0 and clause.separator in (":", "：") and clauses[k - 1].experiencer:
+        return "other", clauses[k - 1].experiencer[-1]
+    cue = pre_cue(clauses, k, start, text, ("experiencer",))  # a list after the cue
+    return ("other", cue) if cue is not None else ("patient", None)
+
+
+def properties(clauses: Sequence[Clause], k: int, start: int, end: int, text: str) -> Properties:
+    when, when_cue = temporality(clauses, k, start, end, text)
+    who, who_cue = experiencer(clauses, k, start, end, text)
+    return Properties(when, when_cue, who, who_cue)
