@@ -214,7 +214,7 @@ class AssertionEngine:
         if node:
             header = not piece[:target[0]].strip() and _HEADER_AFTER.match(text, span[1]) is not None
             own = [m for m in split_groups(find_in_piece(piece, matchers, self.language))[1]
-                   if m.start <= target[0] and target[1] <= m.end and (m.start, m.end) != target]
+                   if m.start <= target[0] and target[1] <= m.end]
             status, cue = node_status(clauses, bounds, target, piece, found, (status, cue), header=header,
                                       own=own)
         when = properties(clauses, k, *target, piece)

@@ -56,6 +56,10 @@ DEGREE_LINKERS_ZH = "度地"
 #: Marks that carry no words: what may stand between a term and a verdict on it.
 QUIET_MARKS = ":：()（）[]。."  # and white space
 
+# --- Word forms ----------------------------------------------------------------------------
+#: Prefixes that negate a word: a fuzzy match never takes "nonenlarged" for "enlarged".
+NEGATING_PREFIXES = ("non", "un")
+
 # --- Hedges on the cause, counts of nodes ---------------------------------------------------
 #: Words that link a finding to its cause or to another finding: a hedge after one of them
 #: doubts the cause, not the finding ("adenopathy from infection versus sarcoid").

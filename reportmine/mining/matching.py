@@ -21,6 +21,7 @@ from typing import NamedTuple
 from rapidfuzz import fuzz, process
 
 from .dictionary import Entry
+from .grammar import NEGATING_PREFIXES
 
 # Quotes, brackets of emphasis and spaces carry no meaning inside Chinese terms
 # ("淋巴门"结构 reads as 淋巴门结构), so they are dropped before matching Chinese.
@@ -262,12 +263,18 @@ class EnglishMatcher:
         for column in row.nonzero()[0].tolist():
             score, term = float(row[column]), terms[column]
             if counts[column] == n and score >= minimums[column] and score > best_score and term != window \
-                    and (term[0] == window[0] or term[-1] == window[-1]):
+                    and (term[0] == window[0] or term[-1] == window[-1]) and not _negated_form(window, term):
                 best, best_score = column, score
         if best is None:
             return []
         s, e = norm.span(spans[i][0], spans[i + n - 1][1])
         return [Match(s, e, text[s:e], entries[best], round(best_score, 1))]
+
+
+def _negated_form(window: str, term: str) -> bool:
+    """The window is the term with a negating prefix ("nonenlarged lymph nodes" is no
+    "enlarged lymph nodes", whatever the score): a typo never adds one."""
+    return any(window.startswith(p) and not term.startswith(p) for p in NEGATING_PREFIXES)
 
 
 class ChineseMatcher:

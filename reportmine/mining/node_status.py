@@ -107,20 +107,36 @@ def _state(m: Match, piece: _Piece, text: str, degrees: Sequence[Match]) -> tupl
     return "abnormal", None
 
 
+def _governs_state(cue: Match | None, target: tuple[int, int], found: Sequence[Match], bounds) -> bool:
+    """A hedge after the concept with a state word after it in the same clause: it governs that
+    word ("node, likely reactive"; "node, which may be reactive or metastatic")."""
+    if cue is None or cue.start < target[1]:
+        return False
+    end = next((b for a, b in bounds if a <= cue.start < b), cue.end)
+    return any(cue.end <= m.start < end and (m.category in NORMAL_STATUS or m.category in ABNORMAL_STATUS)
+               for m in found)
+
+
 def node_status(clauses, bounds, target: tuple[int, int], text: str, found: Sequence[Match],
                 generic: tuple[str, Match | None], *, header: bool = False,
                 own: Sequence[Match] = ()) -> tuple[str, Match | None]:
     """The status of a node concept at ``target`` in a piece (see the module doc).
 
     ``found``: the piece's matches, none overlapping the concept; ``own``: state words that
-    hold the concept ("enlarged lymph nodes" around "lymph nodes"), which are its own.
-    ``generic``: the status and cue of the generic reading (a negation or hedge reaching the
-    concept itself), which stands when it says negated or possible.
+    hold the concept ("enlarged lymph nodes" around "lymph nodes", or "lymphadenopathy"
+    itself), which are its own. ``generic``: the status and cue of the generic reading (a
+    negation or hedge reaching the concept itself), which stands when it says negated, or
+    possible unless the hedge stands after the concept and governs a state word ("adenopathy,
+    likely reactive": the hedge doubts the nature, not the node).
+
+    A concept that itself names an abnormal node (lymphadenopathy, adenopathy, enlarged
+    nodes) stays affirmed when called reactive or benign: only a negation or a negated
+    abnormal word takes it back.
     """
     status, cue = generic
-    if status in ("negated", "possible"):
-        return status, cue
     scope, found = split_groups(found)
+    if status == "negated" or status == "possible" and not _governs_state(cue, target, found, bounds):
+        return status, cue
     piece = _Piece(clauses, bounds, found)
     anchors = [(m.start, m.end) for m in scope if m.category == "node_anchor"] + [target]
 
@@ -131,8 +147,10 @@ def node_status(clauses, bounds, target: tuple[int, int], text: str, found: Sequ
         if int(m.group(1)) == 0 and int(m.group(2)) > 0 and mine(m.span()):
             return "negated", Match(m.start(), m.end(), m.group(0), None, 100.0)
     degrees = [m for m in found if m.category == "degree_doubt"]  # borderline (mildly enlarged stays)
+    itself_abnormal = any(m.category in ABNORMAL_STATUS for m in own)
     states = [_state(m, piece, text, degrees) for m in (*found, *own)
-              if (m.category in NORMAL_STATUS or m.category in ABNORMAL_STATUS) and mine((m.start, m.end))]
+              if (m.category in NORMAL_STATUS or m.category in ABNORMAL_STATUS) and mine((m.start, m.end))
+              and not (itself_abnormal and m.category in NORMAL_STATUS)]
     for wanted, answer in (("abnormal", "affirmed"), ("possible", "possible"), ("normal", "negated")):
         found_state = next((c for s, c in states if s == wanted), False)
         if found_state is not False:
