@@ -10,8 +10,9 @@ and their scope follows the same rules as negation (:mod:`reportmine.mining.scop
   the concept in English ("history of X") and after it in Chinese (X病史). A ``current`` cue
   between (now, currently, 目前, 本次) ends the scope: "history of X, now with Y".
 * **hypothetical**: a cue before the concept (if, should, in case of, 如有, 若, 建议).
-* **experiencer** other: a cue anywhere in the concept's clause, or a header naming one
-  ("家族史：父亲患淋巴瘤", "Family history: lymphoma in the mother").
+* **experiencer** other: a cue anywhere in the concept's clause, a list after one, or a
+  section header naming one ("家族史：父亲患淋巴瘤", "Family history: lymphoma in the mother").
+  A historical header covers its line too ("PMH: hypertension, diabetes, and CAD").
 
 A mention is ``recent`` and about the ``patient`` unless a cue reaches it.
 """
@@ -36,6 +37,19 @@ class Properties(NamedTuple):
     experiencer_cue: Match | None = None
 
 
+def _header_cue(clauses: Sequence[Clause], k: int, kinds) -> Match | None:
+    """A cue of ``kinds`` in a section header that the clause belongs to: "PMH: A, B, and C",
+    "家族史：父亲患淋巴瘤" (back over the list items and one header colon)."""
+    j = k
+    while j > 0 and clauses[j].separator in (",", ":", "："):
+        if clauses[j].separator in (":", "："):
+            header = clauses[j - 1]
+            cues = [c for kind in kinds for c in getattr(header, kind)]
+            return max(cues, key=lambda c: c.end) if cues and not header.terminators else None
+        j -= 1
+    return None
+
+
 def _current_between(clause: Clause, lo: int, hi: int) -> bool:
     return any(lo <= c.start and c.end <= hi for c in clause.current)
 
@@ -54,6 +68,9 @@ def temporality(clauses: Sequence[Clause], k: int, start: int, end: int, text: s
     cue = post_cue(clauses, k, end, text, history_back)
     if cue is not None and not _current_between(clause, end, cue.start):
         return "historical", cue
+    cue = _header_cue(clauses, k, history_forward)
+    if cue is not None and not _current_between(clause, clause.start, start):
+        return "historical", cue
     return "recent", None
 
 
@@ -62,9 +79,7 @@ def experiencer(clauses: Sequence[Clause], k: int, start: int, end: int, text: s
     clause = clauses[k]
     if clause.experiencer:
         return "other", min(clause.experiencer, key=lambda c: abs(c.start - start))
-    if k > 0 and clause.separator in (":", "：") and clauses[k - 1].experiencer:
-        return "other", clauses[k - 1].experiencer[-1]
-    cue = pre_cue(clauses, k, start, text, ("experiencer",))  # a list after the cue
+    cue = pre_cue(clauses, k, start, text, ("experiencer",)) or _header_cue(clauses, k, ("experiencer",))
     return ("other", cue) if cue is not None else ("patient", None)
 
 
