@@ -8,10 +8,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import unicodedata
 
 from .core.arguments import ArgumentParser, parse_command_line
-from .core.errors import EXIT_BAD_INPUT
-from .mining.dictionary import DictionaryError
+from .core.errors import EXIT_BAD_INPUT, InputError, run_command
+from .mining.dictionary import (
+    DictionaryError,
+    check_dictionary,
+    dictionary_files,
+    entries_table,
+    load_dictionary,
+)
+
+# The commands below import the classifier, the batch runner and the review page lazily: they
+# need the `mining` extra (rapidfuzz, tqdm, jinja2), and a core install must still answer with
+# the one line run_command gives for a missing extra.
 
 
 def _classifier_options(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("context", help="is a concept affirmed, negated or possible? one row per (text, term)",
                        description="For every row, find the term in the text (case-insensitive, whitespace "
                                    "normalised) and write the input columns plus status (affirmed | negated | "
-                                   "possible), cue, cue_span, term_span and found.")
+                                   "possible), cue, cue_span, term_span, found, temporality (recent | "
+                                   "historical | hypothetical), temporality_cue, experiencer (patient | "
+                                   "other) and experiencer_cue. A node concept (lymph node, "
+                                   "lymphadenopathy, 淋巴结 ...) is read as 'is an abnormal node "
+                                   "asserted?' (docs/mining.md).")
     x.add_argument("file", help="table (.xlsx or .csv) with a text and a term column")
     x.add_argument("--text-col", required=True, help="column holding the text")
     x.add_argument("--term-col", required=True, help="column holding the concept to assess")
@@ -90,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _classifier(args):
-    from .mining.classify import ReportClassifier
+    from .mining.classify import ReportClassifier  # the mining extra, lazily (see above)
 
     return ReportClassifier(dictionary=args.dictionary, language=args.lang, hedge_as=args.hedge_as,
                             two_class=args.two_class)
 
 
 def _cmd_classify(args) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # the mining extra, lazily (see above)
 
     from .mining.batch import classify_file
 
@@ -119,7 +134,7 @@ def _cmd_classify(args) -> int:
 
 
 def _cmd_context(args) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # the mining extra, lazily (see above)
 
     from .mining.context_table import context_file
 
@@ -135,15 +150,13 @@ def _cmd_context(args) -> int:
 
 
 def _cmd_review(args) -> int:
-    from .review import write_review
+    from .review import write_review  # the mining extra (jinja2), lazily (see above)
 
     print(write_review(args.file, args.out, gold_col=args.gold_col, limit=args.limit).summary())
     return 0
 
 
 def _cmd_explain(args) -> int:
-    from .core.errors import InputError
-
     for what, value in (("text", args.text), ("--level", args.level), ("--side", args.side)):
         bad = next((ch for ch in value or "" if "\udc80" <= ch <= "\udcff"), None)
         if bad is not None:  # bytes the terminal's encoding could not decode (surrogateescape)
@@ -155,13 +168,6 @@ def _cmd_explain(args) -> int:
 
 
 def _cmd_dictionary(args) -> int:
-    from .mining.dictionary import (
-        check_dictionary,
-        dictionary_files,
-        entries_table,
-        load_dictionary,
-    )
-
     if args.action == "check":
         files = dictionary_files(args.path)
         problems = check_dictionary(args.path)
@@ -185,8 +191,6 @@ def _cmd_dictionary(args) -> int:
 
 
 def _width(text: str) -> int:
-    import unicodedata
-
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -195,8 +199,6 @@ def _pad(text: str, width: int) -> str:
 
 
 def main(argv=None) -> int:
-    from .core.errors import run_command
-
     args = parse_command_line(build_parser(), argv)
     if isinstance(args, int):
         return args
