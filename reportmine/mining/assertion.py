@@ -27,8 +27,8 @@ from .clauses import (
     HEDGES,
     NEGATIONS,
     LazyClauses,
+    LazyParts,
     find_in_piece,
-    piece_clauses,
 )
 from .dictionary import Dictionary, load_dictionary
 from .grammar import NODE_COUNT, PIECE_END
@@ -49,6 +49,7 @@ CUE_CATEGORIES = frozenset({"negation_pre", "negation_post", "pseudo", "hedge_le
 # The cues that give a status or a property; a piece without one leaves every concept affirmed,
 # recent and the patient's (pseudo-cues, terminators and introducers only limit their scope).
 SCOPED_CUES = frozenset(NEGATIONS + HEDGES + CONTEXT_CATEGORIES + ("history",)) - {"current"}
+_STATUS_CUES = frozenset(NEGATIONS + HEDGES)
 # A node concept's state words give a status too.
 NODE_CUES = SCOPED_CUES | (STATUS_CATEGORIES - {"node_anchor", "degree_doubt"})
 
@@ -157,6 +158,10 @@ class AssertionEngine:
     language: str = "auto"
     _matchers: dict = field(default_factory=dict, init=False, repr=False)
     _node_matchers: dict = field(default_factory=dict, init=False, repr=False)
+    # every match of a piece, before a concept's own words are left out: a text is often
+    # asked about several concepts (bounded; cleared when full)
+    _memo: dict = field(default_factory=dict, init=False, repr=False)
+    _node_terms: dict = field(default_factory=dict, init=False, repr=False)  # term -> is a node concept
     _heads: tuple = field(default=(frozenset(), frozenset()), init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -191,33 +196,43 @@ class AssertionEngine:
         lo, hi = sentence_bounds(text, span[0])
         piece = text[lo:hi]
         target = (span[0] - lo, span[1] - lo)
-        node = is_node_concept(term, *self._heads)
+        node = self._node_terms.get(term)
+        if node is None:
+            if len(self._node_terms) >= 10_000:
+                self._node_terms.clear()
+            node = self._node_terms[term] = is_node_concept(term, *self._heads)
         matchers = self._node_matchers if node else self._matchers
-        found = find_in_piece(piece, matchers, self.language, [target])
-        if not any(m.category in (NODE_CUES if node else SCOPED_CUES) for m in found) \
-                and NODE_COUNT.search(piece) is None:
+        everything = self._memo.get((piece, node))
+        if everything is None:
+            if len(self._memo) >= 10_000:
+                self._memo.clear()
+            everything = self._memo[piece, node] = find_in_piece(piece, matchers, self.language)
+        found = [m for m in everything if not (m.start < target[1] and target[0] < m.end)]
+        present = {m.category for m in found}
+        if not present & (NODE_CUES if node else SCOPED_CUES) and (not node or NODE_COUNT.search(piece) is None):
             return Assertion("affirmed", term_span=span, term=term)  # nothing that could reach it
-        clauses = LazyClauses(piece_clauses(piece, matchers, self.language, [target], facts=False,
-                                            found=found), piece, [target])
+        parts = LazyParts(piece, found, self.language)
+        clauses = LazyClauses(parts, piece, [target])
         if not len(clauses):
             return Assertion("affirmed", term_span=span, term=term)
-        bounds = [(a, b) for a, b, _, _ in clauses.parts]
+        bounds = parts.bounds
         k = next((i for i, (_, b) in enumerate(bounds) if target[0] < b), len(bounds) - 1)
         if target[1] > bounds[k][1]:
             # a term running over a comma or colon ("pain, chest"): read it in its last clause
             k = max(i for i, (a, _) in enumerate(bounds) if a < target[1])
-        cue = negation_cue(clauses, k, *target, piece)
-        status = "negated"
-        if cue is None:
-            cue = hedge_cue(clauses, k, *target, piece)
-            status = "possible" if cue is not None else "affirmed"
+        status, cue = "affirmed", None
+        if present & _STATUS_CUES:  # a sentence with only a history cue needs no negation scope
+            cue = negation_cue(clauses, k, *target, piece)
+            status = "negated"
+            if cue is None:
+                cue = hedge_cue(clauses, k, *target, piece)
+                status = "possible" if cue is not None else "affirmed"
         if node:
             header = not piece[:target[0]].strip() and _HEADER_AFTER.match(text, span[1]) is not None
-            own = [m for m in split_groups(find_in_piece(piece, matchers, self.language))[1]
-                   if m.start <= target[0] and target[1] <= m.end]
+            own = [m for m in split_groups(everything)[1] if m.start <= target[0] and target[1] <= m.end]
             status, cue = node_status(clauses, bounds, target, piece, found, (status, cue), header=header,
                                       own=own)
-        when = properties(clauses, k, *target, piece)
+        when = properties(clauses, k, *target, piece, present)
 
         def placed(m):
             return (m.text if m.entry is None else text[m.start + lo:m.end + lo]), (m.start + lo, m.end + lo)

@@ -159,20 +159,52 @@ def match_piece(piece: str, spans: Sequence[tuple[int, int]], matchers: dict, la
     if found is None:
         found = find_in_piece(piece, matchers, language, exclude)
     has_cjk = language == "auto" and CJK.search(piece) is not None
-    out = []
-    for a, b in spans:
-        text = piece[a:b]
-        if found:
-            mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
-                    if a <= m.start and m.end <= b]
-            scope, other = split_groups(mine)
-        else:
-            scope, other = (), ()
-        lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
-        conjunction = CONJUNCTION.search(text) is not None
-        out.append(ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
-                                 clause_facts(lang, scope, other, text) if facts else None))
-    return out
+    return [_clause_matches(piece, a, b, found, language, has_cjk, facts) for a, b in spans]
+
+
+def _clause_matches(piece: str, a: int, b: int, found: Sequence[Match], language: str, has_cjk: bool,
+                    facts: bool) -> ClauseMatches:
+    text = piece[a:b]
+    if found:
+        mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
+                if a <= m.start and m.end <= b]
+        scope, other = split_groups(mine)
+    else:
+        scope, other = (), ()
+    lang = language if language != "auto" else (clause_language(text) if has_cjk else "en")
+    conjunction = CONJUNCTION.search(text) is not None
+    return ClauseMatches(lang, tuple(scope), tuple(other), conjunction,
+                         clause_facts(lang, scope, other, text) if facts else None)
+
+
+class LazyParts(Sequence):
+    """What :func:`piece_clauses` gives, each clause's matches handed out when first asked:
+    the assertion engine reads only the clauses a scope rule reaches."""
+
+    def __init__(self, piece: str, found: Sequence[Match], language: str = "auto") -> None:
+        self.piece = piece
+        self.found = found
+        self.language = language
+        self.bounds = split_piece(piece)
+        self.has_cjk = language == "auto" and CJK.search(piece) is not None
+        self.made: dict[int, tuple[int, int, str, ClauseMatches]] = {}
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self.bounds)
+        part = self.made.get(k)
+        if part is None:
+            a, b = self.bounds[k]
+            separator = self.piece[a - 1] if a > 0 else ""
+            part = self.made[k] = (a, b, "," if separator == "，" else separator,
+                                   _clause_matches(self.piece, a, b, self.found, self.language, self.has_cjk,
+                                                   False))
+        return part
 
 
 def find_in_piece(piece: str, matchers: dict, language: str = "auto", exclude=()) -> list[Match]:

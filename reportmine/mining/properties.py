@@ -83,7 +83,15 @@ def experiencer(clauses: Sequence[Clause], k: int, start: int, end: int, text: s
     return ("other", cue) if cue is not None else ("patient", None)
 
 
-def properties(clauses: Sequence[Clause], k: int, start: int, end: int, text: str) -> Properties:
-    when, when_cue = temporality(clauses, k, start, end, text)
-    who, who_cue = experiencer(clauses, k, start, end, text)
+_TEMPORAL = frozenset({"historical", "historical_post", "history", "hypothetical"})
+
+
+def properties(clauses: Sequence[Clause], k: int, start: int, end: int, text: str,
+               present=None) -> Properties:
+    """Both properties of a target; ``present``: the cue categories of the piece, when known
+    (a property with no cue in the piece is not looked for)."""
+    when, when_cue = ("recent", None) if present is not None and not present & _TEMPORAL \
+        else temporality(clauses, k, start, end, text)
+    who, who_cue = ("patient", None) if present is not None and "experiencer" not in present \
+        else experiencer(clauses, k, start, end, text)
     return Properties(when, when_cue, who, who_cue)
