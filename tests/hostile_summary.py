@@ -1,7 +1,7 @@
 """Print the hostile-input suite's summary: ``python -m tests.hostile_summary`` (from the checkout).
 
 Runs every case of ``tests/hostile_cases.py`` on freshly generated inputs in a temporary
-folder and prints the counts quoted in the README's Reliability section; exits 1 unless
+folder and prints the counts quoted in docs/reliability.md; exits 1 unless
 crashes, half-written outputs and modified inputs are all zero.
 """
 

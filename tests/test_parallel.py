@@ -1,4 +1,4 @@
-"""`classify --jobs N` gives the same output as one process; the Dask recipe of the README."""
+"""`classify --jobs N` gives the same output as one process; the Dask recipe of docs/mining.md."""
 
 import json
 
@@ -71,7 +71,7 @@ def test_dask_recipe_on_a_local_cluster(tmp_path):
     expected, _ = classify_frame(pd.read_csv(src, dtype=str, keep_default_na=False))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
-        # the README recipe
+        # the recipe in docs/mining.md
         reports = dd.read_csv(str(src), dtype=str, keep_default_na=False, blocksize=4000)
         assert reports.npartitions > 1
         meta = classify_partition(reports._meta, text_col="report_text")
