@@ -17,18 +17,17 @@ The rule is the one in LABELING_RULES.md (shared with the clinicians):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.labels import REPORT_LABELS
 from .dictionary import Dictionary, load_dictionary
+from .grammar import CJK, LEFT_WORDS, LEFT_ZH, RIGHT_WORDS, RIGHT_ZH
 from .matching import ChineseMatcher, EnglishMatcher, Match
 from .reader import PieceReader
 from .statements import Finding, NodeStatement, analyse
 
 LABELS = REPORT_LABELS
-_CJK = re.compile(r"[\u3400-\u9fff]")
 DEFAULT_MAX_CHARS = 20_000
 
 
@@ -37,9 +36,9 @@ _NOT_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
 
 def detect_language(text: str) -> str:
     """'zh' when Chinese characters make up at least a fifth of the letters, else 'en'."""
-    if _CJK.search(text) is None:
+    if CJK.search(text) is None:
         return "en"
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK.findall(text))
     latin = len(text.encode("ascii", "ignore").translate(None, _NOT_LETTERS))
     return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
 
@@ -169,9 +168,9 @@ def _normalise_level(level) -> str:
 
 def _normalise_side(side) -> str:
     text = "" if side is None or (isinstance(side, float) and math.isnan(side)) else str(side).strip().lower()
-    if text in ("l", "left", "lt", "左", "左侧"):
+    if text in LEFT_WORDS or text in (LEFT_ZH, LEFT_ZH + "侧"):
         return "left"
-    if text in ("r", "right", "rt", "右", "右侧"):
+    if text in RIGHT_WORDS or text in (RIGHT_ZH, RIGHT_ZH + "侧"):
         return "right"
     return ""
 
