@@ -95,3 +95,14 @@ def test_classify_records_why_a_statement_did_not_decide():
                         ["metastatic", "history", "historical", "Status post"]]
     assert evidence["polarity"].isna().tolist()[:3] == [True, True, True]  # no polarity: never decides
     assert all(row[1] == "node" and row[2] == "" for row in rows[3:])  # the current node decides
+
+
+def test_the_review_page_says_why_a_background_finding_does_not_decide():
+    from reportmine.review.marks import finding_spans
+
+    text = "Mother had metastatic thyroid cancer."
+    results, evidence = classify_frame(pd.DataFrame({"id": ["r1"], "report_text": [text]}))
+    rows = [dict(row, row=i) for i, row in enumerate(evidence.fillna("").to_dict("records"))]
+    (span,) = finding_spans(text, rows)
+    title = dict(span.attrs)["title"]
+    assert "about a relative, not the patient: \u2018Mother\u2019, does not decide the label" in title

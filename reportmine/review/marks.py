@@ -80,6 +80,10 @@ def _quote(text: str, limit: int = 80) -> str:
     return "\u2018" + (text if len(text) <= limit else text[: limit - 1] + "\u2026") + "\u2019"
 
 
+_CONTEXT_WORDS = {"historical": "past history", "hypothetical": "a possibility or plan",
+                  "other": "about a relative, not the patient", "background": "background"}
+
+
 def finding_spans(text: str, evidence: list[dict]) -> list[Span]:
     """One span per evidence row (``row`` is its row in the evidence sheet)."""
     spans = []
@@ -94,6 +98,9 @@ def finding_spans(text: str, evidence: list[dict]) -> list[Span]:
             parts.append(f"negated by {_quote(str(ev['negation_cue']))}")
         if ev.get("hedge_cue"):
             parts.append(f"hedged by {_quote(str(ev['hedge_cue']))}")
+        if ev.get("context_cue"):  # a past, hypothetical or someone else's statement never decides
+            parts.append(f"{_CONTEXT_WORDS.get(str(ev.get('context')), 'background')}: "
+                         f"{_quote(str(ev['context_cue']))}, does not decide the label")
         if ev.get("polarity"):
             parts.append(f"counts as {ev['polarity']}")
         if ev.get("dictionary_line"):
