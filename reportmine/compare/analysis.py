@@ -44,21 +44,24 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-def choose_unit(unit: str | None, clusters: pd.Series, units: str = "units") -> tuple[bool, str]:
-    """(clustered?, why). ``unit`` None decides from the data: clustered when a patient id repeats."""
+def choose_unit(unit: str | None, clusters: pd.Series, units: str = "units",
+                groups: str = "patients") -> tuple[bool, str]:
+    """(clustered?, why). ``unit`` None decides from the data: clustered when a cluster (a
+    patient, or a group of near-duplicate images: ``groups`` names them) holds several units."""
     n_patients = clusters.nunique()
     repeats = n_patients < len(clusters)
+    why = "patient_id repeats" if groups == "patients" else f"{units} share {groups}"
     if unit is None:
         if repeats:
-            return True, (f"patient_id repeats ({len(clusters)} {units} from {n_patients} patients): "
+            return True, (f"{why} ({len(clusters)} {units} from {n_patients} {groups}): "
                           "clustered analysis")
         return False, f"one {units[:-1] if units.endswith('s') else units} per patient (or no patient_id): independent"
     if unit not in UNITS:
         raise ValueError(f"--unit must be node or patient, got {unit!r}")
     if unit == "patient":
-        return True, f"--unit patient ({len(clusters)} {units} from {n_patients} patients)"
+        return True, f"--unit patient ({len(clusters)} {units} from {n_patients} {groups})"
     return False, f"--unit node: {units} treated as independent" + (
-        f" although patient_id repeats ({len(clusters)} {units} from {n_patients} patients)" if repeats else "")
+        f" although {why} ({len(clusters)} {units} from {n_patients} {groups})" if repeats else "")
 
 
 @dataclass

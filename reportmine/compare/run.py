@@ -4,18 +4,30 @@ the node id against the gold label, and write the page (the one call the CLI mak
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ynet.checkpoint import CheckpointError, load_checkpoint
+from ynet.data import read_manifest
+from ynet.duplicates import find_duplicates
+from ynet.limits import DUPLICATE_THRESHOLD
+from ynet.predict import predict
+from ynet.runs import read_run
+
 from ..core.errors import InputError
 from ..core.inputs import check_input_file
 from ..core.labels import REPORT_CALLS, report_call
-from ..core.outputs import unescape_frame
+from ..core.outputs import FolderOutput, unescape_frame
 from ..core.provenance import file_sha256
 from ..core.tables import ID_COLUMN_NAMES, choose_column, read_table, sheet_names
+from ..mining.batch import classify_frame
+from ..mining.classify import ReportClassifier
+from ..mining.overrides import apply_to_calls, read_overrides
+from ..review.page import build_review, render_review
+from ..review.source import ClassifyOutput, read_classify_output
 from ..stats.mrmc import read_reader_study
 from .analysis import (
     REPORTS_NAME,
@@ -27,6 +39,7 @@ from .analysis import (
     choose_unit,
     plural,
 )
+from .page import write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +64,23 @@ class CompareOptions:
     unit: str | None = None  # "node" (independent), "patient" (clustered) or None: clustered when patient_id repeats
     report_overrides: str | None = None  # reviewer corrections CSV (`reportmine review`)
     readers: str | None = None  # reader-study readings (long format): adds the "Reader study" section
+    duplicate_threshold: float = DUPLICATE_THRESHOLD  # near-duplicate images are one cluster (ynet.duplicates)
+
+
+def named_path(spec: str | Path, option: str = "--model") -> tuple[str | None, Path]:
+    """``NAME=PATH`` (the index test's name chosen by the user) or a plain ``PATH`` (named after
+    what it is). A path that exists is taken whole, even when it holds an "=". """
+    text = str(spec)
+    if "=" in text and not Path(text).exists():
+        name, path = text.split("=", 1)
+        if not name.strip() or not path.strip():
+            raise InputError(f"{option} {text!r}: give NAME=PATH, with a name before '=' and a file after it")
+        return " ".join(name.split()), Path(path.strip())
+    return None, Path(text)
+
+
+def _paths(specs: list[str], option: str) -> list[Path]:
+    return [named_path(spec, option)[1] for spec in specs]
 
 
 def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
@@ -59,9 +89,8 @@ def _split_ids(manifest, options: CompareOptions) -> tuple[list[str], str]:
     if given:
         ids = [n.id for n in nodes if n.split == options.split]
         return ids, f"the manifest's split column ({options.split})"
-    from ynet.runs import read_run
 
-    for model in options.models:
+    for model in _paths(options.models, "--model"):
         run = read_run(model)
         ids = run.ids(options.split)
         if ids is not None:
@@ -100,7 +129,6 @@ def _reports(options: CompareOptions, manifest, ids: list[str]) -> tuple[IndexTe
     texts = {n.id: n.meta.get("report_text", "") for n in manifest.nodes}
     if not any(str(t).strip() for t in texts.values()):
         return None, {}, None
-    from ..mining.batch import classify_frame
 
     by_id = {n.id: n for n in manifest.nodes}
     reports = pd.DataFrame({"ln_id": list(ids), "report_text": [texts[i] for i in ids]})
@@ -146,7 +174,6 @@ def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, 
     if reports is None:
         raise InputError(f"{options.report_overrides}: --report-overrides needs report labels (--reports or "
                          "report_text in the manifest)")
-    from ..mining.overrides import apply_to_calls, read_overrides
 
     names = {call: label for label, call in REPORT_CALLS.items()}
     labels, record = apply_to_calls(read_overrides(options.report_overrides), list(reports.ids),
@@ -159,8 +186,6 @@ def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, 
 
 def _write_review_page(options: CompareOptions, comparison: Comparison, provenance: dict, folder: Path) -> str | None:
     """review.html: the split's reports on a `reportmine review` page, gold = pathology."""
-    from ..review.page import build_review, render_review
-    from ..review.source import ClassifyOutput, read_classify_output
 
     ids = [str(i) for i in comparison.gold.index]
     gold_by_id = {str(i): "malignant" if g == 1 else "benign" for i, g in comparison.gold.items()}
@@ -197,24 +222,40 @@ def _write_review_page(options: CompareOptions, comparison: Comparison, provenan
 
 
 def _default_classifier():
-    from ..mining.classify import ReportClassifier
 
     return ReportClassifier()
 
 
 def _oof_for(model: Path) -> pd.DataFrame | None:
-    from ynet.runs import read_run
 
     return read_run(model).oof
 
 
-def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Series, work: Path) -> list[IndexTest]:
+def _trained_on(path: Path, name: str, ids: list[str], unit_name: str) -> str | None:
+    """A note (not a refusal) when the nodes scored include some the checkpoint's run trained on."""
+    trained = set(read_run(path).ids("train") or ())
+    seen = trained & set(ids)
+    if not seen:
+        return None
+    units = plural(unit_name)
+    return (f"{name} was trained on {len(seen)} of the {len(ids)} {units} scored here (the training part "
+            f"of its run): its accuracy on them is optimistic. Scoring the {units} it never saw (the "
+            "test part) gives the honest estimate.")
+
+
+def _unique_names(tests: list[IndexTest]) -> None:
+    names = pd.Series([t.name for t in tests])
+    twice = names[names.duplicated()].tolist()
+    if twice:
+        raise InputError(f"two index tests are named {twice[0]!r}: name each with --model NAME=PATH "
+                         "(or --predictions NAME=PATH)")
+
+
+def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Series, work: Path,
+                 notes: list[str] | None = None) -> list[IndexTest]:
     tests = []
     for k, model in enumerate(options.models):
-        from ynet.checkpoint import CheckpointError, load_checkpoint
-        from ynet.predict import predict
-
-        path = Path(model)
+        chosen, path = named_path(model, "--model")
         state = load_checkpoint(path)
         if state.get("manifest_sha256") and state["manifest_sha256"] != manifest.sha256:
             log.warning("%s was trained on another manifest version", path)
@@ -222,9 +263,9 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
         if not isinstance(config, dict):
             raise CheckpointError(f"{path}: checkpoint without a model configuration")
         variant = config.get("variant", "seg+cls")
-        name = VARIANT_NAMES.get(variant, f"Y-Net ({variant})")
-        if any(t.name == name for t in tests):
-            name = f"{name} [{path.parent.name}]"
+        name = chosen or VARIANT_NAMES.get(variant, f"Y-Net ({variant})")
+        if chosen is None and any(t.name == name for t in tests):  # two runs of one variant: say which
+            name = f"{name} [{path.parent.parent.name}/{path.parent.name}]"
         preds = predict([path], manifest=manifest.path, ids=ids, masks_dir=work / "masks" / f"model{k + 1}",
                         device=options.device, exclude_labels=options.exclude_labels)
         scores = preds["prob_malignant"].to_numpy()
@@ -233,8 +274,12 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
         tests.append(IndexTest(f"model{k + 1}", name, "model", preds["ln_id"].tolist(),
                                calls_from_scores(scores, threshold), scores, threshold, rule, str(path),
                                file_sha256(path), preds["dice"].to_numpy(), preds["mask_file"].fillna("").tolist()))
+        note = _trained_on(path, name, ids, options.unit_name)
+        if note and notes is not None:
+            log.warning(note)
+            notes.append(note)
     for k, pred_path in enumerate(options.predictions):
-        path = Path(pred_path)
+        chosen, path = named_path(pred_path, "--predictions")
         check_input_file(path, what="predictions file")  # a pipe or /dev/zero: one line, not a hang
         preds = pd.read_csv(path, dtype={"ln_id": str})
         if "ln_id" not in preds.columns or "prob_malignant" not in preds.columns:
@@ -250,7 +295,7 @@ def _model_tests(options: CompareOptions, manifest, ids: list[str], gold: pd.Ser
                                            labels[known].astype(int), scores[known], None)
         if options.threshold == "youden-oof":
             rule += " (youden-oof needs a checkpoint's run folder; precomputed predictions use 0.5)"
-        tests.append(IndexTest(f"pred{k + 1}", f"Predictions: {path.stem}", "predictions", preds["ln_id"].tolist(),
+        tests.append(IndexTest(f"pred{k + 1}", chosen or f"Predictions: {path.stem}", "predictions", preds["ln_id"].tolist(),
                                calls_from_scores(scores, threshold), scores, threshold, rule, str(path), file_sha256(path),
                                preds["dice"].to_numpy() if "dice" in preds.columns else None,
                                preds.get("mask_file", pd.Series([""] * len(preds))).fillna("").tolist()))
@@ -283,6 +328,11 @@ def _flow(manifest, ids, tests: list[IndexTest], split_desc: str, max_missing: i
     for t in tests:
         if dups[t.name]:
             raise InputError(f"{t.source}: duplicate id(s) {', '.join(dups[t.name][:5])}")
+        if not with_result[t.name] and wanted:
+            theirs = ", ".join(sorted(set(t.ids))[:3]) or "none"
+            raise InputError(f"{t.source}: no {'report' if t.kind == 'reports' else 'result'} id matches the "
+                             f"cohort's ids in the split (its ids: {theirs}; the manifest's: "
+                             f"{', '.join(sorted(wanted)[:3])}): is it from this cohort?")
         if len(missing[t.name]) > max_missing:
             raise InputError(f"{t.source}: {len(missing[t.name])} node(s) of the split have no result "
                              f"(e.g. {', '.join(missing[t.name][:3])}); allowed: --max-missing {max_missing}")
@@ -295,9 +345,28 @@ def _flow(manifest, ids, tests: list[IndexTest], split_desc: str, max_missing: i
                 missing, extra, dups, indeterminate)
 
 
+def _clusters(manifest, ids: list[str], threshold: float, notes: list[str]) -> tuple[pd.Series, str]:
+    """The cluster of every scored node: its patient (its own id where none is given), joined
+    with near-duplicate images (:mod:`ynet.duplicates`); a note says what the duplicates did,
+    and warns when a scored image has a near duplicate outside the scored split (a leak)."""
+    by_patient = {n.id: n.patient_id or f"\x00{n.id}" for n in manifest.nodes}
+    report = find_duplicates(replace(manifest, nodes=tuple(replace(n, group=by_patient[n.id])
+                                                             for n in manifest.nodes)), threshold)
+    scored = set(ids)
+    inside = [p for p in report.pairs if p.a in scored and p.b in scored]
+    across = sorted({p.a if p.a in scored else p.b for p in report.pairs if (p.a in scored) != (p.b in scored)})
+    if inside:
+        notes.append(f"{len(inside)} pair(s) of near-duplicate images among the scored nodes share a cluster "
+                     f"(thumbnail correlation > {threshold:g}).")
+    if across:
+        notes.append(f"{len(across)} scored image(s) have a near duplicate outside the scored split "
+                     f"(e.g. {', '.join(across[:3])}): the model may have trained on the same lesion.")
+    clusters = pd.Series(report.groups)[ids]
+    return clusters, "patients" if not inside else "patients or near-duplicate images"
+
+
 def build_comparison(manifest_path: str | Path, options: CompareOptions, work: Path) -> tuple[Comparison, dict]:
     """Everything the page shows, plus provenance and the report texts (for error examples)."""
-    from ynet.data import read_manifest
 
     manifest = read_manifest(manifest_path, exclude_labels=options.exclude_labels)
     ids, split_desc = _split_ids(manifest, options)
@@ -307,20 +376,21 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
     if gold.nunique() < 2:
         raise InputError(f"{manifest.path}: the {options.split} split holds one class only "
                          f"({'malignant' if gold.iloc[0] == 1 else 'benign'}); accuracy needs both")
-    tests = _model_tests(options, manifest, ids, gold, work)
+    notes: list[str] = []
+    tests = _model_tests(options, manifest, ids, gold, work, notes)
     reports, texts, matches = _reports(options, manifest, ids)
     overridden = _apply_report_overrides(options, reports, ids, [n.id for n in manifest.nodes])
     if reports is not None:
         tests.append(reports)
     if not tests:
         raise InputError("nothing to compare: give --model, --predictions or reports")
+    _unique_names(tests)
     flow = _flow(manifest, ids, tests, split_desc, options.max_missing)
     meta_rows = {n.id: n.meta for n in manifest.nodes if n.id in set(ids)}
     meta = pd.DataFrame.from_dict(meta_rows, orient="index").reindex(ids)
-    # the node's own id stands in for a missing patient id: such a node is its own cluster
-    clusters = pd.Series({n.id: n.patient_id or f"\x00{n.id}" for n in manifest.nodes})[ids]
+    clusters, groups_word = _clusters(manifest, ids, options.duplicate_threshold, notes)
     try:
-        clustered, unit_reason = choose_unit(options.unit, clusters, plural(options.unit_name))
+        clustered, unit_reason = choose_unit(options.unit, clusters, plural(options.unit_name), groups_word)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     comparison = Comparison(gold, tests, options.indeterminate, flow, meta, clusters=clusters, clustered=clustered,
@@ -329,7 +399,7 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
                   "split": split_desc, "report_texts": texts, "report_matches": matches,
                   "images": {n.id: str(n.image) for n in manifest.nodes if n.id in set(ids)},
                   "ref_masks": {n.id: [str(m) for m in n.masks] for n in manifest.nodes if n.id in set(ids)},
-                  "reports_present": reports is not None, "report_overrides": overridden}
+                  "reports_present": reports is not None, "report_overrides": overridden, "notes": notes}
     return comparison, provenance
 
 
@@ -345,13 +415,10 @@ def compare(manifest: str | Path, out: str | Path, options: CompareOptions, *, f
     import shutil
     import tempfile
 
-    from ynet.data import read_manifest
 
-    from ..core.outputs import FolderOutput
-    from .page import write_outputs
 
     listed = read_manifest(manifest, exclude_labels=options.exclude_labels)
-    inputs = [Path(manifest), *map(Path, options.models), *map(Path, options.predictions)]
+    inputs = [Path(manifest), *_paths(options.models, "--model"), *_paths(options.predictions, "--predictions")]
     if options.reports:
         inputs += [Path(options.reports), Path(options.reports).with_suffix(".evidence.csv")]
     if options.report_overrides:
