@@ -11,9 +11,11 @@ import argparse
 import json
 import math
 import sys
+import time
 
 from .core.arguments import ArgumentParser, add_seed, parse_command_line, real, whole
-from .core.errors import InputError
+from .core.errors import InputError, run_command
+from .stats import diagnostic_metrics, mcnemar, reconstruct
 from .stats.audit import MAX_DECIMALS, MAX_GROUP
 from .stats.paired import MAX_COUNT as MCNEMAR_MAX_COUNT
 
@@ -21,6 +23,7 @@ from .stats.paired import MAX_COUNT as MCNEMAR_MAX_COUNT
 MAX_DEMO_EPOCHS = 10_000
 # the optional dependencies a subcommand needs (the calculators run on the core install)
 EXTRAS = {"compare": "all", "demo": "all"}
+DEMO_OUT = "reportmine-demo"  # the demo's default folder (reportmine.compare.demo.DEMO_OUT, without its imports)
 
 
 class UsageError(InputError):
@@ -110,8 +113,6 @@ def cmd_metrics(args) -> int:
         raise UsageError("give --tp, --fp, --fn and --tn, or a FILE with --label-col and --test-col")
     if args.label_col or args.test_col or args.cluster_col:
         raise UsageError("--label-col, --test-col and --cluster-col need a FILE")
-    from .stats import diagnostic_metrics
-
     if args.tp + args.fn == 0 or args.fp + args.tn == 0:
         raise UsageError("zero denominator: need at least one diseased (TP+FN) and one non-diseased (FP+TN) case")
     m = diagnostic_metrics(args.tp, args.fp, args.fn, args.tn, ci_method=args.ci_method,
@@ -123,6 +124,10 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+# The file modes read tables with pandas, which the count modes never need: the calculators'
+# module is imported lazily so that `benchmark metrics --tp …` starts without it.
+
+
 def _metrics_file(args) -> int:
     if any(v is not None for v in (args.tp, args.fp, args.fn, args.tn)):
         raise UsageError("give either a FILE or the counts --tp/--fp/--fn/--tn, not both")
@@ -130,7 +135,7 @@ def _metrics_file(args) -> int:
         raise UsageError("a FILE needs --label-col and --test-col")
     if args.prevalence is not None:
         raise UsageError("--prevalence applies to the count mode only")
-    from .stats.calculators import metrics_from_table
+    from .stats.calculators import metrics_from_table  # pandas, lazily (see above)
 
     r = metrics_from_table(args.file, args.label_col, args.test_col, args.cluster_col,
                            indeterminate=args.indeterminate, ci_method=args.ci_method, conf_level=args.conf_level)
@@ -144,7 +149,7 @@ def cmd_mcnemar(args) -> int:
             raise UsageError("give either a FILE or the counts --b/--c, not both")
         if not args.test_col or len(args.test_col) != 2:
             raise UsageError("a FILE needs two --test-col")
-        from .stats.calculators import mcnemar_from_table
+        from .stats.calculators import mcnemar_from_table  # pandas, lazily (see above)
 
         r = mcnemar_from_table(args.file, args.test_col, args.label_col, args.cluster_col,
                                indeterminate=args.indeterminate)
@@ -154,8 +159,6 @@ def cmd_mcnemar(args) -> int:
         raise UsageError("give --b and --c, or a FILE with two --test-col")
     if args.test_col or args.label_col or args.cluster_col:
         raise UsageError("--test-col, --label-col and --cluster-col need a FILE")
-    from .stats import mcnemar
-
     r = mcnemar(args.b, args.c, a=args.a, d=args.d)
     payload = {
         "b": r.b, "c": r.c, "a": r.a, "d": r.d,
@@ -170,7 +173,7 @@ def cmd_mcnemar(args) -> int:
 
 
 def cmd_roc(args) -> int:
-    from .stats.calculators import roc_from_table
+    from .stats.calculators import roc_from_table  # pandas, lazily (see above)
 
     if len(args.score_col) > 2:
         raise UsageError("give one or two --score-col")
@@ -180,8 +183,6 @@ def cmd_roc(args) -> int:
 
 
 def cmd_reconstruct(args) -> int:
-    from .stats import reconstruct
-
     if (args.n_pos is None) != (args.n_neg is None):
         raise UsageError("give both --n-pos and --n-neg, or --n, or neither")
     try:
@@ -213,6 +214,8 @@ def cmd_mrmc(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    # the comparison needs the `all` extra (torch, jinja2, matplotlib): loaded lazily, so that
+    # the calculators run on a core install and a missing extra is named by run_command
     from .compare.run import CompareOptions, compare
 
     if not args.model and not args.predictions and not args.reports:
@@ -229,13 +232,13 @@ def cmd_compare(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    import time
-
-    from .compare.demo import run_demo
+    from .compare.demo import run_demo, runs_folder  # the `all` extra, lazily (see cmd_compare)
 
     start = time.perf_counter()
-    page = run_demo(args.out, epochs=args.epochs, seed=args.seed, keep_runs=args.keep_runs, say=print)
-    print(f"written: {page} ({time.perf_counter() - start:.0f} s). The demo data are synthetic.")
+    runs = args.keep_runs or runs_folder(args.out)
+    page = run_demo(args.out, epochs=args.epochs, seed=args.seed, keep_runs=runs, say=print)
+    print(f"written: {page} ({time.perf_counter() - start:.0f} s); the classified reports and the trained "
+          f"networks: {runs}. The demo data are synthetic.")
     return 0
 
 
@@ -332,12 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     mr.set_defaults(func=cmd_mrmc)
 
     cp = sub.add_parser("compare", help="models vs original reports vs pathology: one HTML page")
-    cp.add_argument("--model", action="append", help="Y-Net checkpoint (repeat for several index tests)")
+    cp.add_argument("--model", action="append", metavar="[NAME=]PATH",
+                    help="Y-Net checkpoint, optionally named as the page should call it (e.g. "
+                         "'Y-Net fold 0=run/fold_0/best.pt'; default: the network's variant); repeat for several")
     cp.add_argument("--manifest", required=True, help="cohort manifest (.csv/.xlsx) with the gold label")
     cp.add_argument("--reports", help="a `reportmine classify` output (default: classify the manifest's report_text)")
     cp.add_argument("--report-overrides", metavar="FILE",
                     help="reviewer corrections CSV from `reportmine review`: replace those report labels")
-    cp.add_argument("--predictions", action="append", help="precomputed `ynet predict` CSV (repeatable)")
+    cp.add_argument("--predictions", action="append", metavar="[NAME=]PATH",
+                    help="precomputed `ynet predict` CSV, optionally named as for --model (repeatable)")
     cp.add_argument("--split", default="test", help="split to evaluate (manifest split column or the run's splits.csv)")
     cp.add_argument("--indeterminate", choices=("positive", "negative", "exclude"), default="positive",
                     help="how indeterminate report calls count (default: positive)")
@@ -365,19 +371,20 @@ def build_parser() -> argparse.ArgumentParser:
     cp.set_defaults(func=cmd_compare)
 
     dm = sub.add_parser("demo", help="the whole chain on the shipped synthetic cohort (a few minutes on a CPU)")
-    dm.add_argument("--out", default="reports/demo",
-                    help="output folder: new or empty, or an earlier demo output (replaced)")
-    dm.add_argument("--epochs", type=_bounded_count(MAX_DEMO_EPOCHS, 1), default=12)
+    dm.add_argument("--out", default=DEMO_OUT,
+                    help=f"the page's folder: new or empty, or an earlier demo output (replaced); default "
+                         f"{DEMO_OUT} in the current folder")
+    dm.add_argument("--epochs", type=_bounded_count(MAX_DEMO_EPOCHS, 1), default=12,
+                    help="training epochs of each network (default 12)")
     add_seed(dm)
-    dm.add_argument("--keep-runs", help="keep the classified reports and training runs in this folder "
-                                         "(new or empty, or the demo's earlier one)")
+    dm.add_argument("--runs", "--keep-runs", dest="keep_runs", metavar="FOLDER",
+                    help="where the classified reports and training runs are kept (new or empty, or the "
+                         "demo's earlier one; default: OUT-runs beside the page)")
     dm.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv=None) -> int:
-    from .core.errors import run_command
-
     args = parse_command_line(build_parser(), argv)
     if isinstance(args, int):
         return args

@@ -8,20 +8,32 @@ or Chinese (:mod:`reportmine.compare.simulate`). Everything is synthetic.
 
 from __future__ import annotations
 
-import contextlib
 import random
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ynet.phantom import write_phantom_cohort
+from ynet.train import TrainConfig, train
+
+from ..core.errors import InputError
+from ..core.outputs import FolderOutput
+from ..core.tables import read_table
+from ..mining.batch import classify_file
+from .readers import write_demo_readings
+from .run import VARIANT_NAMES, CompareOptions, compare
 from .simulate import READER_RATES, simulate_report
 
 DEMO_COHORT = Path(__file__).resolve().parent.parent / "data" / "demo_cohort"
 DEMO_COMMAND = "benchmark demo"
+#: where the demo writes when not told: a fresh folder in the current directory, never the
+#: committed example under reports/demo
+DEMO_OUT = "reportmine-demo"
+#: the two networks the demo trains, in the words of its progress lines
+VARIANT_WORDS = {"seg+cls": "outlining the node and calling it", "cls-only": "calling it only"}
+CLASSIFIED_NAME = "reports.classified.xlsx"
 READINGS_NAME = "readings.csv"  # the simulated reader study (4 readers, without and with a simulated aid)
 
 
@@ -62,11 +74,10 @@ def group_into_patients(frame: pd.DataFrame, seed: int, label_spread: float = 0.
 def make_demo_cohort(out_dir: str | Path, n: int = 160, seed: int = 2026, test_fraction: float = 0.3) -> Path:
     """Write the demo cohort (images, masks, manifest.csv with reports and split): patients
     with one to five nodes, split by patient, one sonographer per patient."""
-    from ynet.phantom import write_phantom_cohort
 
     out = Path(out_dir)
     manifest = write_phantom_cohort(out, n, seed=seed, malignant_fraction=0.45)
-    frame = group_into_patients(pd.read_csv(manifest, dtype={"patient_id": str}), seed)
+    frame = group_into_patients(read_table(manifest), seed)
     rng = random.Random(seed)
     patients = sorted(frame["patient_id"].unique())
     rng.shuffle(patients)
@@ -98,56 +109,59 @@ def make_demo_cohort(out_dir: str | Path, n: int = 160, seed: int = 2026, test_f
     return manifest
 
 
-def run_demo(out: str | Path = "reports/demo", *, epochs: int = 12, seed: int = 0, cohort: str | Path | None = None,
+def runs_folder(out: str | Path) -> Path:
+    """Where the demo keeps the classified reports and training runs when not told: beside the
+    page, named after it (``reportmine-demo`` → ``reportmine-demo-runs``)."""
+    out = Path(out)
+    return out.with_name(f"{out.name}-runs")
+
+
+def run_demo(out: str | Path = DEMO_OUT, *, epochs: int = 12, seed: int = 0, cohort: str | Path | None = None,
              keep_runs: str | Path | None = None, say: Callable[[str], None] = lambda _: None) -> Path:
     """Classify the reports, train both Y-Net variants briefly, and write the comparison page.
 
-    ``out`` (and ``keep_runs``) are folder outputs of the demo: new or empty, or the demo's
+    ``out`` (the page) and ``keep_runs`` (the classified reports and the training runs; default
+    :func:`runs_folder` of ``out``) are folder outputs of the demo: new or empty, or the demo's
     own earlier output, which is replaced; a folder holding anything else is refused before
-    any work starts. The kept runs are moved into place before the comparison reads them
-    (so the page names them where they stay); if the comparison then fails, the new runs
-    are kept and ``out`` is left as it was.
+    any work starts. Both are kept, so every file the page names exists after the demo. The
+    runs are moved into place before the comparison reads them; if the comparison then fails,
+    the new runs are kept and ``out`` is left as it was.
     """
-    from ynet.train import TrainConfig, train
-
-    from ..core.errors import InputError
-    from ..core.outputs import FolderOutput
-    from ..mining.batch import classify_file
-    from .readers import write_demo_readings
-    from .run import CompareOptions, compare
-
     if not isinstance(epochs, int) or epochs < 1:
         raise InputError(f"epochs must be a whole number ≥ 1, got {epochs!r}")
     manifest = Path(cohort) / "manifest.csv" if cohort else DEMO_COHORT / "manifest.csv"
     if not manifest.exists():
         raise InputError(f"{manifest}: the demo cohort is missing (broken install?)")
     FolderOutput(out, DEMO_COMMAND, force=True, inputs=[manifest])  # refuse a bad --out before training
-    runs = FolderOutput(keep_runs, f"{DEMO_COMMAND} --keep-runs", force=True, inputs=[manifest]) if keep_runs else None
-    scratch = None if runs else Path(tempfile.mkdtemp(prefix="reportmine-demo-"))
-    classified_name = "reports.classified.xlsx"
+    runs = FolderOutput(runs_folder(out) if keep_runs is None else keep_runs, f"{DEMO_COMMAND} --runs",
+                        force=True, inputs=[manifest])
     run_names = {variant: variant.replace("+", "_") for variant in ("seg+cls", "cls-only")}
-    try:
-        with runs if runs is not None else contextlib.nullcontext(scratch) as work:
-            say("1/4 reportmine classify: labelling the simulated reports")
-            summary = classify_file(manifest, work / classified_name, text_col="report_text", id_col="ln_id")
-            say("    " + summary.summary().replace("\n", "\n    "))
-            for step, (variant, name) in enumerate(run_names.items(), start=2):
-                say(f"{step}/4 ynet train --variant {variant} ({epochs} epochs, fold 0 of 5, 128 px)")
-                train(manifest, work / name, TrainConfig(variant=variant, fold=0, epochs=epochs, image_size=128,
-                                                         width=0.5, seed=seed, patience=epochs,
-                                                         device="cpu"),
-                      progress=False)
-            write_demo_readings(manifest, work / READINGS_NAME, seed=seed)  # the page's reader-study section
-        # compared where the runs now lie (--keep-runs: moved into place), so the page's record
-        # names checkpoints and reports that exist after the demo
-        done = runs.path if runs is not None else scratch
-        say("4/4 benchmark compare: tables and figures")
-        return compare(manifest, out, CompareOptions(
-            models=[str(done / name / "fold_0" / "best.pt") for name in run_names.values()],
-            reports=str(done / classified_name), split="test", indeterminate="positive",
-            threshold="youden-oof", seed=seed, synthetic=True, device="cpu", unit_name="lymph node",
-            title="Y-Net versus the original reports — synthetic demonstration", readers=str(done / READINGS_NAME)),
-            force=True, command=DEMO_COMMAND)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    with runs as work:
+        say("1/4 reading the simulated reports: malignant, benign or indeterminate")
+        summary = classify_file(manifest, work / CLASSIFIED_NAME, text_col="report_text", id_col="ln_id")
+        counts = ", ".join(f"{n} {label}" for label, n in summary.labels.items())
+        say(f"    {summary.n_reports} reports: {counts}")
+        for step, (variant, name) in enumerate(run_names.items(), start=2):
+            say(f"{step}/4 training the network ({VARIANT_WORDS[variant]}; {epochs} epochs, small images)")
+            train(manifest, work / name, TrainConfig(variant=variant, fold=0, epochs=epochs, image_size=128,
+                                                     width=0.5, seed=seed, patience=epochs,
+                                                     device="cpu"),
+                  progress=False)
+        write_demo_readings(manifest, work / READINGS_NAME, seed=seed)  # the page's reader-study section
+    # compared where the runs now lie (moved into place), so the page's record names checkpoints
+    # and reports that exist after the demo
+    say("4/4 comparing both with the pathology: tables and figures")
+    return compare_demo(manifest, out, runs.path, seed=seed)
+
+
+def compare_demo(manifest: Path, out: str | Path, runs: Path, *, seed: int = 0) -> Path:
+    """The demo's last step on its kept runs: the comparison page in ``out`` (its own earlier
+    output is replaced). Rewrites the page from runs already trained, without training again."""
+    return compare(manifest, out, CompareOptions(
+        models=[f"{VARIANT_NAMES[variant]}={runs / variant.replace('+', '_') / 'fold_0' / 'best.pt'}"
+                for variant in ("seg+cls", "cls-only")],
+        reports=str(runs / CLASSIFIED_NAME), split="test", indeterminate="positive",
+        threshold="youden-oof", seed=seed, synthetic=True, device="cpu", unit_name="lymph node",
+        title="Y-Net versus the original reports — synthetic demonstration",
+        readers=str(runs / READINGS_NAME)),
+        force=True, command=DEMO_COMMAND)

@@ -10,7 +10,7 @@ COLOURS = ["#1f5fa8", "#c8553d", "#2a9d8f", "#8e6c8a", "#e9a23b"]
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # optional (the ynet extra): loaded lazily, only when a figure is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -52,13 +52,14 @@ def dice_figure(series: list[tuple[str, np.ndarray]]) -> bytes:
     data = [v[~np.isnan(v)] for _, v in series]
     ax.boxplot(data, widths=0.5, showfliers=False, medianprops={"color": "#c8553d"})
     rng = np.random.default_rng(0)
-    for i, v in enumerate(data, start=1):
+    names = []
+    for i, ((name, _), v) in enumerate(zip(series, data), start=1):
         ax.scatter(i + rng.uniform(-0.12, 0.12, v.size), v, s=8, alpha=0.55, color="#1f5fa8")
-        if v.size:
+        names.append(name)
+        if v.size:  # the summary goes under the axis, with the name: never over the box or the points
             q1, med, q3 = np.percentile(v, [25, 50, 75])
-            ax.annotate(f"median {med:.3f}\nQ1 {q1:.3f} · Q3 {q3:.3f}", (i, med), xytext=(8, 0),
-                        textcoords="offset points", fontsize=7, va="center")
-    ax.set_xticks(range(1, len(series) + 1), [n for n, _ in series], fontsize=7)
+            names[-1] += f"\nmedian {med:.3f}\nQ1 {q1:.3f} · Q3 {q3:.3f}"
+    ax.set_xticks(range(1, len(series) + 1), names, fontsize=7)
     ax.set_ylabel("Dice per image")
     ax.set_ylim(0, 1.02)
     return _png(fig)

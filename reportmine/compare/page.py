@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..core.outputs import escape_cell, json_safe, write_csv
 from ..core.provenance import versions
 from ..stats import cluster_bootstrap, roc_curve, summarize_overlap, weighted_median
 from . import figures
@@ -89,6 +90,24 @@ def num(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def _three(value) -> str:
+    return num(value, 3)
+
+
+def _defined(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def with_ci(estimate, low, high, show=num) -> str:
+    """"estimate (low–high)"; an interval with an undefined bound is said in words, never as a
+    dash inside the brackets (a zero cell leaves a likelihood ratio's bound undefined)."""
+    if not _defined(estimate):
+        return "not estimable"
+    if not (_defined(low) and _defined(high)):
+        return f"{show(estimate)} (CI not estimable)"
+    return f"{show(estimate)} ({show(low)}–{show(high)})"
+
+
 def pval(p: float) -> str:
     if p is None or math.isnan(p):
         return "—"
@@ -107,16 +126,16 @@ def _table3(accuracy: list[dict]):
         for key in ("sensitivity", "specificity", "accuracy", "ppv", "npv"):
             p = getattr(m, key)
             cells.append({"key": key, "estimate": p.estimate, "low": p.ci_low, "high": p.ci_high,
-                          "text": f"{pct(p.estimate)} ({pct(p.ci_low)}–{pct(p.ci_high)})",
+                          "text": with_ci(p.estimate, p.ci_low, p.ci_high, pct),
                           "counts": f"{p.x}/{p.n}"})
         for key in ("lr_positive", "lr_negative"):
             q = getattr(m, key)
             cells.append({"key": key, "estimate": q.estimate, "low": q.ci_low, "high": q.ci_high,
-                          "text": f"{num(q.estimate)} ({num(q.ci_low)}–{num(q.ci_high)})", "counts": ""})
+                          "text": with_ci(q.estimate, q.ci_low, q.ci_high), "counts": ""})
         auc_cell = None
         if auc is not None:
             auc_cell = {"key": "auc", "estimate": auc.auc, "low": auc.ci_low, "high": auc.ci_high,
-                        "text": f"{num(auc.auc, 3)} ({num(auc.ci_low, 3)}–{num(auc.ci_high, 3)})", "counts": ""}
+                        "text": with_ci(auc.auc, auc.ci_low, auc.ci_high, _three), "counts": ""}
         rows.append({"name": t.name, "cells": cells, "auc": auc_cell, "table": r["table"],
                      "threshold": t.threshold_rule, "notes": list(m.notes)})
         record = {"index test": t.name, "TP": r["table"].tp, "FP": r["table"].fp, "FN": r["table"].fn,
@@ -142,14 +161,14 @@ def _table3_clustered(accuracy: list[dict]):
             p = getattr(m, key)
             cells.append({"key": key, "estimate": p.estimate, "low": p.ci_low, "high": p.ci_high,
                           "design_effect": p.design_effect, "se": p.se, "fallback": p.fallback,
-                          "text": f"{pct(p.estimate)} ({pct(p.ci_low)}–{pct(p.ci_high)}){'*' if p.fallback else ''}",
+                          "text": with_ci(p.estimate, p.ci_low, p.ci_high, pct) + ("*" if p.fallback else ""),
                           "counts": f"{p.x}/{p.n} in {p.n_clusters} patients; SE {num(p.se, 4)}; "
                                     f"design effect {num(p.design_effect)}"})
         auc_cell = None
         if auc is not None:
             auc_cell = {"key": "auc", "estimate": auc.auc, "low": auc.ci_low, "high": auc.ci_high,
                         "design_effect": auc.design_effect, "se": auc.se, "fallback": False,
-                        "text": f"{num(auc.auc, 3)} ({num(auc.ci_low, 3)}–{num(auc.ci_high, 3)})",
+                        "text": with_ci(auc.auc, auc.ci_low, auc.ci_high, _three),
                         "counts": f"{auc.n_clusters} patients; design effect {num(auc.design_effect)}"}
         deffs = ", ".join(f"{MEASURE_NAMES[c['key']]} {num(c['design_effect'])}" for c in cells)
         if auc_cell:
@@ -291,7 +310,7 @@ def _figures(comparison: Comparison, accuracy, provenance: dict, fig_dir: Path) 
 
 
 def _examples(comparison: Comparison, provenance: dict) -> bytes | None:
-    from PIL import Image
+    from PIL import Image  # optional (the ynet extra): loaded lazily, only for the example images
 
     t = next(t for t in comparison.tests if t.dice is not None and np.isfinite(np.asarray(t.dice, float)).any())
     frame = pd.DataFrame({"id": t.ids, "dice": np.asarray(t.dice, float), "mask": t.mask_files}).dropna(subset=["dice"])
@@ -386,6 +405,7 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
                              "units": int(len(comparison.gold)), "patients": n_patients},
         "synthetic_data": options.synthetic,
         "report_overrides": provenance.get("report_overrides"),
+        "notes": [relative_text(note, root) for note in provenance.get("notes", [])],
     }
     baseline_frame = []
     for b in baseline:
@@ -421,14 +441,12 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         record["reader_study"] = readers.record(shown_path(readers.file, root))
         (out / "figures" / "reader_study.png").write_bytes(readers.figure_png)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    from ..core.outputs import escape_cell, write_csv
 
     with pd.ExcelWriter(out / "tables.xlsx", engine="openpyxl") as writer:
         for name, frame in sheets.items():
             safe = frame.map(escape_cell) if not frame.empty else frame
             safe.to_excel(writer, sheet_name=name[:31], index=False)
             write_csv(out / "tables" / f"{name}.csv", frame)  # BOM: Excel opens Chinese headers right
-    from ..core.outputs import json_safe
 
     (out / "run.json").write_text(json.dumps(json_safe(record), indent=2, default=str, allow_nan=False),
                                   encoding="utf-8")  # strict JSON: NaN written as null

@@ -19,6 +19,8 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+from ..core.outputs import add_to_folder_output
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
 
@@ -34,6 +36,7 @@ class _Images(HTMLParser):
 
 
 def check_images(html: str) -> list[str]:
+    # PIL is optional (the ynet extra): loaded lazily, only to decode the page's images
     from PIL import Image
 
     parser = _Images()
@@ -71,8 +74,6 @@ def main(argv=None) -> int:
     if len(args) != 2:
         print("usage: python -m reportmine.compare.screenshot PAGE.html OUT.png", file=sys.stderr)
         return 2
-    from ..core.outputs import add_to_folder_output
-
     problems = render(Path(args[0]), Path(args[1]))
     if Path(args[1]).exists():
         add_to_folder_output(args[1])  # a screenshot inside a page folder belongs to that output

@@ -106,9 +106,11 @@ def recorded_classifier(output: ClassifyOutput):
     paths = [p for p in (record.get("config.dictionary") or "").split(";") if p]
     note = ""
     if not record:
-        note = "no run record found: cues were located with the shipped dictionary"
+        note = ("the file does not say which dictionary labelled these reports, so the words "
+                "highlighted are those of the standard dictionary that comes with reportmine")
     elif paths and not all(Path(p).exists() for p in paths):
-        note = "the recorded dictionary is not on this machine: cues were located with the shipped one"
+        note = ("the dictionary that labelled these reports is not available here, so the words "
+                "highlighted are those of the standard dictionary that comes with reportmine")
         paths = []
     dictionary = paths[0] if len(paths) == 1 else None
     if len(paths) > 1:
@@ -117,7 +119,8 @@ def recorded_classifier(output: ClassifyOutput):
     try:
         return ReportClassifier(dictionary=dictionary, **options), note
     except (DictionaryError, ValueError) as exc:
-        return ReportClassifier(), f"recorded classifier options unusable ({exc}); shipped dictionary used"
+        return ReportClassifier(), (f"the settings that labelled these reports cannot be reused ({exc}), so "
+                                    "the words highlighted are those of the standard dictionary")
 
 
 def build_review(output: ClassifyOutput, *, classifier=None) -> ReviewPage:
