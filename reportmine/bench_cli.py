@@ -17,6 +17,7 @@ from .core.arguments import ArgumentParser, add_seed, parse_command_line, real, 
 from .core.errors import InputError, run_command
 from .stats import diagnostic_metrics, mcnemar, reconstruct
 from .stats.audit import MAX_DECIMALS, MAX_GROUP
+from .stats.diagnostic import MIN_PREVALENCE
 from .stats.paired import MAX_COUNT as MCNEMAR_MAX_COUNT
 
 # one line per bad argument, naming it; the statistics engine's own limits are documented there
@@ -98,8 +99,6 @@ def _fraction(text: str) -> float:
         value /= 100.0
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a prevalence between 0 and 1 (or 0–100 %)")
-    from .stats.diagnostic import MIN_PREVALENCE
-
     if not MIN_PREVALENCE <= value <= 1 - MIN_PREVALENCE:
         raise argparse.ArgumentTypeError(f"{text!r} is outside the documented range 0.0001 %–99.9999 % "
                                          "(the logit CI of a re-weighted PPV/NPV needs it)")

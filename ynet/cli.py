@@ -106,6 +106,11 @@ def add_duplicate_options(parser: argparse.ArgumentParser) -> None:
                              "the run record)")
 
 
+# The handlers import the network, the images and the trainer lazily: they need the `ynet`
+# extra (torch, pillow, pydicom), and without it `ynet --help` must still work and a command
+# must answer with the one line run_command gives for a missing extra.
+
+
 def _cmd_duplicates(args) -> int:
     from .duplicates import find_duplicates
     from .manifest import read_manifest

@@ -198,8 +198,6 @@ def _write_review_page(options: CompareOptions, comparison: Comparison, provenan
             texts = provenance.get("report_texts") or {}
             if not any(str(t).strip() for t in texts.values()):
                 return None
-            from ..mining.batch import classify_frame
-
             meta = comparison.meta
             frame = pd.DataFrame({"id": ids, "report_text": [str(texts.get(i, "")) for i in ids]},
                                  index=range(2, 2 + len(ids)))

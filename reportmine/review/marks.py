@@ -17,6 +17,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from ..mining.matching import split_groups
+
 log = logging.getLogger(__name__)
 
 CUE_KINDS = {"negation_pre": "negation", "negation_post": "negation", "hedge_leaning": "hedge",
@@ -292,8 +294,6 @@ def mark_report(text: str, evidence: list[dict], *, label: str, label3: str, rul
 def dictionary_matches(classifier, language: str, text: str) -> list:
     """Every dictionary match in ``text`` (overlaps resolved within the scope and cue groups),
     with the matcher of each language the classifier reads (a mixed report is read in both)."""
-    from ..mining.matching import split_groups
-
     reader = classifier.reader(classifier.language)
     matchers = getattr(reader, "matchers", None) or {reader.language: reader.matcher}
     if language in matchers and classifier.language != "auto":

@@ -28,6 +28,8 @@ from ..core.errors import InputError
 from ..core.labels import REPORT_LABELS
 from ..core.outputs import check_targets, write_text_atomic
 from ..core.provenance import file_sha256, versions
+from ..mining.classify import ReportClassifier
+from ..mining.dictionary import DictionaryError
 from .marks import REVIEW_REASONS, mark_report
 from .source import ClassifyOutput, read_classify_output
 
@@ -96,9 +98,6 @@ class ReviewPage:
 def recorded_classifier(output: ClassifyOutput):
     """The classifier that produced ``output`` (dictionary and options from its run record),
     and a note when that cannot be rebuilt exactly."""
-    from ..mining.classify import ReportClassifier
-    from ..mining.dictionary import DictionaryError
-
     record = output.record
     options = {"language": record.get("config.language") or "auto",
                "hedge_as": record.get("config.hedge_as") or "indeterminate",
