@@ -1,7 +1,7 @@
 """Throughput, peak memory and accuracy of `reportmine classify` beside medSpaCy.
 
     python -m reportmine.benchmarks.classify_speed --n 100000 \
-        [--peer-python medspacy-venv/bin/python] [--reports-dir ../shared/reports] \
+        [--peer-python medspacy-venv/bin/python] [--reports-dir REPORTS_FOLDER] \
         [--out reports/benchmarks/classify.md]
 
 The corpus: N reports (half English, half Chinese) built deterministically (seed) from
