@@ -251,8 +251,8 @@ def clean_leftovers(folder: str | Path) -> list[str]:
 
 def write_failed(target: Path, exc: OSError) -> InputError:
     """The one line for an ``OSError`` while writing ``target`` (a full disk, a quota)."""
-    return InputError(f"{target}: cannot be written ({exc.strerror or type(exc).__name__}); nothing was "
-                      f"written there")
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    return InputError(f"{target}: cannot be written ({reason}); nothing was written there")
 
 
 # ------------------------------------------------------------------ atomic files
@@ -331,6 +331,16 @@ def write_csv(path: str | Path, frame) -> None:
     safe.to_csv(path, index=False, encoding="utf-8-sig")
 
 
+def read_own_csv(path: str | Path, **options):
+    """A table written by :func:`write_csv` read back as it was before escaping (the BOM and
+    the apostrophes of escaped cells removed); ``options`` go to ``pandas.read_csv``."""
+    import pandas as pd
+
+    from .inputs import check_input_file
+
+    return unescape_frame(pd.read_csv(check_input_file(path), encoding="utf-8-sig", **options))
+
+
 def write_csv_atomic(path: str | Path, frame) -> None:
     """A pandas DataFrame as UTF-8 CSV (BOM for Excel), text cells formula-escaped, atomically."""
     with atomic_path(path) as tmp:
@@ -359,6 +369,22 @@ def _discard_workbook(workbook) -> None:
                 writer.cleanup()
             with contextlib.suppress(OSError):
                 os.remove(out)
+
+
+def _close_archives(error: BaseException) -> None:
+    """Close the zip archives a failed save left open (openpyxl's, on a full disk): otherwise
+    their ``__del__`` tries to write again later and prints "Exception ignored" tracebacks."""
+    import zipfile
+
+    tb = error.__traceback__
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            archive = value if isinstance(value, zipfile.ZipFile) else getattr(value, "_archive", None)
+            if isinstance(archive, zipfile.ZipFile) and archive.fp is not None:
+                with contextlib.suppress(Exception):
+                    archive.close()
+                archive.fp = None
+        tb = tb.tb_next
 
 
 def cell_values(columns: Sequence[str], rows: Sequence[dict]) -> list[list]:
@@ -397,6 +423,7 @@ class AtomicTableWriter:
         check_writable_folder(self.path.parent)
         clean_leftovers(self.path.parent)
         check_targets([*self.targets(), *companions], protect)
+        self.companions = [Path(p) for p in companions]
         self._tmp: dict[str, Path] = {}
         self._targets: dict[str, Path] = {}
 
@@ -456,8 +483,11 @@ class AtomicTableWriter:
             self._writers[sheet].writerows(values)
 
     def add_json(self, path: str | Path, payload) -> None:
-        """Stage a JSON companion (one of ``companions``), renamed into place with the tables."""
+        """Stage a JSON companion (one of ``companions``), renamed into place with the tables. A
+        run record (a dict) gets ``outputs``: every file this writer writes, itself included."""
         path = Path(path)
+        if isinstance(payload, dict):
+            payload = {**payload, "outputs": [str(p) for p in [*self.targets(), *self.companions]]}
         tmp = _mkstemp(path.parent, ".json")
         self._tmp[f"json:{path}"] = tmp
         self._targets[f"json:{path}"] = path
@@ -481,6 +511,9 @@ class AtomicTableWriter:
                 if exc_type is None:
                     try:
                         workbook.save(self._tmp["*"])
+                    except BaseException as error:
+                        _close_archives(error)
+                        raise
                     finally:
                         _discard_workbook(workbook)
                     for key, tmp in self._tmp.items():
@@ -636,14 +669,16 @@ def _refuse_user_folder(given: Path, resolved: Path) -> None:
 
 
 def check_output_folder(path: str | Path, command: str, *, inputs: Iterable[str | Path] = (),
-                        force: bool = False, resume: bool = False) -> str:
+                        force: bool = False, existing_ok: bool = False) -> str:
     """Check ``path`` as the output folder of ``command`` before anything is written; return
     ``"new"`` (missing), ``"empty"``, or ``"earlier"`` (an earlier output of ``command``,
-    accepted with ``force`` or ``resume``).
+    accepted with ``force``; with ``existing_ok`` any existing folder is accepted as it is:
+    the caller continues its own run there, recognised by its own record).
 
     Refused with one line: a file or a symbolic link, the home folder, ``/``, a folder that
-    holds (or is) one of ``inputs``, a folder with other files, an earlier output without
-    ``force`` / ``resume``. Leftovers of killed runs of ours are removed first.
+    holds (or is) one of ``inputs``, a folder with other files or with a file changed since
+    we wrote it, an earlier output without ``force``. Leftovers of killed runs of ours are
+    removed first.
     """
     given = Path(path)
     absolute = Path(os.path.abspath(given))
@@ -665,10 +700,12 @@ def check_output_folder(path: str | Path, command: str, *, inputs: Iterable[str 
     clean_leftovers(absolute)
     if not any(absolute.iterdir()):
         return "empty"
+    if existing_ok:
+        return "earlier"
     if earlier_output_of(absolute) != command:
         raise InputError(f"{given}: folder holds other files; {command} writes only to a new or empty "
                          f"folder, or over its own earlier output")
-    if not (force or resume):
+    if not force:
         raise InputError(f"{given}: holds an earlier {command} output; pass --force to replace it")
     return "earlier"
 
