@@ -65,22 +65,23 @@ def test_fits_on_a_dask_cluster_equal_local_fits(data, tmp_path):
     distributed = pytest.importorskip("distributed")  # a test dependency ([test] extra)
     settings = Settings(**(TINY | {"epochs": 1}))
     local = tmp_path / "local"
-    run_benchmark(data, "ph", settings, ("ynet_cls_only",), local, in_process=True, timing_rounds=1)
+    run_benchmark(data, "ph", settings, ("ynet_cls_only",), local, in_process=True, timing_rounds=1,
+                  work_root=tmp_path / "cache")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) \
             as cluster:
         remote = tmp_path / "remote"
         result = run_benchmark(data, "ph", settings, ("ynet_cls_only",), remote, scheduler=cluster.scheduler_address,
-                               timing_rounds=1, max_fits=1)
+                               timing_rounds=1, max_fits=1, work_root=tmp_path / "cache")
         assert result.missing == ("ynet_cls_only fold 1",)  # --max-fits and resuming work as before
         result = run_benchmark(data, "ph", settings, ("ynet_cls_only",), remote, scheduler=cluster.scheduler_address,
-                               timing_rounds=1)
+                               timing_rounds=1, work_root=tmp_path / "cache")
     assert result.complete and result.new_fits == 1
     for k in range(2):
         a = json.loads((local / "ph_cv" / "fits" / f"ynet_cls_only_fold{k}.json").read_text())
         b = json.loads((remote / "ph_cv" / "fits" / f"ynet_cls_only_fold{k}.json").read_text())
         assert a["ids"] == b["ids"]
         np.testing.assert_allclose(a["probs"], b["probs"], atol=1e-6)
-    assert not (remote / "ph_cv" / "work").exists() or not list((remote / "ph_cv" / "work").iterdir())
+    assert not list((tmp_path / "cache").rglob("*.pt"))  # a saved fit's epochs are removed
     assert (remote / "ph_cv" / "learning_curves.png").stat().st_size > 1000
 
 

@@ -27,9 +27,10 @@ interleaved rounds (:mod:`ynet.timing`). Learning curves of every fit are drawn 
 
 Resumable at two levels: a finished (model, fold) fit is saved as
 ``OUT/NAME_cv/fits/MODEL_foldK.json`` (predictions, per-image Dice, history; no weights), and
-an unfinished fit keeps its last finished epoch in ``OUT/NAME_cv/work/MODEL_foldK/`` (model,
-optimiser, schedule, early-stopping state, random generators), so that a killed fit continues
-from that epoch. ``--max-fits N`` stops after N new fits; ``--status`` prints where the run
+an unfinished fit keeps its last finished epoch under ``--work-dir`` (model, optimiser,
+schedule, early-stopping state, random generators; by default in the user's cache folder,
+outside the checkout, so that a fresh clone on the same machine finds it too), so that a
+killed fit continues from that epoch; the folder is removed once the fit is saved. ``--max-fits N`` stops after N new fits; ``--status`` prints where the run
 stands. Fits run one at a time in worker processes by default; ``--workers N`` runs N at once
 on this machine and ``--scheduler ADDRESS`` sends them to a Dask cluster (its workers must see
 the same ``--data`` and ``--out`` paths). ``--inner-only`` (an option round) writes inner
@@ -315,9 +316,16 @@ def _fits_dir(out: Path, name: str) -> Path:
     return out / f"{name}_cv" / "fits"
 
 
-def _work_dir(fits_dir: Path, model: str, fold: int) -> Path:
-    """Where an unfinished fit keeps its last finished epoch (removed once the fit is saved)."""
-    return fits_dir.parent / "work" / f"{model}_fold{fold}"
+def default_work_root() -> Path:
+    """The user's cache folder for unfinished fits (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reportmine" / "benchmark"
+
+
+def _work_dir(work_root: Path, fits_dir: Path, model: str, fold: int, key: str) -> Path:
+    """Where an unfinished fit keeps its last finished epoch (removed once the fit is saved):
+    one folder per results folder, model, fold and settings key."""
+    where = hashlib.sha256(str(fits_dir.resolve()).encode()).hexdigest()[:12]
+    return work_root / where / f"{model}_fold{fold}_{key}"
 
 
 def _load_fit(path: Path, key: str) -> dict | None:
@@ -376,12 +384,15 @@ def fit_task(model: str, fold: int, data: str, settings: dict, work: str) -> dic
     return run_fit(model, fold, Path(data), Settings.from_dict(settings), Path(work))
 
 
-def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_dir: Path, *, in_process: bool,
-              workers: int, scheduler: str | None, debug: bool, say) -> None:
+def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_dir: Path, keys: dict, *,
+              work_root: Path, in_process: bool, workers: int, scheduler: str | None, debug: bool, say) -> None:
     """Fit every (model, fold) of ``jobs`` and save each record as soon as it is done."""
+    def work(model: str, fold: int) -> Path:
+        return _work_dir(work_root, fits_dir, model, fold, keys[model])
+
     def save(model: str, fold: int, record: dict) -> None:
         write_json_atomic(_fit_path(fits_dir, model, fold), record)
-        shutil.rmtree(_work_dir(fits_dir, model, fold), ignore_errors=True)  # its epochs are no longer needed
+        shutil.rmtree(work(model, fold), ignore_errors=True)  # its epochs are no longer needed
         say(f"saved {model}, fold {fold + 1} of {settings.folds}")
 
     if scheduler:
@@ -391,7 +402,7 @@ def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_
             raise InputError('--scheduler needs Dask: pip install "distributed"') from exc
         with Client(scheduler) as client:
             futures = {client.submit(fit_task, m, k, str(data.resolve()), settings.to_dict(),
-                                     str(_work_dir(fits_dir, m, k).resolve()), pure=False,
+                                     str(work(m, k).resolve()), pure=False,
                                      key=f"fit-{m}-fold{k}-{settings.key(m, 'x')}"): (m, k) for m, k in jobs}
             for m, k in jobs:
                 say(f"fitting {m}, fold {k + 1} of {settings.folds} (sent to {scheduler})")
@@ -402,13 +413,12 @@ def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_
     def one(job: tuple[str, int]) -> None:
         m, k = job
         say(f"fitting {m}, fold {k + 1} of {settings.folds}")
-        work = _work_dir(fits_dir, m, k)
+        folder = work(m, k)
         if in_process:
-            save(m, k, run_fit(m, k, data, settings, work))
+            save(m, k, run_fit(m, k, data, settings, folder))
         else:
-            target = _fit_path(fits_dir, m, k)
-            _worker("fit", m, k, data, settings, target, debug, work)
-            shutil.rmtree(work, ignore_errors=True)
+            _worker("fit", m, k, data, settings, _fit_path(fits_dir, m, k), debug, folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
     if workers <= 1 or in_process:
         for job in jobs:
@@ -430,7 +440,8 @@ def _labels_note(manifest: Manifest) -> str:
 def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS, out: str | Path = "reports/benchmarks",
                   *, max_fits: int | None = None, in_process: bool = False, status_only: bool = False,
                   inner_only: bool = False, workers: int = 1, scheduler: str | None = None,
-                  timing_rounds: int = 5, debug: bool = False, say=lambda _: None) -> BenchmarkResult:
+                  timing_rounds: int = 5, work_root: str | Path | None = None, debug: bool = False,
+                  say=lambda _: None) -> BenchmarkResult:
     """Run (or continue) the cross-validated benchmark; write NAME_cv.json and NAME_cv.md when
     every (model, fold) fit is done, NAME_cv/progress.md while some are missing.
     ``in_process`` fits in this process (tests; peak memory then is the whole process's);
@@ -467,8 +478,8 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     jobs = [(m, k) for m in models for k in range(settings.folds) if _load_fit(_fit_path(fits_dir, m, k), keys[m]) is None]
     jobs = jobs if max_fits is None else jobs[:max_fits]
     if jobs:
-        _run_fits(jobs, data, settings, fits_dir, in_process=in_process, workers=workers, scheduler=scheduler,
-                  debug=debug, say=say)
+        _run_fits(jobs, data, settings, fits_dir, keys, work_root=Path(work_root or default_work_root()),
+                  in_process=in_process, workers=workers, scheduler=scheduler, debug=debug, say=say)
     fits, missing = {}, []
     for m in models:
         fits[m] = []
@@ -630,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=whole(1, 64), default=1,
                         help="fits run at once in local worker processes (default 1)")
     parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): run the fits on that cluster")
+    parser.add_argument("--work-dir", type=Path,
+                        help="where unfinished fits keep their last epoch (default: the user's cache folder, "
+                             "~/.cache/reportmine/benchmark; on a Dask cluster, a folder every worker sees)")
     parser.add_argument("--timing-rounds", type=whole(1, 100), default=5,
                         help="interleaved inference timing rounds per model (default 5)")
     parser.add_argument("--status", action="store_true",
@@ -691,6 +705,7 @@ def main(argv=None) -> int:
         result = run_benchmark(args.data, args.name, settings, models, args.out, max_fits=args.max_fits,
                                in_process=args.in_process, status_only=args.status, inner_only=args.inner_only,
                                workers=args.workers, scheduler=args.scheduler, timing_rounds=args.timing_rounds,
+                               work_root=args.work_dir,
                                debug=args.debug, say=lambda line: print(line, file=sys.stderr))
         print(result.summary())
         print(result.markdown_path.read_text(encoding="utf-8"))
