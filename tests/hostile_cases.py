@@ -62,6 +62,14 @@ class Case:
     prepare: str = ""  # a step of PREPARE run before the inputs are hashed
     needs_model: bool = False
     listing: bool = False  # the problems are the command's output (dictionary check), not one line
+    # issue 25 (see tests/hostile_classes.py, which generates most of these from declarations)
+    timeout_s: int = 0  # > 0: a subprocess killed after this long counts as a hang
+    disk: str = ""  # "fsize:BYTES" (the kernel refuses larger writes) or "tmpfs:KIB" (a small disk at {w}/full)
+    signal: str = ""  # "term" or "kill", sent once the command is writing (a file of its own appears)
+    signal_when: str = ""  # a world-relative path whose appearance triggers the signal (default: a .tmp- file)
+    retry: tuple[str, ...] | None = None  # after the signal: the same argv plus these, expected to exit 0
+    home: bool = False  # run with HOME={w}/home
+    leaves: tuple[str, ...] = ()  # outputs a failed or interrupted run may keep (a resumable run's checkpoints)
 
 
 @dataclass
@@ -74,6 +82,8 @@ class Outcome:
     changed: list[str] = field(default_factory=list)
     tmp_left: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    retry_status: int | None = None
+    peak_mb: float | None = None
 
     @property
     def crashed(self) -> bool:
@@ -83,7 +93,9 @@ class Outcome:
     @property
     def half_written(self) -> bool:
         outside = [p for p in self.new if not _under(p, self.case.outputs)]
-        return bool(self.tmp_left) or (self.status != 0 and bool(self.new)) or bool(outside)
+        kept = [p for p in self.new if not _under(p, self.case.leaves)]
+        failed = self.status != 0 and (self.retry_status is None or self.retry_status != 0)
+        return bool(self.tmp_left) or (failed and bool(kept)) or bool(outside)
 
     @property
     def inputs_modified(self) -> bool:
@@ -212,6 +224,9 @@ def build_world(root: Path, *, with_model: bool = True) -> Path:
                                         ("Possible necrosis in the node.", "necrosis"),
                                         ("", "calcification")], header=("text", "term"))
     _build_cohort(world, with_model)
+    import hostile_classes
+
+    hostile_classes.build(world)
     return world
 
 
@@ -575,6 +590,9 @@ def cases(with_model: bool = True) -> list[Case]:
     add("demo-epochs-0", "benchmark", "demo", "--out", f"{w}/out/demo", "--epochs", 0, kind="numeric option",
         finding=7)
     _ynet_cases(add, w)
+    import hostile_classes
+
+    c.extend(hostile_classes.generated_cases(Case, w))
     return c if with_model else [x for x in c if not x.needs_model]
 
 
@@ -728,13 +746,114 @@ def _memory_limit(mb: int):
     return apply
 
 
-def _run_subprocess(case: Case, argv: list[str], cwd: Path, tmpdir: Path) -> tuple[int, str, str]:
+def _limits(case: Case):
+    """What the child sets up before it runs: an address-space limit, a file-size limit (the
+    kernel then refuses larger writes with EFBIG, in every library), SIGXFSZ ignored so the
+    refusal is an error, not a kill."""
+    def apply():
+        import resource
+        import signal as signals
+
+        if case.memory_mb:
+            resource.setrlimit(resource.RLIMIT_AS, (case.memory_mb << 20, case.memory_mb << 20))
+        if case.disk.startswith("fsize:"):
+            signals.signal(signals.SIGXFSZ, signals.SIG_IGN)
+            limit = int(case.disk.split(":")[1])
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def _env(case: Case, world: Path, tmpdir: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(tmpdir), OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", MODULES[case.tool], *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, errors="replace", timeout=600,
-                          preexec_fn=_memory_limit(case.memory_mb) if case.memory_mb else None)
+    if case.home:
+        env["HOME"] = str(world / "home")
+    return env
+
+
+def _command(case: Case, argv: list[str], world: Path, tmpdir: Path) -> list[str]:
+    command = [sys.executable, "-m", MODULES[case.tool], *argv]
+    if case.disk.startswith("tmpfs:"):  # a small disk of its own, in a mount namespace of its own
+        kib = case.disk.split(":")[1]
+        script = ('mount -t tmpfs -o size="$1"k tmpfs "$2" || exit 97; shift 3; "$@"; rc=$?; '
+                  'ls -A "$(dirname "$0")/full" > "$LISTING"; exit $rc')
+        command = [*UNSHARE, "sh", "-c", script, str(world / "x"), kib, str(world / "full"), "--", *command]
+    return command
+
+
+UNSHARE = ["unshare", "--user", "--map-root-user", "--mount"]
+
+
+def tmpfs_available() -> bool:
+    """Can a test mount a small tmpfs (root, or user namespaces)? Probed once."""
+    global _TMPFS
+    if _TMPFS is None:
+        probe = tempfile.mkdtemp()
+        try:
+            _TMPFS = subprocess.run([*UNSHARE, "sh", "-c", f'mount -t tmpfs -o size=8k tmpfs "{probe}"'],
+                                    capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _TMPFS = False
+        finally:
+            os.rmdir(probe)
+    return _TMPFS
+
+
+_TMPFS: bool | None = None
+
+
+def _run_subprocess(case: Case, argv: list[str], cwd: Path, tmpdir: Path) -> tuple[int, str, str]:
+    world = _world_of(cwd)
+    env = _env(case, world, tmpdir)
+    env["LISTING"] = str(tmpdir.parent / "full-listing.txt")
+    try:
+        proc = subprocess.run(_command(case, argv, world, tmpdir), cwd=cwd, env=env, capture_output=True,
+                              text=True, errors="replace", timeout=case.timeout_s or 600,
+                              preexec_fn=_limits(case))
+    except subprocess.TimeoutExpired as exc:
+        return -999, _text(exc.stdout), _text(exc.stderr) + f"\nHANG: still running after {exc.timeout} s"
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
+
+
+def _world_of(cwd: Path) -> Path:
+    return next(p for p in [cwd, *cwd.parents] if p.name == "world")
+
+
+def _run_signalled(case: Case, argv: list[str], cwd: Path, tmpdir: Path) -> tuple[int, str, str]:
+    """Start the command, wait until it is writing, send SIGTERM or SIGKILL; return its status."""
+    import signal as signals
+    import time
+
+    world = _world_of(cwd)
+    proc = subprocess.Popen([sys.executable, "-m", MODULES[case.tool], *argv], cwd=cwd,
+                            env=_env(case, world, tmpdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace", preexec_fn=_limits(case))
+    deadline = time.monotonic() + (case.timeout_s or 300)
+    trigger = (world / case.signal_when) if case.signal_when else None
+    sent = False
+    while proc.poll() is None and time.monotonic() < deadline:
+        if trigger is not None:
+            ready = trigger.exists()
+        else:
+            ready = any(f".tmp-{proc.pid}-" in name for _, dirs, files in os.walk(world) for name in dirs + files)
+        if ready:
+            proc.send_signal(signals.SIGTERM if case.signal == "term" else signals.SIGKILL)
+            sent = True
+            break
+        time.sleep(0.01)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return -999, out, err + "\nHANG: did not stop after the signal"
+    if not sent:
+        err += f"\nNO SIGNAL: the command ended (exit {proc.returncode}) before it was seen writing"
+    return proc.returncode, out, err
 
 
 def _run_in_process(case: Case, argv: list[str], cwd: Path, tmpdir: Path) -> tuple[int, str, str]:
@@ -742,9 +861,11 @@ def _run_in_process(case: Case, argv: list[str], cwd: Path, tmpdir: Path) -> tup
 
     main = importlib.import_module(MODULES[case.tool]).main
     out, err = io.StringIO(), io.StringIO()
-    old_cwd, old_tmp = os.getcwd(), tempfile.tempdir
+    old_cwd, old_tmp, old_home = os.getcwd(), tempfile.tempdir, os.environ.get("HOME")
     os.chdir(cwd)
     tempfile.tempdir = str(tmpdir)
+    if case.home:
+        os.environ["HOME"] = str(_world_of(cwd) / "home")
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -757,45 +878,97 @@ def _run_in_process(case: Case, argv: list[str], cwd: Path, tmpdir: Path) -> tup
     finally:
         os.chdir(old_cwd)
         tempfile.tempdir = old_tmp
+        if old_home is not None:
+            os.environ["HOME"] = old_home
     return status, out.getvalue(), err.getvalue()
+
+
+def _prepare(world: Path, spec: str) -> None:
+    """A named step of PREPARE, or a generated one (tests/hostile_classes.py)."""
+    if spec in PREPARE:
+        PREPARE[spec](world)
+    else:
+        import hostile_classes
+
+        hostile_classes.prepare(world, spec)
 
 
 def run_case(case: Case, world: Path, pristine: Path, tmpdir: Path) -> Outcome:
     """Run one case on the world, check it, and put the world back as it was."""
-    if case.prepare:
-        PREPARE[case.prepare](world)
+    for step in filter(None, case.prepare.split(";")):
+        _prepare(world, step)
     before = snapshot(world)
     argv = [a.replace("{w}", str(world)) for a in case.argv]
     cwd = world / case.cwd if case.cwd else world
-    runner = _run_subprocess if case.memory_mb else _run_in_process
+    listing = tmpdir.parent / "full-listing.txt"
+    listing.unlink(missing_ok=True)
+    if case.signal:
+        runner = _run_signalled
+    elif case.memory_mb or case.timeout_s or case.disk:
+        runner = _run_subprocess
+    else:
+        runner = _run_in_process
     status, stdout, stderr = runner(case, argv, cwd, tmpdir)
-    after = snapshot(world)
     outcome = Outcome(case, status, stdout, stderr)
+    if case.retry is not None:  # an interrupted run is retried: it must then succeed
+        retry_case = Case(case.name, case.tool, case.argv, timeout_s=case.timeout_s or 600, home=case.home)
+        outcome.retry_status, out2, err2 = _run_subprocess(retry_case, argv + list(case.retry), cwd, tmpdir)
+        outcome.stdout += out2
+        outcome.stderr += ("\n--- retry ---\n" + err2) if outcome.retry_status != 0 else ""
+    after = snapshot(world)
     outcome.new = sorted(set(after) - set(before))
     outcome.changed = sorted(p for p, h in before.items()
                              if after.get(p) != h and not _under(p, case.outputs))
-    outcome.tmp_left = sorted(os.listdir(tmpdir))
-    _judge(outcome)
+    # a SIGKILL leaves libraries' files in $TMPDIR (openpyxl's): the system's temporary folder is
+    # the system's to clean; our own leftovers beside the outputs are counted below
+    outcome.tmp_left = [] if case.signal == "kill" else sorted(
+        name for name in os.listdir(tmpdir) if not name.startswith(LIBRARY_CACHES))
+    if case.disk.startswith("tmpfs:") and listing.exists():  # what was left on the full disk
+        outcome.tmp_left += [f"full/{name}" for name in listing.read_text().split()]
+    outcome.tmp_left += [p for p in after if Path(p).name.startswith(".tmp-")]
+    _judge(outcome, world)
     _restore(world, pristine, tmpdir)
     return outcome
 
 
-def _judge(o: Outcome) -> None:
+# caches a library keeps in $TMPDIR on purpose (torch's compiled kernels), not temporary files
+LIBRARY_CACHES = ("torchinductor_",)
+
+
+def _judge(o: Outcome, world: Path) -> None:
     case = o.case
     if o.status != case.expect:
         o.problems.append(f"exit status {o.status}, expected {case.expect}")
+    if case.retry is not None and o.retry_status != 0:
+        o.problems.append(f"the retry exited {o.retry_status}, expected 0")
+    if "HANG:" in o.stderr or "NO SIGNAL:" in o.stderr:
+        o.problems.append(o.stderr.strip().splitlines()[-1])
+    if "\x1b" in o.stdout + o.stderr or "\u202e" in o.stdout + o.stderr:
+        o.problems.append("a control character reached the terminal unescaped")
+    import hostile_classes
+
+    unescaped = hostile_classes.unescaped_cells(world, [p for p in o.new if _under(p, case.outputs)])
+    if unescaped:
+        o.problems.append(f"unescaped formula cells: {unescaped[:3]}")
+    if case.signal:  # the interrupted run is judged by its status and what it left; the retry by its own
+        if o.half_written:
+            o.problems.append(f"left behind: new {o.new[:5]}, tmp {o.tmp_left[:5]}")
+        if o.inputs_modified:
+            o.problems.append(f"inputs modified: {o.changed[:5]}")
+        return
     if "Traceback" in o.stderr:
         o.problems.append("traceback printed")
     if "internal error" in o.stderr:
         o.problems.append("internal error")
-    if o.status != 0 and case.listing:
+    if o.status != 0 and case.listing and not case.disk:
         if "error" not in o.stdout or o.stderr.strip():
             o.problems.append(f"no listing of the problems: {o.stdout.strip()[-300:]!r}")
     elif o.status != 0:
-        lines = [line for line in o.stderr.splitlines() if line.strip()]
+        lines = [line for line in o.stderr.splitlines() if line.strip() and not line.startswith("HANG:")]
         if len(lines) != 1 or "error:" not in lines[0]:
             o.problems.append(f"error is not one line: {o.stderr.strip()[:300]!r}")
-        if case.says and case.says not in o.stderr:
+        says = case.says.replace("{w}", str(world))
+        if says and says not in o.stderr:
             o.problems.append(f"error does not say {case.says!r}: {o.stderr.strip()[:300]!r}")
     if o.half_written:
         o.problems.append(f"written on failure or outside the output: new {o.new[:5]}, tmp {o.tmp_left[:5]}")
@@ -815,6 +988,8 @@ def _restore(world: Path, pristine: Path, tmpdir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
     for rel, digest in want.items():
         if have.get(rel) != digest and not digest.startswith(("dir", "link:", "special:")):
+            if (world / rel).is_symlink() or ((world / rel).exists() and not (world / rel).is_file()):
+                (world / rel).unlink()  # a prepared pipe or link in place of the file
             shutil.copy2(pristine / rel, world / rel)
     for name in os.listdir(tmpdir):
         path = Path(tmpdir) / name
@@ -827,13 +1002,17 @@ def prepare_suite(root: Path, with_model: bool = True) -> tuple[Path, Path, Path
     pristine = root / "pristine"
     shutil.copytree(world, pristine, symlinks=True, ignore=_ignore_specials)
     os.mkfifo(pristine / "t" / "fifo.csv")
+    import hostile_classes
+
+    hostile_classes.make_specials(pristine)
     tmpdir = root / "tmpdir"
     tmpdir.mkdir()
     return world, pristine, tmpdir
 
 
 def _ignore_specials(folder, names):
-    return [n for n in names if stat.S_ISFIFO(os.lstat(os.path.join(folder, n)).st_mode)]
+    kinds = (stat.S_ISFIFO, stat.S_ISSOCK, stat.S_ISCHR, stat.S_ISBLK)
+    return [n for n in names if any(kind(os.lstat(os.path.join(folder, n)).st_mode) for kind in kinds)]
 
 
 def summary(outcomes: list[Outcome]) -> str:
@@ -853,6 +1032,12 @@ def summary(outcomes: list[Outcome]) -> str:
         f"  crashes (traceback, internal error or wrong exit status): {crashes}",
         f"  half-written outputs (files left on failure, temp files, writes outside the output): {half}",
         f"  inputs modified: {modified}",
+        f"  hangs (special files, signals): {sum('HANG:' in o.stderr for o in outcomes)}",
+        f"  unescaped formula cells or raw escape sequences: "
+        f"{sum(any(p.startswith(('unescaped', 'a control')) for p in o.problems) for o in outcomes)}",
+        f"  interrupted runs (SIGTERM, SIGKILL): {sum(bool(o.case.signal) for o in outcomes)}, "
+        f"retried: {sum(o.retry_status is not None for o in outcomes)}, "
+        f"retries failed: {sum(o.retry_status not in (None, 0) for o in outcomes)}",
     ]
     for o in outcomes:
         if o.problems:

@@ -30,6 +30,14 @@ def test_the_suite_is_broad_enough():
     assert len(failures) >= 80 and any(c.memory_mb for c in CASES)
     covered = {c.finding for c in CASES if c.finding}
     assert {1, 4, 5, 6, 7, 10} <= covered, covered
+    # issue 25's classes, generated for every declared command (tests/hostile_classes.py)
+    kinds = Counter(c.kind for c in CASES)
+    for kind, at_least in (("special file", 40), ("symlinked output", 15), ("forged marker", 20),
+                           ("user folder", 10), ("full disk", 9), ("signal", 10), ("decoder bomb", 8),
+                           ("injection", 4), ("terminal escape", 3)):
+        assert kinds[kind] >= at_least, (kind, kinds[kind])
+    assert any(c.disk.startswith("fsize:") for c in CASES)  # the kernel-refused write runs everywhere
+    assert any(c.signal == "kill" and c.retry is not None for c in CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
