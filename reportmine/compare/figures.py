@@ -115,7 +115,7 @@ def calibration_figure(items: list[dict]) -> bytes:
     ax.set_ylabel("observed fraction malignant")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)  # below: never over data
     return _png(fig)
 
 
@@ -130,5 +130,5 @@ def decision_figure(items: list[dict], prevalence: float) -> bytes:
     ax.set_ylim(-0.05, max(prevalence, 0.05) + 0.05)
     ax.set_xlabel("threshold probability")
     ax.set_ylabel("net benefit")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)  # below: never over data
     return _png(fig)
