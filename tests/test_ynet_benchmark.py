@@ -20,10 +20,10 @@ from sklearn.metrics import roc_auc_score
 
 from ynet.benchmark import (
     MAX_EPOCHS,
-    PATIENCE,
     MODEL_KEYS,
     MODELS,
     PAIRED_KEYS,
+    PATIENCE,
     Settings,
     cv_assignment,
     fit_model,
