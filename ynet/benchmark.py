@@ -67,18 +67,14 @@ from reportmine.core.outputs import write_csv_atomic, write_json_atomic, write_t
 from reportmine.core.provenance import versions
 
 from .benchmark_report import (
+    INNER_ONLY_MARKER,
     MODEL_KEYS,
     PAIRED_KEYS,
-    SHARED_ABOVE,
     markdown,
-    model_statistics,
-    num,
-    oof_frame,
     oof_predictions,
-    paired_lines,
     paired_statistics,
     plot_learning_curves,
-    shared,
+    progress_markdown,
     summarize,
 )
 from .dataset import NodeDataset, PreparedCohort
@@ -92,7 +88,7 @@ from .peers import MODELS, NAMES, PEERS, YNET_MODELS
 from .preprocess import Preprocessing
 from .runs import FoldFiles
 from .splits import nested_cv_assignment
-from .timing import time_inference
+from .timing import machine_busy_seconds, time_inference
 from .train import FoldFit, ModelBuilder, TrainConfig, evaluate, fit_fold, loss_for
 
 log = logging.getLogger(__name__)
@@ -307,9 +303,6 @@ class BenchmarkResult:
             return f"every fit is saved; rerun without --status to time the models and write the tables. " \
                    f"Progress: {self.markdown_path}"
         return f"written: {self.json_path}, {self.markdown_path}"
-
-
-INNER_ONLY_MARKER = "INNER_ONLY"  # in NAME_cv/: this folder is an option round (``--inner-only``)
 
 
 def _fits_dir(out: Path, name: str) -> Path:
@@ -535,65 +528,6 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     if not any(others.values()):
         progress.unlink(missing_ok=True)  # the tables say it all now
     return BenchmarkResult(json_path, md_path, True, len(jobs), (), payload)
-
-
-def progress_markdown(fits: dict[str, list[dict]], settings: Settings, name: str, groups: dict | None = None, *,
-                      out_of_fold: bool = True) -> str:
-    """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
-    inner-validation AUC and Dice (where options are compared), epochs and training speed,
-    and, for a model with every fold done, its out-of-fold AUC and Dice (clustered) and the
-    paired comparisons with Y-Net (when Y-Net is done too). ``out_of_fold=False`` leaves the
-    out-of-fold columns and tests out, so that an option round is decided blind."""
-    groups = groups or {}
-    done = {m: oof_frame(records, groups) for m, records in fits.items()
-            if len(records) == settings.folds and out_of_fold}
-    oof_head = "AUC, all out-of-fold (95 % CI, clustered) | Dice mean / median | " if out_of_fold else ""
-    lines = [f"# {name}: progress of the {settings.folds}-fold cross-validation (at most {settings.epochs} epochs "
-             "per fit, early stopping)", "",
-             f"| model | fits done | {oof_head}inner-validation AUC / Dice per fit | best epoch / epochs run | "
-             "train img/s per fit |", "|---|---:|" + "---|" * (5 if out_of_fold else 3)]
-    for m, records in fits.items():
-        r = model_statistics(done[m], settings.seed) if m in done else None
-        auc = "—" if r is None or r["auc"] is None else \
-            f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
-        dice = "—" if r is None or r["dice_median"] is None else f"{r['dice_mean']:.3f} / {r['dice_median']:.3f}"
-        oof = f"{auc} | {dice} | " if out_of_fold else ""
-        inner = ", ".join(f"{rec['fold']}: {num(rec['val_auc'])} / {num(rec['val_dice_median'])}"
-                          for rec in records) or "—"
-        epochs = ", ".join(f"{rec['best_epoch']}/{rec['epochs_run']}{' capped' if rec.get('capped') else ''}"
-                           for rec in records) or "—"
-        speed = ", ".join(num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if shared(rec) else "")
-                          for rec in records if rec["train_seconds"]) or "—"
-        lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {oof}{inner} | {epochs} | {speed} |")
-    if "ynet" in done and len(done) > 1:
-        lines += paired_lines({f"ynet_vs_{m}": paired_statistics(done["ynet"], f, settings.seed)
-                               for m, f in done.items() if m != "ynet"})
-    if not out_of_fold:
-        lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
-                  f"but not scored here, so that an option is chosen without them (`{INNER_ONLY_MARKER}` beside this "
-                  "file keeps it so for every later call; delete it to score them)."]
-    unfinished = any(len(records) < settings.folds for records in fits.values())
-    lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
-              "table adds inference speeds timed on their own." + (" Rerun the same command to continue."
-                                                                   if unfinished else "")]
-    if any(shared(rec) for records in fits.values() for rec in records):
-        lines += ["", f"*: other processes used more than {SHARED_ABOVE:g} of a core on average while the fit ran; "
-                  "its predictions stand, its speed does not: delete the fit and rerun it alone."]
-    return "\n".join(lines) + "\n"
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux ``/proc/stat``: user,
-    nice, system, irq, softirq, steal); None where that is not available."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = handle.readline().split()
-    except OSError:
-        return None
-    if not fields or fields[0] != "cpu" or len(fields) < 9:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ command line

@@ -54,6 +54,7 @@ PAIRED_KEYS = ("n_images", "n_clusters", "auc_diff", "auc_diff_ci_low", "auc_dif
 N_BOOT = 2000
 FAILED_BELOW = 0.1  # a Dice below this is a near-total segmentation failure
 SHARED_ABOVE = 0.25  # cores used by other processes, on average over a fit, that make it shared
+INNER_ONLY_MARKER = "INNER_ONLY"  # in NAME_cv/: this folder is an option round (``--inner-only``)
 
 
 def _floats(values) -> np.ndarray:
@@ -329,6 +330,52 @@ def markdown(payload: dict, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def progress_markdown(fits: Mapping[str, list[dict]], settings, name: str, groups: dict | None = None, *,
+                      out_of_fold: bool = True) -> str:
+    """Where an unfinished benchmark stands (pure): per model the fits saved so far, each fit's
+    inner-validation AUC and Dice (where options are compared), epochs and training speed,
+    and, for a model with every fold done, its out-of-fold AUC and Dice (clustered) and the
+    paired comparisons with Y-Net (when Y-Net is done too). ``out_of_fold=False`` leaves the
+    out-of-fold columns and tests out, so that an option round is decided blind. ``settings``:
+    the benchmark's settings (folds, epochs, seed)."""
+    groups = groups or {}
+    done = {m: oof_frame(records, groups) for m, records in fits.items()
+            if len(records) == settings.folds and out_of_fold}
+    oof_head = "AUC, all out-of-fold (95 % CI, clustered) | Dice mean / median | " if out_of_fold else ""
+    lines = [f"# {name}: progress of the {settings.folds}-fold cross-validation (at most {settings.epochs} epochs "
+             "per fit, early stopping)", "",
+             f"| model | fits done | {oof_head}inner-validation AUC / Dice per fit | best epoch / epochs run | "
+             "train img/s per fit |", "|---|---:|" + "---|" * (5 if out_of_fold else 3)]
+    for m, records in fits.items():
+        r = model_statistics(done[m], settings.seed) if m in done else None
+        auc = "—" if r is None or r["auc"] is None else \
+            f"{r['auc']:.3f} ({r['auc_ci_low']:.3f}–{r['auc_ci_high']:.3f})"
+        dice = "—" if r is None or r["dice_median"] is None else f"{r['dice_mean']:.3f} / {r['dice_median']:.3f}"
+        oof = f"{auc} | {dice} | " if out_of_fold else ""
+        inner = ", ".join(f"{rec['fold']}: {num(rec['val_auc'])} / {num(rec['val_dice_median'])}"
+                          for rec in records) or "—"
+        epochs = ", ".join(f"{rec['best_epoch']}/{rec['epochs_run']}{' capped' if rec.get('capped') else ''}"
+                           for rec in records) or "—"
+        speed = ", ".join(num(rec["train_images"] / rec["train_seconds"], 1) + ("*" if shared(rec) else "")
+                          for rec in records if rec["train_seconds"]) or "—"
+        lines.append(f"| {NAMES.get(m, m)} | {len(records)} / {settings.folds} | {oof}{inner} | {epochs} | {speed} |")
+    if "ynet" in done and len(done) > 1:
+        lines += paired_lines({f"ynet_vs_{m}": paired_statistics(done["ynet"], f, settings.seed)
+                               for m, f in done.items() if m != "ynet"})
+    if not out_of_fold:
+        lines += ["", "Inner validation only (`--inner-only`): the out-of-fold predictions are kept in the fits "
+                  f"but not scored here, so that an option is chosen without them (`{INNER_ONLY_MARKER}` beside this "
+                  "file keeps it so for every later call; delete it to score them)."]
+    unfinished = any(len(records) < settings.folds for records in fits.values())
+    lines += ["", "Training speed is each fit's own (training images / seconds of its epochs); the final "
+              "table adds inference speeds timed on their own." + (" Rerun the same command to continue."
+                                                                   if unfinished else "")]
+    if any(shared(rec) for records in fits.values() for rec in records):
+        lines += ["", f"*: other processes used more than {SHARED_ABOVE:g} of a core on average while the fit ran; "
+                  "its predictions stand, its speed does not: delete the fit and rerun it alone."]
+    return "\n".join(lines) + "\n"
+
+
 def plot_learning_curves(fits: Mapping[str, list[dict]], path, title: str) -> None:
     """One panel per model: every fold's training (dashed) and validation loss per epoch, the
     kept epoch marked, so a reader can see that every model had finished learning."""
@@ -359,5 +406,5 @@ def plot_learning_curves(fits: Mapping[str, list[dict]], path, title: str) -> No
     plt.close(fig)
 
 
-__all__ = ["MODEL_KEYS", "PAIRED_KEYS", "SHARED_ABOVE", "markdown", "model_statistics", "oof_frame",
+__all__ = ["INNER_ONLY_MARKER", "MODEL_KEYS", "PAIRED_KEYS", "SHARED_ABOVE", "progress_markdown", "markdown", "model_statistics", "oof_frame",
            "oof_predictions", "paired_lines", "paired_statistics", "plot_learning_curves", "shared", "summarize"]

@@ -10,6 +10,7 @@ tables show the median with min–max.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 
@@ -66,4 +67,18 @@ def time_inference(models: Mapping[str, tuple[torch.nn.Module, bool]], image_siz
     return {"threads": torch.get_num_threads(), "rounds": rounds, "min_seconds": min_seconds, "models": runs}
 
 
-__all__ = ["time_inference"]
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (Linux ``/proc/stat``: user,
+    nice, system, irq, softirq, steal); None where that is not available."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+__all__ = ["machine_busy_seconds", "time_inference"]
