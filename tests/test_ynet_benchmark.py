@@ -326,7 +326,9 @@ def test_a_worker_refusing_its_input_is_one_line_not_an_internal_error(cohort, t
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes((root / rel).read_bytes())
     manifest.to_csv(data / "manifest.csv", index=False)
-    broken = data / manifest["image"].iloc[0]
+    # a reference mask is read only by the fit, in its worker process (the duplicate search
+    # before any fit reads the images, not the masks)
+    broken = data / manifest["mask"].iloc[0]
     broken.write_bytes(b"not a PNG at all")
     code = main(["--data", str(data), "--name", "ph", "--out", str(tmp_path / "out"), *TINY, "--max-fits", "1",
                  "--models", "ynet"])
@@ -334,3 +336,10 @@ def test_a_worker_refusing_its_input_is_one_line_not_an_internal_error(cohort, t
     assert code == 2, err
     assert "fit of ynet fold 0 failed (exit 2)" in err[-1] and broken.name in err[-1]
     assert "internal error" not in err[-1] and "Traceback" not in "\n".join(err)
+    # a broken image is refused by the parent already, before any worker starts: one line too
+    image = data / manifest["image"].iloc[1]
+    image.write_bytes(b"not a PNG either")
+    assert main(["--data", str(data), "--name", "ph2", "--out", str(tmp_path / "out2"), *TINY,
+                 "--models", "ynet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and image.name in err[0] and "unreadable image" in err[0]
