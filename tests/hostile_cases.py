@@ -87,8 +87,9 @@ class Outcome:
 
     @property
     def crashed(self) -> bool:
-        return ("Traceback" in self.stderr or "internal error" in self.stderr or self.status not in (0, 2)
-                or self.status != self.case.expect)
+        return ("Traceback" in self.stderr or "internal error" in self.stderr
+                or self.status not in (0, 2, self.case.expect) or self.status != self.case.expect
+                or self.retry_status not in (None, 0))
 
     @property
     def half_written(self) -> bool:

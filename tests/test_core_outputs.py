@@ -187,7 +187,9 @@ def test_table_writer_companion_json_renamed_with_the_tables(tmp_path):
     with AtomicTableWriter(out, {"results": ["a"], "evidence": ["b"]}, companions=[meta]) as w:
         w.write("results", [{"a": "=1"}])
         w.add_json(meta, {"x": float("nan")})
-    assert json.loads(meta.read_text()) == {"x": None}
+    # the run record names every file of the run (issue 25), itself included
+    assert json.loads(meta.read_text()) == {"x": None, "outputs": [str(out), str(tmp_path / "r.evidence.csv"),
+                                                                   str(meta)]}
     assert (tmp_path / "r.evidence.csv").exists() and "'=1" in out.read_text(encoding="utf-8-sig")
 
 

@@ -12,9 +12,11 @@ removes its temporary files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -46,6 +48,21 @@ class Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):  # noqa: ARG001 (signal handler signature)
     raise Terminated()
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGTERM and SIGINT back for the block; they arrive as it ends. A temporary file
+    made in the block is thus recorded (for its clean-up) before an interruption can need it:
+    between a library creating a file and our noting its name, a signal would leak it."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def one_line(exc: BaseException) -> str:

@@ -41,13 +41,14 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, signals_deferred
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MARKER = ".reportmine-output.json"
@@ -289,8 +290,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     check_writable_folder(target.parent)
     check_targets([target])
-    tmp_path = _mkstemp(target.parent, target.suffix)
+    tmp_path = None
     try:
+        with signals_deferred():  # made and noted before an interruption can leave it behind
+            tmp_path = _mkstemp(target.parent, target.suffix)
         try:
             yield tmp_path
         except OSError as exc:
@@ -299,8 +302,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             raise
         _replace(tmp_path, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        if tmp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
@@ -439,31 +443,36 @@ class AtomicTableWriter:
 
     def __enter__(self) -> AtomicTableWriter:
         try:
-            if self.format == ".xlsx":
-                from openpyxl import Workbook
-
-                self._tmp["*"] = _mkstemp(self.path.parent, ".xlsx")
-                self._workbook = Workbook(write_only=True)
-                self._ws = {}
-                for name, columns in self.sheets.items():
-                    ws = self._workbook.create_sheet(name)
-                    ws.append(columns)
-                    self._ws[name] = ws
-            else:
-                self._handles = {}
-                self._writers = {}
-                for name, columns in self.sheets.items():
-                    target = self.sheet_path(name)
-                    self._tmp[name] = _mkstemp(target.parent, ".csv")
-                    handle = open(self._tmp[name], "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-                    self._handles[name] = handle
-                    self._writers[name] = csv.writer(handle)
-                    self._writers[name].writerow(columns)
-                    self._targets[name] = target
+            with signals_deferred():  # every temporary file (openpyxl's too) noted before a signal
+                self._open()
         except BaseException:
             self.__exit__(RuntimeError, RuntimeError(), None)
             raise
         return self
+
+    def _open(self) -> None:
+        """The temporary files (and openpyxl's workbook) the tables are written to."""
+        if self.format == ".xlsx":
+            from openpyxl import Workbook
+
+            self._tmp["*"] = _mkstemp(self.path.parent, ".xlsx")
+            self._workbook = Workbook(write_only=True)
+            self._ws = {}
+            for name, columns in self.sheets.items():
+                ws = self._workbook.create_sheet(name)
+                ws.append(columns)
+                self._ws[name] = ws
+        else:
+            self._handles = {}
+            self._writers = {}
+            for name, columns in self.sheets.items():
+                target = self.sheet_path(name)
+                self._tmp[name] = _mkstemp(target.parent, ".csv")
+                handle = open(self._tmp[name], "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+                self._handles[name] = handle
+                self._writers[name] = csv.writer(handle)
+                self._writers[name].writerow(columns)
+                self._targets[name] = target
 
     def write(self, sheet: str, rows: Sequence[dict]) -> None:
         self.write_cells(sheet, cell_values(self.sheets[sheet], rows))
@@ -488,9 +497,10 @@ class AtomicTableWriter:
         path = Path(path)
         if isinstance(payload, dict):
             payload = {**payload, "outputs": [str(p) for p in [*self.targets(), *self.companions]]}
-        tmp = _mkstemp(path.parent, ".json")
-        self._tmp[f"json:{path}"] = tmp
-        self._targets[f"json:{path}"] = path
+        with signals_deferred():
+            tmp = _mkstemp(path.parent, ".json")
+            self._tmp[f"json:{path}"] = tmp
+            self._targets[f"json:{path}"] = path
         tmp.write_text(json.dumps(json_safe(payload), ensure_ascii=False, indent=2, default=str,
                                   allow_nan=False) + "\n", encoding="utf-8")
 
@@ -768,6 +778,15 @@ class FolderOutput:
                              f"pass --force to replace it")
 
     def __enter__(self) -> Path:
+        try:
+            with signals_deferred():  # the stage is noted before an interruption can leave it
+                self._make_stage()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self.stage
+
+    def _make_stage(self) -> None:
         if self.exists:
             self.stage = Path(tempfile.mkdtemp(prefix=temp_prefix("stage"), dir=self.path))
         else:
@@ -778,7 +797,6 @@ class FolderOutput:
                     self._made_parents.append(parent)
             clean_leftovers(self.path.parent)
             self.stage = Path(tempfile.mkdtemp(prefix=temp_prefix(self.path.name), dir=self.path.parent))
-        return self.stage
 
     def _commit(self, stage: Path) -> None:
         files = {name: file_record(stage / name) for name in sorted(_listing(stage))}
