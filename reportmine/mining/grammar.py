@@ -106,6 +106,7 @@ LINK_BEFORE = re.compile(
     rf"(?:(?:{_alternation(LINKING_ADVERBS)})\s+)?$", re.IGNORECASE)
 NEW_SUBJECT = re.compile(rf"\b(?:{_alternation(CLAUSE_JOINERS)})\s+(?:{_alternation(NEW_SUBJECTS)})\b",
                          re.IGNORECASE)
+ADJECTIVE_GAP = re.compile(r"^[ \t]+(?:[A-Za-z-]+[ \t]+){0,2}$")  # words, no punctuation, before a noun
 CAUSE_CONNECTOR = re.compile(rf"\b(?:{_alternation(CAUSE_CONNECTORS)})\b", re.IGNORECASE)
 CAUSE_NOUN_NEXT = re.compile(rf"\s*(?:{_alternation(CAUSE_NOUNS)})\b", re.IGNORECASE)
 CAUSE_NOUN_BEFORE = re.compile(rf"\b(?:{_alternation(CAUSE_NOUNS)})\s*(?:is\s+|are\s+|remains\s+)?$", re.IGNORECASE)

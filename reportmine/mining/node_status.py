@@ -29,7 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .grammar import DEGREE_GAP, NODE_COUNT
+from .grammar import (
+    ADJECTIVE_GAP,
+    CLAUSE_JOINERS,
+    COORDINATORS_EN,
+    COPULAS,
+    DEGREE_GAP,
+    NODE_COUNT,
+    RELATIVE_PRONOUNS,
+)
 from .matching import Match, split_groups
 from .scope import hedge_cue, negation_cue
 
@@ -61,6 +69,7 @@ class _Piece:
         self.clauses = clauses
         self.bounds = bounds
         self.terminators = [m for m in found if m.category == "terminator"]
+        self.found = found
 
     def clause_of(self, position: int) -> int:
         return next((i for i, (_, b) in enumerate(self.bounds) if position < b), len(self.bounds) - 1)
@@ -99,6 +108,8 @@ def _state(m: Match, piece: _Piece, text: str, degrees: Sequence[Match]) -> tupl
     if negator is not None:
         return "normal", negator
     hedge = hedge_cue(piece.clauses, k, m.start, m.end, text)
+    if hedge is not None and _governs_state(hedge, (m.start, m.end), piece.found, piece.bounds):
+        hedge = None  # "enlarged nodes which are likely reactive": the hedge doubts the nature
     if hedge is not None:
         return "possible", hedge
     degree = next((d for d in degrees if d.end <= m.start and DEGREE_GAP.match(text[d.end:m.start])), None)
@@ -115,6 +126,23 @@ def _governs_state(cue: Match | None, target: tuple[int, int], found: Sequence[M
     end = next((b for a, b in bounds if a <= cue.start < b), cue.end)
     return any(cue.end <= m.start < end and (m.category in NORMAL_STATUS or m.category in ABNORMAL_STATUS)
                for m in found)
+
+
+# words that join or state, so what stands before them is no adjective of the node word
+_NOT_MODIFIERS = frozenset(COORDINATORS_EN + CLAUSE_JOINERS + COPULAS + RELATIVE_PRONOUNS)
+
+
+def _adjective_negation(target: tuple[int, int], found: Sequence[Match], text: str) -> Match | None:
+    """A post-negation used as an adjective right before the node word, with at most two
+    words between and no cue ("negative lymph nodes", "… and negative axillary nodes")."""
+    for m in found:
+        if m.category == "negation_post" and m.end <= target[0]:
+            gap = text[m.end:target[0]]
+            words = gap.lower().split()
+            if len(words) <= 2 and ADJECTIVE_GAP.match(gap) and not set(words) & _NOT_MODIFIERS \
+                    and not any(m.end <= o.start < target[0] for o in found):
+                return m
+    return None
 
 
 def node_status(clauses, bounds, target: tuple[int, int], text: str, found: Sequence[Match],
@@ -143,6 +171,9 @@ def node_status(clauses, bounds, target: tuple[int, int], text: str, found: Sequ
     def mine(span) -> bool:
         return header or span[0] <= target[0] and target[1] <= span[1] or _owner(span, anchors, piece) == target
 
+    before = _adjective_negation(target, found, text)
+    if before is not None:
+        return "negated", before
     for m in NODE_COUNT.finditer(text):
         if int(m.group(1)) == 0 and int(m.group(2)) > 0 and mine(m.span()):
             return "negated", Match(m.start(), m.end(), m.group(0), None, 100.0)
