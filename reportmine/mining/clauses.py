@@ -321,6 +321,18 @@ class LazyClauses(Sequence):
     def __len__(self) -> int:
         return len(self.parts)
 
+    def separator(self, k: int) -> str:
+        """What ended the clause before clause ``k``, without making the clause."""
+        clause = self.made.get(k)
+        if clause is not None:
+            return clause.separator
+        bounds = getattr(self.parts, "bounds", None)
+        if bounds is None:
+            return self.parts[k][2]
+        a = bounds[k][0]
+        mark = self.piece[a - 1] if a > 0 else ""
+        return "," if mark == "，" else mark
+
     def __getitem__(self, k):
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]

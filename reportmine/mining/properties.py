@@ -40,9 +40,10 @@ class Properties(NamedTuple):
 def _header_cue(clauses: Sequence[Clause], k: int, kinds) -> Match | None:
     """A cue of ``kinds`` in a section header that the clause belongs to: "PMH: A, B, and C",
     "家族史：父亲患淋巴瘤" (back over the list items and one header colon)."""
+    separator = getattr(clauses, "separator", lambda i: clauses[i].separator)  # no clause built for it
     j = k
-    while j > 0 and clauses[j].separator in (",", ":", "："):
-        if clauses[j].separator in (":", "："):
+    while j > 0 and separator(j) in (",", ":", "："):
+        if separator(j) in (":", "："):
             header = clauses[j - 1]
             cues = [c for kind in kinds for c in getattr(header, kind)]
             return max(cues, key=lambda c: c.end) if cues and not header.terminators else None
@@ -54,21 +55,29 @@ def _current_between(clause: Clause, lo: int, hi: int) -> bool:
     return any(lo <= c.start and c.end <= hi for c in clause.current)
 
 
-def temporality(clauses: Sequence[Clause], k: int, start: int, end: int, text: str) -> tuple[str, Match | None]:
-    """recent | historical | hypothetical for a target at ``start:end`` in clause ``k``, with its cue."""
+def temporality(clauses: Sequence[Clause], k: int, start: int, end: int, text: str,
+                present=None) -> tuple[str, Match | None]:
+    """recent | historical | hypothetical for a target at ``start:end`` in clause ``k``, with its cue.
+    ``present``: the cue categories of the piece, when known (a kind absent is not looked for)."""
     clause = clauses[k]
-    cue = pre_cue(clauses, k, start, text, ("hypothetical",))
+
+    def some(kinds) -> bool:
+        return present is None or any(kind in present for kind in kinds)
+
+    cue = pre_cue(clauses, k, start, text, ("hypothetical",)) if some(("hypothetical",)) else None
     if cue is not None:
         return "hypothetical", cue
     history_forward = ("historical", "history") if clause.language == "en" else ("historical",)
     history_back = ("historical_post",) if clause.language == "en" else ("historical_post", "history")
-    cue = pre_cue(clauses, k, start, text, history_forward)
+    if not some(history_forward + history_back):
+        return "recent", None
+    cue = pre_cue(clauses, k, start, text, history_forward) if some(history_forward) else None
     if cue is not None and not _current_between(clause, cue.end, start):
         return "historical", cue
-    cue = post_cue(clauses, k, end, text, history_back)
+    cue = post_cue(clauses, k, end, text, history_back) if some(history_back) else None
     if cue is not None and not _current_between(clause, end, cue.start):
         return "historical", cue
-    cue = _header_cue(clauses, k, history_forward)
+    cue = _header_cue(clauses, k, history_forward) if some(history_forward) else None
     if cue is not None and not _current_between(clause, clause.start, start):
         return "historical", cue
     return "recent", None
@@ -91,7 +100,7 @@ def properties(clauses: Sequence[Clause], k: int, start: int, end: int, text: st
     """Both properties of a target; ``present``: the cue categories of the piece, when known
     (a property with no cue in the piece is not looked for)."""
     when, when_cue = ("recent", None) if present is not None and not present & _TEMPORAL \
-        else temporality(clauses, k, start, end, text)
+        else temporality(clauses, k, start, end, text, present)
     who, who_cue = ("patient", None) if present is not None and "experiencer" not in present \
         else experiencer(clauses, k, start, end, text)
     return Properties(when, when_cue, who, who_cue)
