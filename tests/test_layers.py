@@ -2,6 +2,7 @@
 install (no torch, no spaCy) can import the statistics and run the ``benchmark`` calculators."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -112,13 +113,15 @@ def test_wheel_declares_a_light_base_and_the_extras(tmp_path):
         meta = next(archive.read(n).decode() for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
     requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
     base = {r.split(";")[0].split(">")[0].split("=")[0].strip().lower() for r in requires if "extra ==" not in r}
-    assert base == {"numpy", "scipy", "pandas", "openpyxl"}
+    # defusedxml: openpyxl parses workbooks with it (no DTD or entity expansion), pure Python
+    assert base == {"numpy", "scipy", "pandas", "openpyxl", "defusedxml"}
 
     def extra(name):
-        return {r.split(";")[0].split(">")[0].split("[")[0].strip().lower() for r in requires
+        return {re.split(r"[;<>=!~\[, ]", r, maxsplit=1)[0].strip().lower() for r in requires
                 if f"extra == '{name}'" in r.replace('"', "'")}
 
     assert {"rapidfuzz"} <= extra("mining") and "spacy" not in extra("mining") and "torch" not in extra("mining")
+    assert extra("spacy") >= {"spacy", "rapidfuzz"}  # the pipeline component brings the mining stack
     assert {"torch", "pillow", "pydicom"} <= extra("ynet") and "spacy" not in extra("ynet")
     assert extra("mining") | extra("ynet") | {"jinja2"} <= extra("all")  # hatchling inlines reportmine[...]
     assert {"pytest", "statsmodels", "import-linter"} <= extra("test")
