@@ -42,7 +42,7 @@ from PIL import Image
 
 from reportmine.core.labels import label_name
 
-from .images import read_image
+from .images import DataError, read_image
 from .limits import DUPLICATE_THRESHOLD
 from .manifest import Manifest, Node
 
@@ -125,7 +125,10 @@ def thumbnail(pixels: np.ndarray) -> np.ndarray:
 def _thumbnails(nodes: Sequence[Node]) -> tuple[np.ndarray, list[str]]:
     thumbs, digests = np.empty((len(nodes), THUMBNAIL * THUMBNAIL)), []
     for i, node in enumerate(nodes):
-        gray, _ = read_image(node.image)
+        try:
+            gray, _ = read_image(node.image)
+        except DataError as exc:  # the manifest row too, as the trainer's own reading says it
+            raise DataError(f"{exc} (manifest row {node.row}, column image)") from exc
         thumbs[i] = thumbnail(gray)
         digests.append(hashlib.sha256(np.ascontiguousarray(gray).tobytes() + str(gray.shape).encode()).hexdigest())
     return thumbs, digests
