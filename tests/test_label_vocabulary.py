@@ -19,6 +19,7 @@ from reportmine.stats import TwoByTwo, mcnemar, proportion_ci, two_by_two
 from reportmine.stats.calculators import metrics_from_table
 from reportmine.stats.roc import as_labels
 from ynet.data import DataError, read_manifest
+from ynet.manifest import SYMBOL_SPELLINGS
 
 SPELLINGS = sorted(POSITIVE_WORDS) + sorted(NEGATIVE_WORDS)
 EXPECTED = [1] * len(POSITIVE_WORDS) + [0] * len(NEGATIVE_WORDS)
@@ -46,11 +47,14 @@ def test_indeterminate_only_where_allowed():
 
 
 def test_a_manifest_accepts_the_same_spellings(tmp_path):
+    """Every word spelling; the one-character symbols are refused there (next test)."""
+    words = [(w, e) for w, e in zip(SPELLINGS, EXPECTED) if w not in SYMBOL_SPELLINGS]
+    assert len(words) == len(SPELLINGS) - len(SYMBOL_SPELLINGS)
     (tmp_path / "manifest.csv").write_text(
-        "ln_id,image,label\n" + "".join(f"n{i},img{i}.png,{w}\n" for i, w in enumerate(SPELLINGS)),
+        "ln_id,image,label\n" + "".join(f"n{i},img{i}.png,{w}\n" for i, (w, _) in enumerate(words)),
         encoding="utf-8")
     manifest = read_manifest(tmp_path / "manifest.csv")
-    assert manifest.labels.tolist() == EXPECTED
+    assert manifest.labels.tolist() == [e for _, e in words]
     (tmp_path / "bad.csv").write_text("ln_id,image,label\na,a.png,positive\nb,b.png,maybe\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"bad.csv: row 3, column label: 'maybe' is not benign or malignant"):
         read_manifest(tmp_path / "bad.csv")
@@ -98,3 +102,11 @@ def test_library_and_command_line_share_bounds_and_words():
     with pytest.raises(ValueError, match="not a whole number"):
         check_whole("folds", 2.0, 2, 100)
     assert check_whole("folds", 5, 2, 100) == 5 and check_real("lr", 1e-3, 0, 10, open_low=True) == 1e-3
+
+
+@pytest.mark.parametrize("symbol", ["-", "+", "m", "B"])
+def test_a_manifest_refuses_one_character_labels_as_a_reference_standard(tmp_path, symbol):
+    """'-' in a pathology column often means 'not done': it must not become benign."""
+    (tmp_path / "m.csv").write_text(f"ln_id,image,label\na,a.png,benign\nb,b.png,{symbol}\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"row 3, column label: .* ambiguous"):
+        read_manifest(tmp_path / "m.csv")

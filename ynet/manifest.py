@@ -2,7 +2,8 @@
 
 Manifest (CSV or XLSX, read by :mod:`reportmine.core.tables`): ``ln_id`` (or ``id``),
 ``patient_id``, ``image``, ``mask`` (optional; several files joined with ``;`` are unioned),
-``label`` (benign | malignant, 0 | 1, or any other spelling of :mod:`reportmine.core.labels`),
+``label`` (benign | malignant, 0 | 1, or another word spelling of :mod:`reportmine.core.labels`
+such as negative | positive; the one-character "-", "+", "b", "m" are refused as ambiguous),
 ``split`` (optional: train | test), ``split_group`` (optional: rows sharing it never
 straddle splits), optional metadata. Paths are relative to the manifest.
 """
@@ -54,6 +55,8 @@ class Manifest:
 
 
 ID_COLUMNS = ("ln_id", "id")
+# one-character spellings the statistics accept for a test's calls, refused as a gold standard
+SYMBOL_SPELLINGS = frozenset({"+", "-", "m", "b"})
 META_SKIP = {"ln_id", "id", "patient_id", "image", "mask", "label", "split", "split_group"}
 
 
@@ -92,6 +95,9 @@ def read_manifest(path: str | Path, *, exclude_labels: Sequence[str] = (), requi
             continue
         label = None
         if raw_label or require_labels:
+            if raw_label in SYMBOL_SPELLINGS:  # "-" often means "not done": never read a gold label from it
+                raise DataError(f"{where}, column label: {rec.get('label', '')!r} is ambiguous in a reference "
+                                "standard; write benign or malignant (or 0 / 1), and leave out nodes without one")
             label = label_index(raw_label)
             if label is None:
                 raise DataError(f"{where}, column label: {rec.get('label', '')!r} is not benign or malignant"
