@@ -316,9 +316,9 @@ def default_work_root() -> Path:
 
 def _work_dir(work_root: Path, fits_dir: Path, model: str, fold: int, key: str) -> Path:
     """Where an unfinished fit keeps its last finished epoch (removed once the fit is saved):
-    one folder per results folder, model, fold and settings key."""
-    where = hashlib.sha256(str(fits_dir.resolve()).encode()).hexdigest()[:12]
-    return work_root / where / f"{model}_fold{fold}_{key}"
+    named by the benchmark's name, model, fold and settings key (which holds the manifest's
+    hash), not by where the checkout lies, so that a fresh clone resumes it too."""
+    return work_root / f"{fits_dir.parent.name}-{model}_fold{fold}-{key}"
 
 
 def _load_fit(path: Path, key: str) -> dict | None:
@@ -378,8 +378,10 @@ def fit_task(model: str, fold: int, data: str, settings: dict, work: str) -> dic
 
 
 def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_dir: Path, keys: dict, *,
-              work_root: Path, in_process: bool, workers: int, scheduler: str | None, debug: bool, say) -> None:
-    """Fit every (model, fold) of ``jobs`` and save each record as soon as it is done."""
+              work_root: Path, in_process: bool, workers: int, scheduler: str | None, debug: bool, say,
+              after_each=lambda: None) -> None:
+    """Fit every (model, fold) of ``jobs`` and save each record as soon as it is done;
+    ``after_each()`` runs after every saved fit (the progress table is rewritten there)."""
     def work(model: str, fold: int) -> Path:
         return _work_dir(work_root, fits_dir, model, fold, keys[model])
 
@@ -387,6 +389,7 @@ def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_
         write_json_atomic(_fit_path(fits_dir, model, fold), record)
         shutil.rmtree(work(model, fold), ignore_errors=True)  # its epochs are no longer needed
         say(f"saved {model}, fold {fold + 1} of {settings.folds}")
+        after_each()
 
     if scheduler:
         try:
@@ -412,6 +415,7 @@ def _run_fits(jobs: list[tuple[str, int]], data: Path, settings: Settings, fits_
         else:
             _worker("fit", m, k, data, settings, _fit_path(fits_dir, m, k), debug, folder)
             shutil.rmtree(folder, ignore_errors=True)
+            after_each()
 
     if workers <= 1 or in_process:
         for job in jobs:
@@ -470,29 +474,42 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
     keys = {m: settings.key(m, manifest.sha256) for m in MODELS}
     jobs = [(m, k) for m in models for k in range(settings.folds) if _load_fit(_fit_path(fits_dir, m, k), keys[m]) is None]
     jobs = jobs if max_fits is None else jobs[:max_fits]
+
+    def saved() -> tuple[dict, list[str]]:
+        fits, missing = {}, []
+        for m in models:
+            fits[m] = []
+            for k in range(settings.folds):
+                record = _load_fit(_fit_path(fits_dir, m, k), keys[m])
+                if record is None:
+                    missing.append(f"{m} fold {k}")
+                else:
+                    fits[m].append(record)
+        return fits, missing
+
+    def shown_fits(fits: dict) -> tuple[dict, dict]:
+        """Every model with fits of these settings here, not only those asked for now (a long
+        benchmark is run a model at a time), and those others alone."""
+        others = {m: _same_settings_fits(fits_dir, m, keys[m], settings.folds) for m in MODELS if m not in fits}
+        return {m: fits[m] if m in fits else others[m] for m in MODELS if m in fits or others[m]}, others
+
+    def write_progress() -> None:  # after every saved fit: where a long run stands, between sittings
+        shown, _ = shown_fits(saved()[0])
+        write_text_atomic(progress, progress_markdown(shown, settings, name, groups, out_of_fold=not inner_only))
+
     if jobs:
         _run_fits(jobs, data, settings, fits_dir, keys, work_root=Path(work_root or default_work_root()),
-                  in_process=in_process, workers=workers, scheduler=scheduler, debug=debug, say=say)
-    fits, missing = {}, []
-    for m in models:
-        fits[m] = []
-        for k in range(settings.folds):
-            record = _load_fit(_fit_path(fits_dir, m, k), keys[m])
-            if record is None:
-                missing.append(f"{m} fold {k}")
-            else:
-                fits[m].append(record)
+                  in_process=in_process, workers=workers, scheduler=scheduler, debug=debug, say=say,
+                  after_each=write_progress)
+    fits, missing = saved()
     for m, records in fits.items():  # every image once, out of fold: a model's predictions for other tools
         if len(records) == settings.folds and not inner_only:
             write_csv_atomic(fits_dir.parent / f"{m}_oof.csv", oof_predictions(records))
-    # the progress table shows every model with fits of these settings here, not only those asked
-    # for now (a long benchmark is run a model at a time)
-    others = {m: _same_settings_fits(fits_dir, m, keys[m], settings.folds) for m in MODELS if m not in fits}
-    shown = {m: fits[m] if m in fits else others[m] for m in MODELS if m in fits or others[m]}
+    shown, others = shown_fits(fits)
     if any(shown.values()):
         plot_learning_curves(shown, fits_dir.parent / "learning_curves.png", name)
     if missing or status_only or inner_only or any(others.values()):
-        write_text_atomic(progress, progress_markdown(shown, settings, name, groups, out_of_fold=not inner_only))
+        write_progress()
     if missing or status_only or inner_only:  # where it stands, beside the fits (a long benchmark runs over sittings)
         return BenchmarkResult(None, progress, False, len(jobs), tuple(missing), inner_only=inner_only)
     # inference is timed again by every run that writes the tables, never read back from an

@@ -4,6 +4,8 @@ the node id against the gold label, and write the page (the one call the CLI mak
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -242,8 +244,11 @@ def _trained_on(path: Path, name: str, ids: list[str], unit_name: str) -> str | 
 
 
 def _unique_names(tests: list[IndexTest]) -> None:
-    names = pd.Series([t.name for t in tests])
-    twice = names[names.duplicated()].tolist()
+    _refuse_repeated([t.name for t in tests])
+
+
+def _refuse_repeated(names: list[str]) -> None:
+    twice = pd.Series(names)[pd.Series(names).duplicated()].tolist()
     if twice:
         raise InputError(f"two index tests are named {twice[0]!r}: name each with --model NAME=PATH "
                          "(or --predictions NAME=PATH)")
@@ -375,6 +380,10 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
         raise InputError(f"{manifest.path}: the {options.split} split holds one class only "
                          f"({'malignant' if gold.iloc[0] == 1 else 'benign'}); accuracy needs both")
     notes: list[str] = []
+    # names the user chose are checked before any network runs (the defaults, after)
+    _refuse_repeated([name for spec, option in [*((m, "--model") for m in options.models),
+                                                *((p, "--predictions") for p in options.predictions)]
+                      if (name := named_path(spec, option)[0]) is not None])
     tests = _model_tests(options, manifest, ids, gold, work, notes)
     reports, texts, matches = _reports(options, manifest, ids)
     overridden = _apply_report_overrides(options, reports, ids, [n.id for n in manifest.nodes])
@@ -410,11 +419,6 @@ def compare(manifest: str | Path, out: str | Path, options: CompareOptions, *, f
     holding any input (the manifest, its images and masks, checkpoints, predictions,
     reports), is refused before anything is computed. The page appears whole or not at all.
     """
-    import shutil
-    import tempfile
-
-
-
     listed = read_manifest(manifest, exclude_labels=options.exclude_labels)
     inputs = [Path(manifest), *_paths(options.models, "--model"), *_paths(options.predictions, "--predictions")]
     if options.reports:
