@@ -1,7 +1,7 @@
 """The NegEx test corpus: our negation engine vs negspaCy and medSpaCy ConText, same run.
 
     python -m reportmine.benchmarks.negex NEGEX_FOLDER \
-        [--peer-python /work/venv-negex/bin/python] [--out reports/benchmarks/negex.md] [--no-timing]
+        [--peer-python PEER_VENV/bin/python] [--out reports/benchmarks/negex.md] [--no-timing]
 
 The corpus (2,376 concept–sentence pairs from 120 clinical reports, annotated Affirmed /
 Negated; see its PROVENANCE.md) is read from the path given, never copied. Each system gets
@@ -37,7 +37,7 @@ from reportmine.core.provenance import file_sha256, run_record
 from reportmine.mining.assertion import AssertionEngine, find_term, sentence_bounds
 
 CORPUS_FILE = "Annotations-1-120.txt"
-DEFAULT_PEER = "/work/venv-negex/bin/python"
+DEFAULT_PEER = "none"  # the peers need a venv of their own: give its python with --peer-python
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", help=f"folder holding {CORPUS_FILE} (or the file itself)")
     parser.add_argument("--peer-python", default=DEFAULT_PEER,
-                        help="python of the venv with medspacy/negspacy (default: %(default)s); "
-                             "'none' skips the peers")
+                        help="python of a venv with medspacy 1.3.1 and negspacy 1.0.4 (see negex_peer.py); "
+                             "without it, or with 'none', the peers are skipped")
     parser.add_argument("--out", help="write the table as Markdown here (and a .json beside it)")
     parser.add_argument("--no-timing", action="store_true", help="accuracy only; no docs/s")
     parser.add_argument("--limit", type=int, help="first N pairs only (a smoke test)")
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     head = "| system | pairs | accuracy | Negated P | Negated R | Negated F1 |" + (" docs/s |" if timing else "")
     lines = [f"NegEx test corpus: {Path(file).name} ({len(pairs)} pairs, {sum(gold)} Negated)", "", head,
              "|---" * (7 if timing else 6) + "|", *(s.row(timing) for s in table)]
-    record = {"corpus": str(file), "sha256": file_sha256(file), "pairs": len(pairs),
+    record = {"corpus": Path(file).name, "sha256": file_sha256(file), "pairs": len(pairs),
               "scores": [s.__dict__ for s in table]}
     if timing and len(table) > 1 and table[1].docs_per_s:
         lines += ["", f"`reportmine context` / negspaCy throughput: **{table[0].docs_per_s / table[1].docs_per_s:.1f}×** "
