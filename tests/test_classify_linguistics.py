@@ -127,6 +127,23 @@ def test_target_node_preference():
     assert absent.label == "malignant" and "not named" in absent.target
 
 
+@pytest.mark.parametrize("text, side", [
+    # written after review: a one-letter side word is a side only where it names one
+    ("L IV node with microcalcifications.", ""),  # L IV: level IV
+    ("R II-III nodes, reactive.", ""),
+    ("Enlarged node, r/o metastasis.", ""),  # r/o: rule out
+    ("Node in level IV, R/O lymphoma.", ""),
+    ("Haemoglobin 10.2 (L), node in level II.", ""),  # (L) after a value: a low result
+    ("(L) neck: enlarged level IV node.", "left"),
+    ("R neck node with cystic change.", "right"),
+    ("L level III node and R level II node.", "bilateral"),
+    ("Lt level II node.", "left"),
+])
+def test_one_letter_side_words(text, side):
+    from reportmine.mining import anatomy
+    assert anatomy.side(text) == side
+
+
 def test_empty_and_non_text(clf):
     for value in (None, "", "   ", float("nan"), 42):
         result = clf.classify(value)

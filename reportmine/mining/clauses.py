@@ -18,11 +18,15 @@ from .grammar import (
     ASCII_LETTER,
     CJK,
     CLAUSE_END,
+    COMPARISON_BEFORE,
     CONJUNCTION,
     LATIN_WORD,
     OPENING_CONJUNCTION,
     OPENING_MODIFIER,
     PARENTHESIS,
+    PERSON_FOLLOWS,
+    PERSON_PRECEDES,
+    PHRASE_END,
     STATING_VERB,
 )
 from .matching import Match, split_groups
@@ -97,6 +101,8 @@ def background(text: str, other: Sequence[Match]) -> tuple[tuple[int, int], Matc
         verb = STATING_VERB.search(text, cue.end)
         if verb is not None:
             stops.append(verb.start())
+    if cue.category == "historical":
+        stops.append(modifier_phrase_end(text, cue))
     return (0 if cue.category in _HISTORY else cue.start, min(stops, default=len(text))), cue
 
 
@@ -228,7 +234,42 @@ def find_in_piece(piece: str, matchers: dict, language: str = "auto", exclude=()
         found.extend(matchers[lang].find(piece))
     if exclude:
         found = [m for m in found if not any(m.start < e and s < m.end for s, e in exclude)]
-    return found
+    return [m for m in found if m.category not in _READ_IN_PLACE or context_cue_holds(piece, m)]
+
+
+_READ_IN_PLACE = frozenset({"historical", "experiencer"})
+
+
+def context_cue_holds(text: str, cue: Match) -> bool:
+    """Whether a ConText cue means what its category says where it stands (English).
+
+    * A past cue that is the object of a comparison names the old study, not the finding:
+      "compared with the prior study, the node …", "larger than on the previous", "unchanged
+      from prior", "since the previous examination".
+    * A one-word kinship cue is a person only with a possessive before it or a person's verb,
+      a preposition or the end of its phrase after it ("her mother", "mother had …", "relatives
+      with …", "… in the mother."); "relative to prior", "a relative paucity", "daughter
+      nodules" name no one.
+    """
+    if cue.entry.language != "en":
+        return True
+    if cue.category == "historical":
+        return COMPARISON_BEFORE.search(text, max(0, cue.start - 60), cue.start) is None
+    if " " in cue.text.strip() or not cue.text.isalpha():
+        return True  # "family history", "family members": a person by their words
+    return (PERSON_PRECEDES.search(text, max(0, cue.start - 20), cue.start) is not None
+            or PERSON_FOLLOWS.match(text, cue.end) is not None)
+
+
+def modifier_phrase_end(text: str, cue: Match) -> int:
+    """Where a past cue's reach ends: a one-word past adjective (prior, previous, remote)
+    reaches only the noun phrase it modifies, which ends at a verb or a modifier opener
+    ("prior neck dissection | with a new node"); other cues (status post, history of, 既往)
+    reach the end of the text."""
+    if cue.entry.language != "en" or not cue.text.isalpha():
+        return len(text)
+    found = PHRASE_END.search(text, cue.end)
+    return len(text) if found is None else found.start()
 
 
 class Clause(NamedTuple):

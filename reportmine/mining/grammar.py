@@ -51,6 +51,26 @@ COPULAS = ("is", "are", "was", "were")
 #: Verbs after which a background clause ("which given the history of …") ends.
 STATING_VERBS = COPULAS + ("appear", "appears", "seem", "seems", "remain", "remains",
                            "represent", "represents")
+#: Words that compare today's finding with an earlier study: a past cue as their object
+#: ("compared with the prior study", "larger than on the previous", "unchanged from prior",
+#: "since the previous") names the old study, so the finding stays current.
+COMPARISON_WORDS = ("compared with", "compared to", "comparison with", "comparison to", "relative to",
+                    "since", "than", "from", "versus", "vs")
+#: Words that may stand between a comparison word and its past cue ("than on the most recent").
+COMPARISON_FILLERS = ("the", "a", "an", "this", "that", "his", "her", "their", "its", "on", "in", "at",
+                      "with", "to", "most", "recent", "last", "patient's")
+#: After a one-word past adjective (prior, previous, remote), these end the noun phrase it
+#: modifies: "prior neck dissection | with a new node", "previous thyroidectomy | showing …".
+PHRASE_ENDERS = STATING_VERBS + MODIFIER_OPENERS + ("has", "have", "had", "shows", "show",
+                                                    "demonstrates", "demonstrate", "now")
+#: A kinship word is a person when a possessive comes before it ("her mother", "patient's
+#: sister") or when a person's verb, preposition or the end of the phrase follows it ("mother
+#: had …", "relatives with …", "lymphoma in the mother."); otherwise it is a comparison or an
+#: adjective ("relative to prior", "a relative paucity", "daughter nodules").
+PERSON_BEFORE = ("his", "her", "their", "my", "your", "our", "patient's", "maternal", "paternal",
+                 "whose", "older", "younger", "elder")
+PERSON_AFTER = ("has", "had", "have", "was", "were", "is", "are", "with", "who", "died", "diagnosed",
+                "developed", "of", "at", "age", "aged", "also", "reports", "'s")
 #: Chinese characters allowed between a degree word and its term (稍肿大, 轻度肿大, 明显地).
 DEGREE_LINKERS_ZH = "度地"
 #: Marks that carry no words: what may stand between a term and a verdict on it.
@@ -116,13 +136,24 @@ QUIET = re.compile(rf"^[\s{_char_class(QUIET_MARKS)[1:-1]}]*$")
 VERDICT_GAP = re.compile(r"^[\s:：]*$")  # only spaces or a header colon between a node and its verdict
 DEGREE_GAP = re.compile(rf"^[\s{DEGREE_LINKERS_ZH}]{{0,2}}$")
 PARENTHESIS = re.compile(r"\([^()]*\)")
+COMPARISON_BEFORE = re.compile(rf"\b(?:{_alternation(COMPARISON_WORDS)})\s+"
+                               rf"(?:(?:{_alternation(COMPARISON_FILLERS)})\s+)*$", re.IGNORECASE)
+PHRASE_END = re.compile(rf"\b(?:{_alternation(PHRASE_ENDERS)})\b", re.IGNORECASE)
+PERSON_PRECEDES = re.compile(rf"\b(?:{_alternation(PERSON_BEFORE)})\s+$", re.IGNORECASE)
+PERSON_FOLLOWS = re.compile(rf"\s*(?:$|[,.;:()\[\]-]|(?:{_alternation(PERSON_AFTER)})(?![\w']))", re.IGNORECASE)
 _NUMERAL = "[IV]+"
 ZH_LEVEL = re.compile(rf"({_NUMERAL})[AB]?\s*(?:{_char_class(LEVEL_RANGE_ZH)}\s*({_NUMERAL})[AB]?)?"
                       rf"\s*{LEVEL_WORD_ZH}")
 EN_LEVEL = re.compile(rf"\b(?:{_alternation(LEVEL_WORDS_EN)})\s*({_NUMERAL})[ab]?\b"
                       rf"(?:\s*(?:{_alternation(LEVEL_RANGE_EN)})\s*({_NUMERAL})[ab]?\b)?", re.IGNORECASE)
-LEFT = re.compile(rf"\b(?:{_alternation(LEFT_WORDS)})\b")
-RIGHT = re.compile(rf"\b(?:{_alternation(RIGHT_WORDS)})\b")
+# A one-letter side (l, r) is no side before "/o" (r/o: rule out) or before a level numeral
+# ("L IV" is level IV), nor as a flag in brackets after a value ("3.1 (L)": a low result).
+_LETTER_SIDE = (r"(?<![\d.%]\()(?<![\d.%] \()(?<!mm\()(?<!cm\()(?<!mm \()(?<!cm \()"
+                r"\b{}\b(?!\s*/\s*o\b)(?![ \t]*[iv]+\b)")
+LEFT = re.compile(rf"\b(?:{_alternation(w for w in LEFT_WORDS if len(w) > 1)})\b|"
+                  + _LETTER_SIDE.format("|".join(w for w in LEFT_WORDS if len(w) == 1)))
+RIGHT = re.compile(rf"\b(?:{_alternation(w for w in RIGHT_WORDS if len(w) > 1)})\b|"
+                   + _LETTER_SIDE.format("|".join(w for w in RIGHT_WORDS if len(w) == 1)))
 BOTH = re.compile(rf"\b(?:{_alternation(BOTH_WORDS)})\b")
 
 # --- Scripts ------------------------------------------------------------------------------

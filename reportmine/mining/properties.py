@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from .clauses import Clause
+from .clauses import Clause, modifier_phrase_end
 from .matching import Match
 from .scope import post_cue, pre_cue
 
@@ -72,7 +72,8 @@ def temporality(clauses: Sequence[Clause], k: int, start: int, end: int, text: s
     if not some(history_forward + history_back):
         return "recent", None
     cue = pre_cue(clauses, k, start, text, history_forward) if some(history_forward) else None
-    if cue is not None and not _current_between(clause, cue.end, start):
+    if cue is not None and not _current_between(clause, cue.end, start) and (
+            cue.category != "historical" or modifier_phrase_end(text, cue) >= start):
         return "historical", cue
     cue = post_cue(clauses, k, end, text, history_back) if some(history_back) else None
     if cue is not None and not _current_between(clause, end, cue.start):
