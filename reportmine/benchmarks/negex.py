@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     if args.out:
         out = Path(args.out)
         write_text_atomic(out, text + "\n")
-        write_json_atomic(out.with_suffix(".json"), run_record({"timing": timing}, {str(file): record["sha256"]})
+        write_json_atomic(out.with_suffix(".json"), run_record({"timing": timing}, {Path(file).name: record["sha256"]})
                           | {"results": record})
     return 0
 
