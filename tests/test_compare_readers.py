@@ -2,11 +2,11 @@
 
 import json
 from html import unescape
-from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_compare import Tables as Cells  # the page's table parser, shared with the page tests
 
 from reportmine.bench_cli import main
 from reportmine.compare.demo import make_demo_cohort
@@ -14,37 +14,6 @@ from reportmine.compare.readers import simulate_readings
 from reportmine.stats.mrmc import mrmc_from_table, reader_study
 
 HOSTILE = '<script>alert("x")</script>'
-
-
-class Cells(HTMLParser):
-    """Table cells by table id (attributes and text), and every tag with its attributes."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables, self.tags, self._table, self._row, self._cell = {}, [], None, None, None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self.tags.append((tag, attrs))
-        if tag == "table":
-            self._table = attrs.get("id")
-            self.tables[self._table] = []
-        elif tag == "tr" and self._table is not None:
-            self._row = []
-            self.tables[self._table].append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = {"attrs": attrs, "text": ""}
-            self._row.append(self._cell)
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th"):
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell["text"] += data
 
 
 @pytest.fixture(scope="module")
