@@ -37,13 +37,18 @@ def roc_figure(curves: list[dict], points: list[dict]) -> bytes:
     for i, p in enumerate(points):
         ax.plot([p["fpr"]], [p["tpr"]], marker=p.get("marker", "o"), ms=7, ls="none",
                 color=p.get("colour", COLOURS[(i + len(curves)) % 5]), label=p["name"])
+    finish_roc_axes(ax)
+    return _png(fig)
+
+
+def finish_roc_axes(ax) -> None:
+    """Labels, unit square and the legend below the axes (never over the curves) of a ROC plot."""
     ax.set_xlabel("1 − specificity")
     ax.set_ylabel("sensitivity")
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
-    return _png(fig)
 
 
 def dice_figure(series: list[tuple[str, np.ndarray]]) -> bytes:

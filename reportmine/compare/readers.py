@@ -125,12 +125,7 @@ def reader_figure(study: ReaderStudy, result: MRMCResult, models: list[dict]) ->
     for k, c in enumerate(models):
         ax.plot(c["fpr"], c["tpr"], color="#111111", lw=1.6, ls=styles[k % len(styles)],
                 label=f"{c['name']} (model): AUC {c['auc']:.3f}")
-    ax.set_xlabel("1 − specificity")
-    ax.set_ylabel("sensitivity")
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_aspect("equal")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+    figures.finish_roc_axes(ax)
     return figures._png(fig)
 
 
