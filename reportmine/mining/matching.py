@@ -2,8 +2,10 @@
 
 English is cut into word and punctuation tokens (one compiled regular expression) and terms
 are matched against token n-grams; Chinese is matched on characters (no word segmentation
-is needed, and none can go wrong). Fuzzy entries are scored with rapidfuzz's ``ratio``
-(all windows of a text against all terms in one ``cdist`` call per window length);
+is needed, and none can go wrong). Fuzzy entries are scored with rapidfuzz's ``ratio``,
+each window only against the terms it could reach (same token count, a shared first or last
+letter, a length within the term's minimum score), and each distinct window once per matcher
+(words recur from report to report, so a cold run scores most of them once);
 abbreviations are exact entries and are never fuzzed.
 
 All spans are character offsets into the *original* text, so every match can
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from .dictionary import Entry
 from .grammar import NEGATING_PREFIXES
@@ -136,11 +138,19 @@ class _LazySpans:
         return self.spans[i]
 
 
+_UNSEEN = object()  # a window the memo has not met yet (None means "matches no fuzzy term")
+
+
 class EnglishMatcher:
-    """Token n-gram matcher: exact terms by dictionary look-up, fuzzy ones scored in one
-    rapidfuzz ``cdist`` call per n-gram length (C, not a Python loop per window)."""
+    """Token n-gram matcher: exact terms by dictionary look-up, fuzzy ones by rapidfuzz
+    ``ratio`` against the few terms a window could reach, memoised per distinct window."""
 
     def __init__(self, entries: Sequence[Entry], cache_size: int = 200_000) -> None:
+        # window text -> (fuzzy term column, score) or None: words recur from report to report
+        # (Zipf), so even a cold run scores most windows once; bounded by cache_size
+        self._window_memo: dict[str, tuple[int, float] | None] = {}
+        self._candidate_memo: dict[tuple[int, str, str], tuple[tuple[int, int, int], ...]] = {}
+        self.cache_size = cache_size
         self.exact_ci: dict[tuple[str, ...], list[Entry]] = {}
         self.exact_cs: dict[tuple[str, ...], list[Entry]] = {}
         fuzzy: dict[int, list[tuple[str, Entry]]] = {}
@@ -167,20 +177,17 @@ class EnglishMatcher:
             if n > 1:
                 for word in {w for t in terms for w in t.split()}:
                     self.fuzzy_vocabulary[word] = (*self.fuzzy_vocabulary.get(word, ()), n)
-        # all fuzzy terms in one list, scored against all windows in one cdist call
+        # all fuzzy terms in one list; a window is scored against its candidates among them
         self.fuzzy_all = ([t for n in sorted(self.fuzzy) for t in self.fuzzy[n][0]],
                           [e for n in sorted(self.fuzzy) for e in self.fuzzy[n][1]],
                           [m for n in sorted(self.fuzzy) for m in self.fuzzy[n][2]],
                           [n for n in sorted(self.fuzzy) for _ in self.fuzzy[n][0]],
                           min((v[3] for v in self.fuzzy.values()), default=100))
-        # Window lengths that can reach some fuzzy term's minimum score at all: ratio is at
-        # most 200·min(a, b)/(a + b) for strings of lengths a and b, so most windows are ruled
-        # out by their length alone, before rapidfuzz is called.
-        longest = max((len(t) for t in self.fuzzy_all[0]), default=0)
-        self.fuzzy_window_lengths = frozenset(
-            length for length in range(1, 2 * longest + 1)
-            if any(200 * min(length, len(t)) / (length + len(t)) >= m
-                   for t, m in zip(self.fuzzy_all[0], self.fuzzy_all[2])))
+        # Per fuzzy term, the window lengths that can reach its minimum score at all (ratio is
+        # at most 200·min(a, b)/(a + b) for strings of lengths a and b), and their union: most
+        # windows are ruled out by their length alone, before rapidfuzz is called.
+        self._fuzzy_lengths = [_reachable_lengths(len(t), m) for t, m in zip(self.fuzzy_all[0], self.fuzzy_all[2])]
+        self.fuzzy_window_lengths = frozenset(n for lo, hi in self._fuzzy_lengths for n in range(lo, hi + 1))
         # first token -> the token counts of the exact terms it starts (look only those up)
         self.first_tokens: dict[str, tuple[int, ...]] = {}
         for key in [*self.exact_ci, *(tuple(t.lower() for t in k) for k in self.exact_cs)]:
@@ -218,19 +225,20 @@ class EnglishMatcher:
                     found.extend(Match(s, e, text[s:e], entry, 100.0) for entry in entries)
         if not self.fuzzy:
             return found
-        windows, where = [], []  # (window text), (start token, token count)
-        lengths = self.fuzzy_window_lengths
-        ends = self.fuzzy_ends
-        if 1 in ends:
-            heads, tails = ends[1]
-            for i, w in enumerate(lowers):
-                if (len(w) >= 5 and len(w) in lengths and (w[0] in heads or w[-1] in tails) and w.isalpha()
-                        and (i, 1) not in exact_at):
-                    windows.append(w)
-                    where.append((i, 1))
+        memo = self._window_memo
+        entries = self.fuzzy_all[1]
+        found_at: list[tuple[int, int, tuple[int, float]]] = []  # (start token, token count, best)
+        if 1 in self.fuzzy_ends:
+            for i, w in enumerate(lowers):  # one look-up per word once it has been seen
+                best = memo.get(w, _UNSEEN)
+                if best is _UNSEEN:
+                    best = self._remember(w, self._single_word_best(w))
+                if best is not None and (i, 1) not in exact_at:
+                    found_at.append((i, 1, best))
         vocabulary = self.fuzzy_vocabulary
         hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
         if hits:
+            ends, lengths = self.fuzzy_ends, self.fuzzy_window_lengths
             wordy = [w.isalpha() or w == "-" for w in words]  # as written: "İ".lower() is not alphabetic
             starts = sorted({(i, n) for h, ns in hits for n in ns
                              for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
@@ -240,35 +248,63 @@ class EnglishMatcher:
                     continue
                 window = " ".join(lowers[i:i + n])
                 if len(window) >= 5 and len(window) in lengths:
-                    windows.append(window)
-                    where.append((i, n))
-        if not windows:
-            return found
-        terms, entries, minimums, counts, cutoff = self.fuzzy_all
-        scores = process.cdist(windows, terms, scorer=fuzz.ratio, score_cutoff=cutoff)
-        if not scores.any():  # the usual case, answered without the per-row scan
-            return found
-        for row in scores.any(axis=1).nonzero()[0].tolist():
-            i, n = where[row]
-            found.extend(self._best(windows[row], scores[row], terms, entries, minimums, counts, i, n,
-                                    spans, norm, text))
+                    best = memo.get(window, _UNSEEN)
+                    if best is _UNSEEN:
+                        best = self._remember(window, self._best_term(window))
+                    if best is not None:
+                        found_at.append((i, n, best))
+        for i, n, (column, score) in found_at:
+            s, e = norm.span(spans[i][0], spans[i + n - 1][1])
+            found.append(Match(s, e, text[s:e], entries[column], score))
         return found
 
-    @staticmethod
-    def _best(window, row, terms, entries, minimums, counts, i, n, spans, norm, text) -> list[Match]:
-        """The best term of the window's token count within its own minimum score that shares
-        the window's first or last letter (one typo changes at most one of them) and is not the
-        window itself."""
+    def _remember(self, window: str, best: tuple[int, float] | None) -> tuple[int, float] | None:
+        memo = self._window_memo
+        if len(memo) >= self.cache_size:
+            memo.clear()
+        memo[window] = best
+        return best
+
+    def _single_word_best(self, word: str) -> tuple[int, float] | None:
+        """A one-word window: only alphabetic words of five letters or more are fuzzed."""
+        if len(word) < 5 or len(word) not in self.fuzzy_window_lengths or not word.isalpha():
+            return None
+        return self._best_term(word)
+
+    def _best_term(self, window: str) -> tuple[int, float] | None:
+        """The best fuzzy term within its own minimum score that is not the window itself nor
+        the window without a negating prefix: (its column, the score rounded to 0.1), or None.
+        Ties go to the earlier term."""
+        terms, _, minimums, _, _ = self.fuzzy_all
         best, best_score = None, 0.0
-        for column in row.nonzero()[0].tolist():
-            score, term = float(row[column]), terms[column]
-            if counts[column] == n and score >= minimums[column] and score > best_score and term != window \
-                    and (term[0] == window[0] or term[-1] == window[-1]) and not _negated_form(window, term):
+        for column in self._candidates(window):
+            term = terms[column]
+            score = fuzz.ratio(window, term, score_cutoff=minimums[column])
+            if score > best_score and term != window and not _negated_form(window, term):
                 best, best_score = column, score
-        if best is None:
-            return []
-        s, e = norm.span(spans[i][0], spans[i + n - 1][1])
-        return [Match(s, e, text[s:e], entries[best], round(best_score, 1))]
+        return None if best is None else (best, round(best_score, 1))
+
+    def _candidates(self, window: str) -> list[int]:
+        """The fuzzy terms a window may match, in dictionary order: the window's token count,
+        sharing its first or last letter (one typo changes at most one of them), and of a
+        length that can reach the term's minimum score."""
+        key = (window.count(" ") + 1, window[0], window[-1])  # tokens hold no spaces
+        found = self._candidate_memo.get(key)
+        if found is None:
+            n, first, last = key
+            terms, _, _, counts, _ = self.fuzzy_all
+            found = self._candidate_memo[key] = tuple(
+                (column, *self._fuzzy_lengths[column]) for column, (term, count) in enumerate(zip(terms, counts))
+                if count == n and (term[0] == first or term[-1] == last))
+        length = len(window)
+        return [column for column, shortest, longest in found if shortest <= length <= longest]
+
+
+def _reachable_lengths(length: int, minimum: float) -> tuple[int, int]:
+    """The shortest and longest strings that can score ``minimum`` against a string of
+    ``length`` characters: ratio is at most 200·min(a, b)/(a + b) for lengths a and b."""
+    fits = [n for n in range(1, 2 * length + 1) if 200 * min(n, length) / (n + length) >= minimum]
+    return min(fits), max(fits)
 
 
 def _negated_form(window: str, term: str) -> bool:
