@@ -61,6 +61,7 @@ def test_non_ascii_english_keeps_offsets_through_expanding_characters():
     ("nodes suspİcious for metastasis", "suspİcious for"),  # a non-ASCII letter: İ lower-cases to two characters
     ("a xoo small to characterizx node", None),  # ratio 92, but neither end letter: not one typo
     ("nodes of the neck", None),  # common words of the terms, nothing like a term
+    ("node too small tu characterize", "too small tu characterize"),  # a typo in a common word
 ])
 def test_multi_word_fuzzy_terms(text, found):
     matcher = EnglishMatcher([Entry("suspicious for", "hedge_leaning", "en", match="fuzzy", min_score=90),

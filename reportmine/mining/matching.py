@@ -122,7 +122,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 def tokenize(text: str) -> list[tuple[int, int]]:
     """Word and punctuation tokens as (start, end): "LN(-)" is LN ( - ), "thyroid-like" is
     thyroid - like. Entries and texts are cut the same way, so terms match token for token."""
-    return [m.span() for m in _TOKEN.finditer(text)]
+    return list(map(re.Match.span, _TOKEN.finditer(text)))
 
 
 class _LazySpans:
@@ -149,6 +149,7 @@ class EnglishMatcher:
         # window text -> (fuzzy term column, score) or None: words recur from report to report
         # (Zipf), so even a cold run scores most windows once; bounded by cache_size
         self._window_memo: dict[str, tuple[int, float] | None] = {}
+        self._fuzzy_words: set[str] = set()  # the one-word windows of the memo that match a term
         self._candidate_memo: dict[tuple[int, str, str], tuple[tuple[int, int, int], ...]] = {}
         self.cache_size = cache_size
         self.exact_ci: dict[tuple[str, ...], list[Entry]] = {}
@@ -171,12 +172,15 @@ class EnglishMatcher:
                           [e.min_score for _, e in items], min(e.min_score for _, e in items))
                       for n, items in fuzzy.items()}
         # One typo changes one word: a window of several words can only be within one typo of
-        # a term if one of its words is a word of such a term (prunes almost every window).
-        self.fuzzy_vocabulary: dict[str, tuple[int, ...]] = {}  # word -> token counts of its terms
+        # a term if one of its words is the term's word at the same place (prunes almost every
+        # window): word -> the (token count, place) of its terms
+        places: dict[str, set[tuple[int, int]]] = {}
         for n, (terms, *_) in self.fuzzy.items():
             if n > 1:
-                for word in {w for t in terms for w in t.split()}:
-                    self.fuzzy_vocabulary[word] = (*self.fuzzy_vocabulary.get(word, ()), n)
+                for term in terms:
+                    for place, word in enumerate(term.split()):
+                        places.setdefault(word, set()).add((n, place))
+        self.fuzzy_vocabulary = {word: tuple(sorted(found)) for word, found in places.items()}
         # all fuzzy terms in one list; a window is scored against its candidates among them
         self.fuzzy_all = ([t for n in sorted(self.fuzzy) for t in self.fuzzy[n][0]],
                           [e for n in sorted(self.fuzzy) for e in self.fuzzy[n][1]],
@@ -226,22 +230,23 @@ class EnglishMatcher:
         if not self.fuzzy:
             return found
         memo = self._window_memo
+        if len(memo) >= self.cache_size:
+            memo.clear()  # bounded memory (plus one text's windows); common words come straight back
+            self._fuzzy_words.clear()
         entries = self.fuzzy_all[1]
         found_at: list[tuple[int, int, tuple[int, float]]] = []  # (start token, token count, best)
         if 1 in self.fuzzy_ends:
-            for i, w in enumerate(lowers):  # one look-up per word once it has been seen
-                best = memo.get(w, _UNSEEN)
-                if best is _UNSEEN:
-                    best = self._remember(w, self._single_word_best(w))
-                if best is not None and (i, 1) not in exact_at:
-                    found_at.append((i, 1, best))
+            for w in {w for w in lowers if w not in memo}:
+                self._remember(w, self._single_word_best(w))
+            near = self._fuzzy_words
+            found_at = [(i, 1, memo[w]) for i, w in enumerate(lowers) if w in near and (i, 1) not in exact_at]
         vocabulary = self.fuzzy_vocabulary
         hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
         if hits:
             ends, lengths = self.fuzzy_ends, self.fuzzy_window_lengths
             wordy = [w.isalpha() or w == "-" for w in words]  # as written: "İ".lower() is not alphabetic
-            starts = sorted({(i, n) for h, ns in hits for n in ns
-                             for i in range(max(0, h - n + 1), min(h + 1, n_tokens - n + 1))})
+            starts = sorted({(h - place, n) for h, found in hits for n, place in found
+                             if place <= h <= n_tokens - n + place})
             for i, n in starts:
                 if (i, n) in exact_at or not all(wordy[i:i + n]) \
                         or lowers[i][0] not in ends[n][0] and lowers[i + n - 1][-1] not in ends[n][1]:
@@ -259,10 +264,9 @@ class EnglishMatcher:
         return found
 
     def _remember(self, window: str, best: tuple[int, float] | None) -> tuple[int, float] | None:
-        memo = self._window_memo
-        if len(memo) >= self.cache_size:
-            memo.clear()
-        memo[window] = best
+        self._window_memo[window] = best
+        if best is not None and " " not in window:
+            self._fuzzy_words.add(window)
         return best
 
     def _single_word_best(self, word: str) -> tuple[int, float] | None:
