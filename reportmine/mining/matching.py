@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
@@ -55,9 +54,9 @@ class Match(NamedTuple):
         return self.entry.category
 
 
-@dataclass(frozen=True)
-class NormalizedText:
-    """Text prepared for matching, with a map back to the original offsets."""
+class NormalizedText(NamedTuple):
+    """Text prepared for matching, with a map back to the original offsets (a tuple: one is
+    made per clause)."""
 
     original: str
     text: str
@@ -68,7 +67,9 @@ class NormalizedText:
         return index if self.offsets is None else self.offsets[index]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        return self.position(start), self.position(end - 1) + 1
+        if self.offsets is None:
+            return start, end
+        return self.offsets[start], self.offsets[end - 1] + 1
 
 
 def normalize(text: str, language: str) -> NormalizedText:
@@ -123,19 +124,6 @@ def tokenize(text: str) -> list[tuple[int, int]]:
     """Word and punctuation tokens as (start, end): "LN(-)" is LN ( - ), "thyroid-like" is
     thyroid - like. Entries and texts are cut the same way, so terms match token for token."""
     return list(map(re.Match.span, _TOKEN.finditer(text)))
-
-
-class _LazySpans:
-    """Token spans, found only when a match needs its offsets (most texts have few)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.spans: list[tuple[int, int]] | None = None
-
-    def __getitem__(self, i: int) -> tuple[int, int]:
-        if self.spans is None:
-            self.spans = tokenize(self.text)
-        return self.spans[i]
 
 
 _UNSEEN = object()  # a window the memo has not met yet (None means "matches no fuzzy term")
@@ -210,7 +198,7 @@ class EnglishMatcher:
         else:
             words = _TOKEN.findall(norm.text)
             lowers = [w.lower() for w in words]
-        spans = _LazySpans(norm.text)
+        spans = None  # token offsets, found when the first match needs them
         found: list[Match] = []
         n_tokens = len(lowers)
         exact_at: set[tuple[int, int]] = set()
@@ -225,8 +213,11 @@ class EnglishMatcher:
                     entries = entries + self.exact_cs.get(tuple(words[i:j]), [])
                 if entries:
                     exact_at.add((i, n))
+                    if spans is None:
+                        spans = tokenize(norm.text)
                     s, e = norm.span(spans[i][0], spans[j - 1][1])
-                    found.extend(Match(s, e, text[s:e], entry, 100.0) for entry in entries)
+                    for entry in entries:
+                        found.append(Match(s, e, text[s:e], entry, 100.0))
         if not self.fuzzy:
             return found
         memo = self._window_memo
@@ -258,6 +249,8 @@ class EnglishMatcher:
                         best = self._remember(window, self._best_term(window))
                     if best is not None:
                         found_at.append((i, n, best))
+        if found_at and spans is None:
+            spans = tokenize(norm.text)
         for i, n, (column, score) in found_at:
             s, e = norm.span(spans[i][0], spans[i + n - 1][1])
             found.append(Match(s, e, text[s:e], entries[column], score))
