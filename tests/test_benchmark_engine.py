@@ -17,7 +17,7 @@ from ynet.benchmark import Settings, run_benchmark, run_fit
 from ynet.benchmark_report import model_statistics
 from ynet.model import YNet, YNetConfig
 from ynet.phantom import write_phantom_cohort
-from ynet.timing import time_inference
+from ynet.timing import time_inference, time_training
 
 TINY = dict(folds=2, epochs=2, patience=5, batch_size=4, image_size=64, ynet_width=0.25, exclude_labels=())
 
@@ -95,6 +95,23 @@ def test_inference_is_timed_in_interleaved_rounds():
             assert len(runs) == 5 and all(r > 0 for r in runs)
     with pytest.raises(ValueError):
         time_inference(models, 64, rounds=0)
+
+
+def test_training_is_timed_in_interleaved_rounds_with_the_trainers_step():
+    from ynet.loss import JointLoss
+
+    models = {"seg+cls": (YNet(YNetConfig(width=0.25)), JointLoss()),
+              "cls-only": (YNet(YNetConfig(width=0.25, variant="cls-only")), JointLoss())}
+    before = {name: [p.detach().clone() for p in model.parameters()] for name, (model, _) in models.items()}
+    timed = time_training(models, 64, rounds=3, batch=4, min_seconds=0.01)
+    assert timed["threads"] == torch.get_num_threads() and timed["rounds"] == 3 and timed["batch"] == 4
+    for name, (model, _) in models.items():
+        runs = timed["models"][name]["train_runs"]
+        assert len(runs) == 3 and all(r > 0 for r in runs)
+        # the optimiser really stepped: the weights moved
+        assert any(not torch.equal(a, b) for a, b in zip(before[name], model.parameters()))
+    with pytest.raises(ValueError):
+        time_training(models, 64, rounds=0)
 
 
 def test_statistics_count_groups_and_the_fold_stratified_auc_is_the_within_fold_concordance():

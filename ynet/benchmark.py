@@ -88,7 +88,7 @@ from .peers import MODELS, NAMES, PEERS, YNET_MODELS
 from .preprocess import Preprocessing
 from .runs import FoldFiles
 from .splits import nested_cv_assignment
-from .timing import machine_busy_seconds, time_inference
+from .timing import machine_busy_seconds, time_inference, time_training
 from .train import FoldFit, ModelBuilder, TrainConfig, evaluate, fit_fold, loss_for
 
 log = logging.getLogger(__name__)
@@ -265,17 +265,22 @@ def run_fit(name: str, fold: int, data: Path, settings: Settings, work: Path | N
 
 def measure_speeds(models, settings: Settings, ttas: dict[str, bool], rounds: int = 5,
                    min_seconds: float = 1.0) -> dict:
-    """Parameters and inference images/s of ``models``, timed in interleaved rounds in this
-    process (:func:`ynet.timing.time_inference`)."""
+    """Parameters, inference and training images/s of ``models``, each timed in interleaved
+    rounds in this process (:mod:`ynet.timing`); training at the benchmark's batch size with
+    each model's own loss, on fresh models."""
     torch.manual_seed(settings.seed)
     device = resolve_device(settings.device)
+    threads = torch.get_num_threads()
     built = {m: builder(m, settings)() for m in models}
     timed = time_inference({m: (model, ttas.get(m, False)) for m, model in built.items()}, settings.image_size,
-                           rounds=rounds, min_seconds=min_seconds, threads=torch.get_num_threads(), device=device,
-                           seed=settings.seed)
-    return {"threads": timed["threads"], "rounds": timed["rounds"],
-            "models": {m: {"params": sum(p.numel() for p in built[m].parameters()), **timed["models"][m]}
-                       for m in models}}
+                           rounds=rounds, min_seconds=min_seconds, threads=threads, device=device, seed=settings.seed)
+    trained = time_training({m: (builder(m, settings)(), loss_for(settings.train_config(m), [0, 1]))
+                             for m in models}, settings.image_size, rounds=rounds,
+                            batch=settings.batch_size, min_seconds=min_seconds,
+                            threads=threads, device=device, seed=settings.seed)
+    return {"threads": timed["threads"], "rounds": timed["rounds"], "train_batch": trained["batch"],
+            "models": {m: {"params": sum(p.numel() for p in built[m].parameters()), **timed["models"][m],
+                           **trained["models"][m]} for m in models}}
 
 
 # ------------------------------------------------------------------ the whole protocol
@@ -533,6 +538,7 @@ def run_benchmark(data: str | Path, name: str, settings: Settings, models=MODELS
         "excluded_rows": manifest.excluded, "duplicates": {k: v for k, v in duplicates.items() if k != "pairs"},
         "folds": settings.folds, "epochs": settings.epochs, "seed": settings.seed, "device": settings.device,
         "hardware": hw, "threads": speeds["threads"], "timing_rounds": speeds["rounds"],
+        "train_batch": speeds.get("train_batch"),
         "settings": settings.to_dict() | {"max_epochs": settings.epochs, "patience": settings.train_config("ynet").patience},
         "versions": versions(),
         "split": f"{settings.folds}-fold StratifiedGroupKFold by duplicate-aware split group over the whole labeled "

@@ -43,7 +43,8 @@ MODEL_KEYS = ("n_images", "n_clusters", "auc", "auc_ci_low", "auc_ci_high", "auc
               "dice_mean", "dice_mean_ci_low", "dice_mean_ci_high", "dice_median", "dice_median_ci_low",
               "dice_median_ci_high", "dice_q1", "dice_q3", "dice_below_0_1", "auc_fold_stratified",
               "auc_fold_stratified_ci_low", "auc_fold_stratified_ci_high", "epochs", "best_epochs", "epochs_run",
-              "capped_fits", "params", "train_images_per_s", "infer_images_per_s_b1", "infer_images_per_s_b8",
+              "capped_fits", "params", "train_images_per_s", "train_runs", "train_images_per_s_timed",
+              "infer_images_per_s_b1", "infer_images_per_s_b8",
               "infer_runs_b1", "infer_runs_b8", "peak_rss_mb", "hardware")
 PAIRED_KEYS = ("n_images", "n_clusters", "auc_diff", "auc_diff_ci_low", "auc_diff_ci_high", "auc_diff_p",
                "dice_mean_diff", "dice_mean_diff_ci_low", "dice_mean_diff_ci_high", "dice_cluster_wilcoxon_p",
@@ -195,6 +196,7 @@ def summarize(fits: Mapping[str, list[dict]], speeds: Mapping[str, dict], groups
                      epochs_run=[r["epochs_run"] for r in records],
                      capped_fits=sum(bool(r.get("capped")) for r in records), params=speed.get("params"),
                      train_images_per_s=sum(r["train_images"] for r in records) / seconds if seconds else None,
+                     train_runs=speed.get("train_runs"), train_images_per_s_timed=_median_run(speed.get("train_runs")),
                      infer_runs_b1=speed.get("infer_runs_b1"), infer_runs_b8=speed.get("infer_runs_b8"),
                      infer_images_per_s_b1=_median_run(speed.get("infer_runs_b1")),
                      infer_images_per_s_b8=_median_run(speed.get("infer_runs_b8")),
@@ -267,8 +269,9 @@ def _epochs(best: Sequence[int], run: Sequence[int], capped: int) -> str:
 
 def model_lines(models: Mapping[str, dict]) -> list[str]:
     lines = ["| model | params | AUC (95 % CI, clustered) | Dice mean (95 % CI) | Dice median (95 % CI) [Q1, Q3] | "
-             "Dice < 0.1 | best epoch / epochs run | train img/s | infer img/s b1, median (min–max) | "
-             "infer img/s b8 | peak RSS |", "|---|---:|---|---|---|---:|---|---:|---|---|---:|"]
+             "Dice < 0.1 | best epoch / epochs run | train img/s, fits | train img/s, timed, median (min–max) | "
+             "infer img/s b1, median (min–max) | infer img/s b8 | peak RSS |",
+             "|---|---:|---|---|---|---:|---|---:|---|---|---|---:|"]
     for m, r in models.items():
         median = "—" if r["dice_median"] is None else \
             f"{_ci(r['dice_median'], r['dice_median_ci_low'], r['dice_median_ci_high'])} " \
@@ -278,7 +281,8 @@ def model_lines(models: Mapping[str, dict]) -> list[str]:
         lines.append(f"| {NAMES.get(m, m)} | {params} | {_ci(r['auc'], r['auc_ci_low'], r['auc_ci_high'])} | "
                      f"{_ci(r['dice_mean'], r['dice_mean_ci_low'], r['dice_mean_ci_high'])} | {median} | {failures} | "
                      f"{_epochs(r['best_epochs'], r['epochs_run'], r['capped_fits'])} | "
-                     f"{num(r['train_images_per_s'], 1)} | {_runs(r['infer_runs_b1'])} | {_runs(r['infer_runs_b8'])} | "
+                     f"{num(r['train_images_per_s'], 1)} | {_runs(r.get('train_runs'))} | {_runs(r['infer_runs_b1'])} | "
+                     f"{_runs(r['infer_runs_b8'])} | "
                      f"{num(r['peak_rss_mb'], 0)} MB |")
     return lines
 
@@ -322,8 +326,11 @@ def markdown(payload: dict, name: str) -> str:
                    for k, flag in enumerate(f.get("shared_machine", ())) if flag]
     if shared_fits:
         lines += ["", f"Training speed not the model's own (another job shared the CPU): {', '.join(shared_fits)}."]
-    lines += ["", "Inference: each model timed in interleaved rounds in one process (warm-up excluded, "
-              f"{p.get('threads', '?')} threads); median over the rounds, with min–max. Fold-stratified AUC differences "
+    lines += ["", "Speed: each model timed in interleaved rounds in one process (warm-up excluded, "
+              f"{p.get('threads', '?')} threads); median over the rounds, with min–max. Inference runs the model as "
+              f"it is used; training runs the trainer's optimiser step on one fixed batch of {p.get('train_batch', 8)} "
+              "(no data loading). \"train img/s, fits\" is all training images over all epochs' seconds of "
+              "the fits, loading and augmentation included. Fold-stratified AUC differences "
               "compare cases with controls of the same fold only (a sensitivity analysis).",
               "", f"Settings: {json.dumps(settings)}.", f"Produced by `python -m ynet.benchmark` "
               f"(ynet.train.fit_fold for every model); torch {p['versions'].get('torch')}."]

@@ -1,4 +1,4 @@
-"""Inference speed that repeats: every model timed in interleaved rounds in one process.
+"""Speed that repeats: every model timed in interleaved rounds in one process.
 
 Timing one model once, in its own process, measured the machine as much as the model (the
 same network timed 62 and 34 images/s in two runs). Here every model is built once, warmed
@@ -6,6 +6,12 @@ up, and then timed round after round, the models' order rotating each round, so 
 spell of the machine falls on every model alike; each measurement runs for at least
 ``min_seconds``. The thread count is fixed and recorded. Reported: every round's images/s;
 tables show the median with min–max.
+
+Inference (:func:`time_inference`) runs the model as it is used (:func:`ynet.infer.infer`);
+training (:func:`time_training`) runs the trainer's own optimiser step
+(:func:`ynet.train.train_step`) on one fixed batch: the network's cost without data loading
+and augmentation, which a fit's own images/s include (and which a machine shared with other
+work slows down).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections.abc import Callable, Mapping
 import torch
 
 from .infer import infer
+from .loss import JointLoss
+from .train import train_step
 
 
 def _images_per_s(run: Callable[[], object], batch: int, min_seconds: float, sync: Callable[[], None]) -> float:
@@ -30,6 +38,25 @@ def _images_per_s(run: Callable[[], object], batch: int, min_seconds: float, syn
             return calls * batch / elapsed
 
 
+def _rotating(names: list[str], rounds: int):
+    """(round, name) in interleaved rounds, the order rotating by one each round."""
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            yield r, name
+
+
+def _check_rounds(rounds: int) -> None:
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+
+
+def _sync_for(device: torch.device) -> Callable[[], None]:
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return sync
+
+
 def time_inference(models: Mapping[str, tuple[torch.nn.Module, bool]], image_size: int, *, rounds: int = 5,
                    batches: tuple[int, ...] = (1, 8), min_seconds: float = 1.0, warmup: int = 2,
                    threads: int | None = None, device: torch.device | None = None, seed: int = 0) -> dict:
@@ -37,18 +64,13 @@ def time_inference(models: Mapping[str, tuple[torch.nn.Module, bool]], image_siz
 
     ``models`` maps a name to (model, tta): with ``tta`` the mirrored pass is included, as the
     model is used (:func:`ynet.infer.infer`)."""
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    _check_rounds(rounds)
     device = device or torch.device("cpu")
     if threads is not None:
         torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(max(batches), 1, image_size, image_size, generator=generator).to(device)
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
+    sync = _sync_for(device)
     prepared = {name: model.to(device).eval() for name, (model, _) in models.items()}
     tta = {name: flag for name, (_, flag) in models.items()}
     for name, model in prepared.items():  # warm-up: allocator, kernels, caches; never timed
@@ -57,14 +79,46 @@ def time_inference(models: Mapping[str, tuple[torch.nn.Module, bool]], image_siz
                 infer(model, x[:batch], tta=tta[name])
     sync()
     runs = {name: {f"infer_runs_b{b}": [] for b in batches} for name in prepared}
-    order = list(prepared)
-    for r in range(rounds):
-        for name in order[r % len(order):] + order[:r % len(order)]:
-            for batch in batches:
-                speed = _images_per_s(lambda name=name, batch=batch: infer(prepared[name], x[:batch], tta=tta[name]),
-                                      batch, min_seconds, sync)
-                runs[name][f"infer_runs_b{batch}"].append(speed)
+    for _, name in _rotating(list(prepared), rounds):
+        for batch in batches:
+            speed = _images_per_s(lambda name=name, batch=batch: infer(prepared[name], x[:batch], tta=tta[name]),
+                                  batch, min_seconds, sync)
+            runs[name][f"infer_runs_b{batch}"].append(speed)
     return {"threads": torch.get_num_threads(), "rounds": rounds, "min_seconds": min_seconds, "models": runs}
+
+
+def time_training(models: Mapping[str, tuple[torch.nn.Module, JointLoss]], image_size: int, *, rounds: int = 5,
+                  batch: int = 8, lr: float = 1e-3, min_seconds: float = 1.0, warmup: int = 2,
+                  threads: int | None = None, device: torch.device | None = None, seed: int = 0) -> dict:
+    """``{name: {"train_runs": [training images/s per round]}}`` plus ``"threads"`` and ``"batch"``.
+
+    ``models`` maps a name to (model, its training loss); each is trained in place with Adam
+    on one fixed batch of standardised noise, masks and labels (half of each class)."""
+    _check_rounds(rounds)
+    device = device or torch.device("cpu")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.randn(batch, 1, image_size, image_size, generator=generator).to(device)
+    mask = (torch.randn(batch, image_size, image_size, generator=generator) > 0.5).long().to(device)
+    label = (torch.arange(batch) % 2).to(device)
+    sync = _sync_for(device)
+    prepared = {name: (model.to(device).train(), loss.to(device), torch.optim.Adam(model.parameters(), lr=lr))
+                for name, (model, loss) in models.items()}
+
+    def step(name: str) -> None:
+        model, loss, optimizer = prepared[name]
+        train_step(model, loss, optimizer, image, mask, label)
+
+    for name in prepared:  # warm-up, never timed
+        for _ in range(warmup):
+            step(name)
+    sync()
+    runs = {name: {"train_runs": []} for name in prepared}
+    for _, name in _rotating(list(prepared), rounds):
+        runs[name]["train_runs"].append(_images_per_s(lambda name=name: step(name), batch, min_seconds, sync))
+    return {"threads": torch.get_num_threads(), "rounds": rounds, "batch": batch, "min_seconds": min_seconds,
+            "models": runs}
 
 
 def machine_busy_seconds() -> float | None:
@@ -81,4 +135,4 @@ def machine_busy_seconds() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-__all__ = ["machine_busy_seconds", "time_inference"]
+__all__ = ["machine_busy_seconds", "time_inference", "time_training"]

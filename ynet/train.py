@@ -312,6 +312,18 @@ def oof_table(cohort: PreparedCohort, ev: Evaluation) -> pd.DataFrame:
                          "prob_malignant": ev.probs, "dice": ev.dices})
 
 
+def train_step(net: torch.nn.Module, loss_fn: JointLoss, optimizer: torch.optim.Optimizer, image: torch.Tensor,
+               mask: torch.Tensor, label: torch.Tensor, *, amp: bool = False):
+    """One optimiser step on one batch (bf16 autocast with ``amp``); the loss parts."""
+    with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=amp):
+        seg, cls = net(image)
+    parts = loss_fn(seg.float() if seg is not None else None, cls.float() if cls is not None else None, mask, label)
+    optimizer.zero_grad(set_to_none=True)
+    parts.total.backward()
+    optimizer.step()
+    return parts
+
+
 def fit_fold(build_model: ModelBuilder, cohort: PreparedCohort, train_idx: Sequence[int], val_idx: Sequence[int],
              cfg: TrainConfig, *, fold: int = 0, loss_fn: JointLoss | None = None, files: FoldFiles | None = None,
              meta: dict | None = None, resume: bool = False, progress: bool = False,
@@ -392,13 +404,7 @@ def fit_fold(build_model: ModelBuilder, cohort: PreparedCohort, train_idx: Seque
             if on_batch is not None:
                 on_batch(epoch, step)
             image, mask, label = image.to(device), mask.to(device), label.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                seg, cls = net(image)
-            parts = loss_fn(seg.float() if seg is not None else None, cls.float() if cls is not None else None,
-                            mask, label)
-            optimizer.zero_grad(set_to_none=True)
-            parts.total.backward()
-            optimizer.step()
+            parts = train_step(net, loss_fn, optimizer, image, mask, label, amp=amp)
             b = image.shape[0]
             sums += np.array([parts.total.item(), parts.segmentation.item(), parts.classification.item()]) * b
             seen += b
