@@ -223,7 +223,7 @@ def cmd_compare(args) -> int:
                              split=args.split, indeterminate=args.indeterminate, threshold=args.threshold,
                              max_missing=args.max_missing, exclude_labels=tuple(args.exclude_label),
                              device=args.device, seed=args.seed, title=args.title, synthetic=args.synthetic,
-                             unit_name=args.unit_name, unit=args.unit,
+                             unit_name=args.unit_name, unit=args.unit, reference=args.reference,
                              report_overrides=args.report_overrides, readers=args.readers)
     page = compare(args.manifest, args.out, options, force=args.force)
     print(f"written: {page}")
@@ -364,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--readers", metavar="READINGS",
                     help="reader-study readings (.csv/.xlsx, one row per reading: test, reader, case, truth, "
                          "rating): adds a 'Reader study' section, the MRMC analysis of `benchmark mrmc`")
+    cp.add_argument("--reference", metavar="NAME",
+                    help="the reference standard's name on the page (e.g. biopsy, 'TI-RADS category'); default: "
+                         "the manifest's label_source when every scored row has the same one (tirads → "
+                         "TI-RADS category), otherwise pathology")
     cp.add_argument("--unit", choices=("node", "patient"),
                     help="unit of analysis: patient = clustered CIs and tests (default when patient_id repeats), "
                          "node = rows treated as independent")

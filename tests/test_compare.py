@@ -288,3 +288,137 @@ def test_page_paths_are_relative_or_shortened(tmp_path):
     expected = "…/" + "/".join(here.parts[-3:]) if disjoint else os.path.relpath(here, out.resolve())
     assert shown_path(here, out) == Path(expected).as_posix()
     assert relative_text("/no/such/file.csv stays", out) == "/no/such/file.csv stays"
+
+
+class VisibleText(HTMLParser):
+    """The text a reader of the page sees (everything but the style sheet)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._hidden += tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        self._hidden -= tag in ("style", "script")
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.parts.append(data)
+
+    @classmethod
+    def of(cls, out: Path) -> str:
+        parser = cls()
+        parser.feed((out / "index.html").read_text(encoding="utf-8"))
+        return " ".join(" ".join(parser.parts).split())
+
+
+def _table_header(page: Tables, table_id: str) -> list[str]:
+    return [c["text"] for c in page.tables[table_id][0]]
+
+
+def test_reference_standard_from_label_source_and_reference_option(cohort, predictions, tmp_path, capsys):
+    """DDTI's labels are TI-RADS categories (label_source = tirads): the page names that
+    reference, never pathology; --reference names another."""
+    import json
+
+    frame = pd.read_csv(cohort)
+    frame["label_source"] = "tirads"
+    manifest = Path(cohort).parent / "tirads.csv"
+    frame.to_csv(manifest, index=False)
+    out = tmp_path / "page"
+    assert main(["compare", "--manifest", str(manifest), "--predictions", str(predictions), "--threshold", "0.5",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    text = VisibleText.of(out)
+    assert "pathology" not in text.lower()
+    assert "against the reference standard (TI-RADS category)" in text
+    assert "Diagnostic performance against TI-RADS category" in text
+    assert "Cross-tabulation of each index test against TI-RADS category" in text
+    assert "columns: TI-RADS category" in text
+    page = _page(out)
+    assert _table_header(page, "errors")[2] == "TI-RADS category"
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["reference_standard"] == "TI-RADS category"
+
+    out = tmp_path / "biopsy"
+    assert main(["compare", "--manifest", str(manifest), "--predictions", str(predictions), "--threshold", "0.5",
+                 "--out", str(out), "--reference", "biopsy"]) == 0, capsys.readouterr().err
+    text = VisibleText.of(out)
+    assert "pathology" not in text.lower() and "TI-RADS category" not in text  # (reports say "TI-RADS 5")
+    assert "against the reference standard (biopsy)" in text and "Diagnostic performance against biopsy" in text
+    assert _table_header(_page(out), "errors")[2] == "biopsy"
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["reference_standard"] == "biopsy"
+
+
+def test_reference_standard_defaults_to_pathology_when_label_sources_differ(cohort):
+    from reportmine.compare.run import _reference
+    from ynet.data import read_manifest
+
+    frame = pd.read_csv(cohort)
+    test_ids = frame.loc[frame["split"] == "test", "ln_id"].astype(str).tolist()
+    frame["label_source"] = "tirads"
+    frame.loc[frame["ln_id"].astype(str) == test_ids[0], "label_source"] = "cytology"
+    manifest = Path(cohort).parent / "mixed_label_source.csv"
+    frame.to_csv(manifest, index=False)
+    listed = read_manifest(manifest)
+    assert _reference(listed, test_ids, None) == "pathology"  # the scored rows disagree
+    assert _reference(listed, test_ids[1:], None) == "TI-RADS category"
+    assert _reference(listed, test_ids[:1], None) == "cytology"  # any other value as written
+    assert _reference(listed, test_ids, "  core  biopsy ") == "core biopsy"
+    assert _reference(read_manifest(cohort), test_ids, None) == "pathology"  # no label_source column
+
+
+@pytest.mark.parametrize("case", ["patients", "no_patient_ids", "patients_and_duplicates"])
+def test_clusters_are_named_for_what_they_are(cohort, predictions, tmp_path, capsys, case):
+    """BUSI has no patient ids: its clusters are groups of near-duplicate images, and the page
+    says so; repeated patient ids stay patients; duplicates across patients join them."""
+    import json
+    import shutil
+
+    frame = pd.read_csv(cohort)
+    test = frame[frame["split"] == "test"]
+    root = Path(cohort).parent
+    if case != "patients":
+        # two benign test images of different patients become one image twice
+        first = test[test["label"] == "benign"].iloc[0]
+        twin = test[(test["label"] == "benign") & (test["patient_id"] != first["patient_id"])].iloc[0]
+        copy = Path(first["image"]).with_name(f"copy_of_{Path(first['image']).name}")
+        shutil.copyfile(root / first["image"], root / copy)
+        frame.loc[frame["ln_id"] == twin["ln_id"], "image"] = copy.as_posix()
+    if case == "no_patient_ids":
+        frame = frame.drop(columns=["patient_id"])
+    manifest = root / f"clusters_{case}.csv"
+    frame.to_csv(manifest, index=False)
+    out = tmp_path / "page"
+    assert main(["compare", "--manifest", str(manifest), "--predictions", str(predictions), "--threshold", "0.5",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    text = VisibleText.of(out)
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    unit = record["unit_of_analysis"]
+    assert unit["clustered"] is True
+    n_test = len(test)
+    if case == "patients":
+        n = test["patient_id"].nunique()
+        assert unit["cluster_name"] == "patient" and unit["cluster_name_plural"] == "patients"
+        assert f"{n_test} nodes from {n} patients, patients as clusters" in text
+        assert f"clustered by patient ({n_test} nodes from {n} patients)" in text
+        assert "near-duplicate group" not in text and "groups of near-duplicate images" not in text
+    elif case == "no_patient_ids":
+        n = n_test - 1
+        assert unit["cluster_name"] == "group of near-duplicate images" and unit["patients"] == n
+        assert "patients" not in text.lower()
+        assert f"{n_test} nodes from {n} groups of near-duplicate images, groups of near-duplicate images as " \
+               "clusters" in text
+        assert "clustered by group of near-duplicate images" in text
+        assert f"{n} groups of near-duplicate images in the split" in text
+        assert "several nodes share a group of near-duplicate images" in text
+        sheet = pd.read_excel(out / "tables.xlsx", sheet_name="table3_accuracy")
+        assert "patients" not in sheet.columns and set(sheet["groups of near-duplicate images"]) == {n}
+        flow = pd.read_excel(out / "tables.xlsx", sheet_name="flow")
+        assert not flow["step"].str.contains("patient").any()
+    else:
+        n = test["patient_id"].nunique() - 1
+        assert unit["cluster_name_plural"] == "patients or near-duplicate groups"
+        assert f"{n_test} nodes from {n} patients or near-duplicate groups" in text
+        assert "several nodes share a patient or near-duplicate group" in text

@@ -123,7 +123,7 @@ def test_the_comparison_counts_near_duplicates_as_one_cluster_and_warns_of_a_lea
     scored = [n.id for n in manifest.nodes if n.id not in ("ph0003",)]  # dup_jpeg scored, its twin not
     clusters, groups = _clusters(manifest, scored, THRESHOLD, notes)
     assert clusters["ph0001"] == clusters["dup_exact"]  # two patients, one lesion: one cluster
-    assert groups == "patients or near-duplicate images"
+    assert (groups.one, groups.many) == ("patient or near-duplicate group", "patients or near-duplicate groups")
     assert any("near duplicate outside the scored split" in n and "dup_jpeg" in n for n in notes)
     clustered, why = choose_unit(None, clusters, "nodes", groups)
-    assert clustered and "share patients or near-duplicate images" in why
+    assert clustered and "share a patient or near-duplicate group" in why

@@ -44,24 +44,53 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
+@dataclass(frozen=True)
+class ClusterName:
+    """What one cluster of the clustered analysis is, in the singular and the plural: a patient,
+    a patient or near-duplicate group, or (a manifest without patient ids) a group of
+    near-duplicate images."""
+
+    one: str = "patient"
+    many: str = "patients"
+
+
+PATIENTS = ClusterName()
+PATIENTS_OR_DUPLICATES = ClusterName("patient or near-duplicate group", "patients or near-duplicate groups")
+DUPLICATE_GROUPS = ClusterName("group of near-duplicate images", "groups of near-duplicate images")
+
+REFERENCE_DEFAULT = "pathology"  # the toolkit's own domain (the demo's reference standard)
+REFERENCE_NAMES = {"tirads": "TI-RADS category", "ti-rads": "TI-RADS category", "ti_rads": "TI-RADS category"}
+
+
+def reference_name(value: str | None) -> str:
+    """The reference standard as the page names it: a manifest's ``label_source`` value
+    (``tirads`` → "TI-RADS category", any other value as written), or pathology."""
+    text = " ".join(str(value or "").split())
+    if not text:
+        return REFERENCE_DEFAULT
+    return REFERENCE_NAMES.get(text.lower(), text)
+
+
 def choose_unit(unit: str | None, clusters: pd.Series, units: str = "units",
-                groups: str = "patients") -> tuple[bool, str]:
+                groups: ClusterName = PATIENTS) -> tuple[bool, str]:
     """(clustered?, why). ``unit`` None decides from the data: clustered when a cluster (a
     patient, or a group of near-duplicate images: ``groups`` names them) holds several units."""
-    n_patients = clusters.nunique()
-    repeats = n_patients < len(clusters)
-    why = "patient_id repeats" if groups == "patients" else f"{units} share {groups}"
+    n_clusters = clusters.nunique()
+    repeats = n_clusters < len(clusters)
+    one_unit = units[:-1] if units.endswith("s") else units
+    why = "patient_id repeats" if groups == PATIENTS else f"several {units} share a {groups.one}"
+    counted = f"{len(clusters)} {units} from {n_clusters} {groups.many}"
     if unit is None:
         if repeats:
-            return True, (f"{why} ({len(clusters)} {units} from {n_patients} {groups}): "
-                          "clustered analysis")
-        return False, f"one {units[:-1] if units.endswith('s') else units} per patient (or no patient_id): independent"
+            return True, f"{why} ({counted}): clustered analysis"
+        if groups == DUPLICATE_GROUPS:
+            return False, f"no patient_id and no near-duplicate images among the {units}: independent"
+        return False, f"one {one_unit} per {groups.one} (or no patient_id): independent"
     if unit not in UNITS:
         raise ValueError(f"--unit must be node or patient, got {unit!r}")
     if unit == "patient":
-        return True, f"--unit patient ({len(clusters)} {units} from {n_patients} {groups})"
-    return False, f"--unit node: {units} treated as independent" + (
-        f" although {why} ({len(clusters)} {units} from {n_patients} {groups})" if repeats else "")
+        return True, f"--unit patient ({counted})"
+    return False, f"--unit node: {units} treated as independent" + (f" although {why} ({counted})" if repeats else "")
 
 
 @dataclass
@@ -137,10 +166,12 @@ class Comparison:
     flow: Flow
     meta: pd.DataFrame  # manifest metadata over the split (index id)
     conf_level: float = 0.95
-    clusters: pd.Series | None = None  # id -> patient id (the node's own id where none is given)
+    clusters: pd.Series | None = None  # id -> patient id (own id where none), joined with near duplicates
     clustered: bool = False  # Table 3 and the paired tests account for the clusters
     unit_name: str = "node"
     unit_reason: str = ""
+    cluster_name: ClusterName = PATIENTS  # what one cluster is (the page's captions)
+    reference: str = REFERENCE_DEFAULT  # the reference standard's name (the page's captions)
 
     @property
     def n_clusters(self) -> int:

@@ -21,15 +21,15 @@ from ..core.outputs import escape_cell, json_safe, write_csv
 from ..core.provenance import versions
 from ..stats import cluster_bootstrap, roc_curve, summarize_overlap, weighted_median
 from . import figures
-from .analysis import Comparison, plural
+from .analysis import PATIENTS, ClusterName, Comparison, plural
 from .readers import reader_section
 
 CI_FOOTNOTE = ("95 % confidence intervals: Clopper–Pearson (exact) for sensitivity, specificity and accuracy; "
                "standard logit interval (Mercaldo et al. 2007) for PPV and NPV, Clopper–Pearson at 0 % or 100 %; "
                "log method (Simel, Samsa & Matchar 1991) for likelihood ratios; DeLong for the AUC.")
-CLUSTERED_FOOTNOTE = ("95 % confidence intervals that account for several {units} per patient: ratio estimators "
+CLUSTERED_FOOTNOTE = ("95 % confidence intervals that account for several {units} per {group}: ratio estimators "
                       "(e.g. sensitivity = all true positives / all malignant {units}) with a cluster-robust "
-                      "standard error (Taylor linearisation, patients as clusters, K/(K − 1) factor) and a logit-Wald "
+                      "standard error (Taylor linearisation, {groups} as clusters, K/(K − 1) factor) and a logit-Wald "
                       "interval, Clopper–Pearson on the {unit} counts where the estimate is 0 % or 100 % "
                       "(marked *); Obuchowski (1997) for the AUC. The design effect is the clustered variance "
                       "over the binomial one.")
@@ -149,8 +149,9 @@ def _table3(accuracy: list[dict]):
     return rows, pd.DataFrame(frame)
 
 
-def _table3_clustered(accuracy: list[dict]):
-    """Table 3 with the patient-level (clustered) intervals; None when the analysis is per unit."""
+def _table3_clustered(accuracy: list[dict], groups: ClusterName = PATIENTS):
+    """Table 3 with the clustered intervals (``groups`` names the clusters: patients, …); None
+    when the analysis is per unit."""
     if not accuracy or accuracy[0]["clustered"] is None:
         return None, None
     rows, frame = [], []
@@ -162,20 +163,20 @@ def _table3_clustered(accuracy: list[dict]):
             cells.append({"key": key, "estimate": p.estimate, "low": p.ci_low, "high": p.ci_high,
                           "design_effect": p.design_effect, "se": p.se, "fallback": p.fallback,
                           "text": with_ci(p.estimate, p.ci_low, p.ci_high, pct) + ("*" if p.fallback else ""),
-                          "counts": f"{p.x}/{p.n} in {p.n_clusters} patients; SE {num(p.se, 4)}; "
+                          "counts": f"{p.x}/{p.n} in {p.n_clusters} {groups.many}; SE {num(p.se, 4)}; "
                                     f"design effect {num(p.design_effect)}"})
         auc_cell = None
         if auc is not None:
             auc_cell = {"key": "auc", "estimate": auc.auc, "low": auc.ci_low, "high": auc.ci_high,
                         "design_effect": auc.design_effect, "se": auc.se, "fallback": False,
                         "text": with_ci(auc.auc, auc.ci_low, auc.ci_high, _three),
-                        "counts": f"{auc.n_clusters} patients; design effect {num(auc.design_effect)}"}
+                        "counts": f"{auc.n_clusters} {groups.many}; design effect {num(auc.design_effect)}"}
         deffs = ", ".join(f"{MEASURE_NAMES[c['key']]} {num(c['design_effect'])}" for c in cells)
         if auc_cell:
             deffs += f", AUC {num(auc_cell['design_effect'])}"
         rows.append({"name": t.name, "cells": cells, "auc": auc_cell, "design_effects": deffs,
                      "n_clusters": m.n_clusters, "n_units": m.n_units, "notes": list(m.notes)})
-        record = {"index test": t.name, "units": m.n_units, "patients": m.n_clusters}
+        record = {"index test": t.name, "units": m.n_units, groups.many: m.n_clusters}
         for c in cells + ([auc_cell] if auc_cell else []):
             record[c["key"]] = c["estimate"]
             record[c["key"] + "_ci_low"] = c["low"]
@@ -346,27 +347,27 @@ def _errors(comparison: Comparison, provenance: dict, limit: int = 12) -> list[d
         if gold is None or call == gold:
             continue
         kind = "false positive" if call == 1 else "false negative" if call == 0 else "indeterminate"
-        rows.append({"id": i, "kind": kind, "pathology": "malignant" if gold == 1 else "benign",
+        rows.append({"id": i, "kind": kind, "reference": "malignant" if gold == 1 else "benign",
                      "text": str(texts.get(i, ""))})
     return rows[:limit]
 
 
 def _dice_summaries(comparison: Comparison, seed: int) -> list[tuple]:
-    """(name, node-level summary, patient-bootstrap CI of the median or None) per test with Dice."""
+    """(name, node-level summary, cluster-bootstrap CI of the median or None) per test with Dice."""
     out = []
     for t in comparison.tests:
         dice = np.asarray(t.dice, float) if t.dice is not None else None
         if dice is None or not np.isfinite(dice).any():
             continue
         summary = summarize_overlap(dice, n_boot=1000, seed=seed)
-        by_patient = None
+        by_cluster = None
         if comparison.clustered and comparison.clusters is not None:
             clusters = pd.Series(t.ids).map(comparison.clusters)
             clusters = clusters.fillna(pd.Series(t.ids)).astype(str).to_numpy()
             kept = np.isfinite(dice)
             if len(set(clusters[kept])) > 1:
-                by_patient = cluster_bootstrap(weighted_median(dice[kept]), clusters[kept], n_boot=2000, seed=seed)
-        out.append((t.name, summary, by_patient))
+                by_cluster = cluster_bootstrap(weighted_median(dice[kept]), clusters[kept], n_boot=2000, seed=seed)
+        out.append((t.name, summary, by_cluster))
     return out
 
 
@@ -377,7 +378,8 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
     accuracy = comparison.accuracy_rows()
     paired_rows = comparison.paired_rows()
     table3, table3_frame = _table3(accuracy)
-    clustered3, clustered3_frame = _table3_clustered(accuracy)
+    groups = comparison.cluster_name
+    clustered3, clustered3_frame = _table3_clustered(accuracy, groups)
     paired, paired_frame = _paired(paired_rows, units)
     paired_c, paired_c_frame = _paired_clustered(paired_rows)
     dictionary, dictionary_frame = _dictionary_table(provenance)
@@ -396,13 +398,14 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         "paths_relative_to": ("this output folder (…/ = outside its tree: last parts only, the sha256 "
                               "identifies the file)") if root else "the working folder",
         "split": relative_text(flow.split, root), "seed": options.seed, "indeterminate_rule": options.indeterminate,
-        "threshold_rule": options.threshold, "index_tests": [
+        "threshold_rule": options.threshold, "reference_standard": comparison.reference, "index_tests": [
             {"name": t.name, "kind": t.kind, "source": shown_source(t.source, provenance["manifest"], root),
              "sha256": t.sha256,
              "cut_off": t.threshold, "cut_off_rule": relative_text(t.threshold_rule, root)}
             for t in comparison.tests],
         "unit_of_analysis": {"unit_name": unit, "clustered": comparison.clustered, "reason": comparison.unit_reason,
-                             "units": int(len(comparison.gold)), "patients": n_patients},
+                             "units": int(len(comparison.gold)), "patients": n_patients,
+                             "cluster_name": groups.one, "cluster_name_plural": groups.many},
         "synthetic_data": options.synthetic,
         "report_overrides": provenance.get("report_overrides"),
         "notes": [relative_text(note, root) for note in provenance.get("notes", [])],
@@ -422,7 +425,7 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         [{"step": f"{units} in the manifest", "n": flow.manifest_rows},
          {"step": "excluded by label filter", "n": flow.excluded_by_label},
          {"step": f"in the split ({relative_text(flow.split, root)})", "n": flow.in_split},
-         {"step": "patients in the split", "n": n_patients}]
+         {"step": f"{groups.many} in the split", "n": n_patients}]
         + [{"step": f"with a result: {name}", "n": n} for name, n in flow.with_result.items()]
         + [{"step": "indeterminate report calls", "n": flow.indeterminate_reports}])
     sheets = {"flow": flow_frame}
@@ -457,7 +460,8 @@ def write_outputs(comparison: Comparison, provenance: dict, options, out: Path, 
         title=options.title, record=record, flow=flow, table3=table3, paired=paired, dictionary=dictionary,
         clustered3=clustered3, paired_clustered=paired_c, unit=unit, units=units, n_patients=n_patients,
         clustered=comparison.clustered, unit_reason=comparison.unit_reason,
-        clustered_footnote=CLUSTERED_FOOTNOTE.format(unit=unit, units=units),
+        clustered_footnote=CLUSTERED_FOOTNOTE.format(unit=unit, units=units, group=groups.one, groups=groups.many),
+        group=groups.one, groups=groups.many, reference=comparison.reference,
         location=location, baseline=baseline, subgroups=subgroups.to_dict("records") if not subgroups.empty else [],
         figures=figs, dice_summaries=dice_summaries, errors=_errors(comparison, provenance),
         reports_present=provenance["reports_present"], review_page=provenance.get("review_page"), ci_footnote=CI_FOOTNOTE, options=options,

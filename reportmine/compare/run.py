@@ -32,7 +32,11 @@ from ..review.page import build_review, render_review
 from ..review.source import ClassifyOutput, read_classify_output
 from ..stats.mrmc import read_reader_study
 from .analysis import (
+    DUPLICATE_GROUPS,
+    PATIENTS,
+    PATIENTS_OR_DUPLICATES,
     REPORTS_NAME,
+    ClusterName,
     Comparison,
     Flow,
     IndexTest,
@@ -40,6 +44,7 @@ from .analysis import (
     choose_threshold,
     choose_unit,
     plural,
+    reference_name,
 )
 from .page import write_outputs
 
@@ -67,6 +72,7 @@ class CompareOptions:
     report_overrides: str | None = None  # reviewer corrections CSV (`reportmine review`)
     readers: str | None = None  # reader-study readings (long format): adds the "Reader study" section
     duplicate_threshold: float = DUPLICATE_THRESHOLD  # near-duplicate images are one cluster (ynet.duplicates)
+    reference: str | None = None  # the reference standard's name; None: the manifest's label_source, or pathology
 
 
 def named_path(spec: str | Path, option: str = "--model") -> tuple[str | None, Path]:
@@ -187,7 +193,7 @@ def _apply_report_overrides(options: CompareOptions, reports: IndexTest | None, 
 
 
 def _write_review_page(options: CompareOptions, comparison: Comparison, provenance: dict, folder: Path) -> str | None:
-    """review.html: the split's reports on a `reportmine review` page, gold = pathology."""
+    """review.html: the split's reports on a `reportmine review` page, gold = the reference standard."""
 
     ids = [str(i) for i in comparison.gold.index]
     gold_by_id = {str(i): "malignant" if g == 1 else "benign" for i, g in comparison.gold.items()}
@@ -214,10 +220,10 @@ def _write_review_page(options: CompareOptions, comparison: Comparison, provenan
         log.warning("no review page: %s", exc)
         return None
     gold = {row: gold_by_id[str(i).strip()] for row, i in results["id"].items() if str(i).strip() in gold_by_id}
-    output = ClassifyOutput(source, results, evidence, source, {}, "pathology", gold)
+    output = ClassifyOutput(source, results, evidence, source, {}, comparison.reference, gold)
     page = build_review(output, classifier=None if options.reports else _default_classifier())
-    (folder / "review.html").write_text(render_review(page, title=f"Reports of the split, against pathology: "
-                                                      f"{source.name}"), encoding="utf-8")
+    (folder / "review.html").write_text(render_review(page, title=f"Reports of the split, against "
+                                                      f"{comparison.reference}: {source.name}"), encoding="utf-8")
     return "review.html"
 
 
@@ -348,10 +354,13 @@ def _flow(manifest, ids, tests: list[IndexTest], split_desc: str, max_missing: i
                 missing, extra, dups, indeterminate)
 
 
-def _clusters(manifest, ids: list[str], threshold: float, notes: list[str]) -> tuple[pd.Series, str]:
+def _clusters(manifest, ids: list[str], threshold: float, notes: list[str]) -> tuple[pd.Series, ClusterName]:
     """The cluster of every scored node: its patient (its own id where none is given), joined
-    with near-duplicate images (:mod:`ynet.duplicates`); a note says what the duplicates did,
-    and warns when a scored image has a near duplicate outside the scored split (a leak)."""
+    with near-duplicate images (:mod:`ynet.duplicates`), and what one cluster is called: a
+    patient; a patient or near-duplicate group where duplicates joined two patients' (or
+    rows') images in the scored split; a group of near-duplicate images where no scored node
+    has a patient id. A note says what the duplicates did, and warns when a scored image has a
+    near duplicate outside the scored split (a leak)."""
     by_patient = {n.id: n.patient_id or f"\x00{n.id}" for n in manifest.nodes}
     report = find_duplicates(replace(manifest, nodes=tuple(replace(n, group=by_patient[n.id])
                                                              for n in manifest.nodes)), threshold)
@@ -365,7 +374,20 @@ def _clusters(manifest, ids: list[str], threshold: float, notes: list[str]) -> t
         notes.append(f"{len(across)} scored image(s) have a near duplicate outside the scored split "
                      f"(e.g. {', '.join(across[:3])}): the model may have trained on the same lesion.")
     clusters = pd.Series(report.groups)[ids]
-    return clusters, "patients" if not inside else "patients or near-duplicate images"
+    if not any(n.patient_id for n in manifest.nodes if n.id in scored):
+        return clusters, DUPLICATE_GROUPS
+    joined = any(by_patient[p.a] != by_patient[p.b] for p in inside)
+    return clusters, PATIENTS_OR_DUPLICATES if joined else PATIENTS
+
+
+def _reference(manifest, ids: list[str], given: str | None) -> str:
+    """The reference standard's name: ``given`` (--reference), else the scored rows' common
+    ``label_source`` (tirads → "TI-RADS category"), else pathology."""
+    if given is not None and given.strip():
+        return " ".join(given.split())
+    scored = set(ids)
+    sources = {" ".join(str(n.meta.get("label_source", "")).split()) for n in manifest.nodes if n.id in scored}
+    return reference_name(sources.pop() if len(sources) == 1 else None)
 
 
 def build_comparison(manifest_path: str | Path, options: CompareOptions, work: Path) -> tuple[Comparison, dict]:
@@ -395,13 +417,14 @@ def build_comparison(manifest_path: str | Path, options: CompareOptions, work: P
     flow = _flow(manifest, ids, tests, split_desc, options.max_missing)
     meta_rows = {n.id: n.meta for n in manifest.nodes if n.id in set(ids)}
     meta = pd.DataFrame.from_dict(meta_rows, orient="index").reindex(ids)
-    clusters, groups_word = _clusters(manifest, ids, options.duplicate_threshold, notes)
+    clusters, cluster_name = _clusters(manifest, ids, options.duplicate_threshold, notes)
     try:
-        clustered, unit_reason = choose_unit(options.unit, clusters, plural(options.unit_name), groups_word)
+        clustered, unit_reason = choose_unit(options.unit, clusters, plural(options.unit_name), cluster_name)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     comparison = Comparison(gold, tests, options.indeterminate, flow, meta, clusters=clusters, clustered=clustered,
-                            unit_name=options.unit_name, unit_reason=unit_reason)
+                            unit_name=options.unit_name, unit_reason=unit_reason, cluster_name=cluster_name,
+                            reference=_reference(manifest, ids, options.reference))
     provenance = {"manifest": str(manifest.path), "manifest_sha256": manifest.sha256,
                   "split": split_desc, "report_texts": texts, "report_matches": matches,
                   "images": {n.id: str(n.image) for n in manifest.nodes if n.id in set(ids)},
