@@ -44,6 +44,7 @@ BACKGROUND_BACKWARD = frozenset({"historical_post"})
 # What ends a forward background scope early: a stated finding (introducer, hedge) or "now".
 _BACKGROUND_STOPS = frozenset({"introducer", "hedge_leaning", "current"})
 _HISTORY = frozenset({"history", "reasoning"})  # background from the clause start (see :func:`background`)
+_BACKGROUND_CUES = _HISTORY | BACKGROUND_FORWARD | BACKGROUND_BACKWARD
 
 
 class ClauseFacts(NamedTuple):
@@ -86,8 +87,7 @@ def background(text: str, other: Sequence[Match]) -> tuple[tuple[int, int], Matc
     * A historical cue after its concept (术后, in the past): from the clause start, or the
       last stop before the cue, to the cue's end.
     """
-    cue = next((m for m in other if m.category in _HISTORY or m.category in BACKGROUND_FORWARD
-                or m.category in BACKGROUND_BACKWARD), None)
+    cue = next((m for m in other if m.entry.category in _BACKGROUND_CUES), None)
     if cue is None:
         return None
     if cue.category in BACKGROUND_BACKWARD:
@@ -108,8 +108,19 @@ def background(text: str, other: Sequence[Match]) -> tuple[tuple[int, int], Matc
 
 def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match], text: str = "") -> ClauseFacts:
     anchors, subject, region, outside = [], None, False, False
-    findings = tuple(m for m in other if m.entry.role == "finding")
-    found = background(text, other)
+    findings, degrees, equivocal, leaning = [], [], [], None
+    for m in other:  # one pass: most clauses hold a match or two
+        category = m.entry.category
+        if m.entry.role == "finding":
+            findings.append(m)
+        if category in ("degree", "degree_doubt"):
+            degrees.append(m)
+        elif category == "hedge_equivocal":
+            equivocal.append(m)
+        elif category == "hedge_leaning" and leaning is None:
+            leaning = m
+    findings = tuple(findings)
+    found = background(text, other) if other else None
     history, background_cue = (None, None) if found is None else found
     for m in scope:
         if m.category == "thyroid_context" and any(f.start <= m.start and m.end <= f.end for f in findings):
@@ -127,11 +138,8 @@ def clause_facts(language: str, scope: Sequence[Match], other: Sequence[Match], 
         # English one its first (lymph node in the thyroid bed is a node).
         if language == "zh" or subject is None:
             subject = kind
-    leaning = next((m for m in other if m.category == "hedge_leaning"), None)
-    return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning,
-                       tuple(m for m in other if m.category in ("degree", "degree_doubt")),
-                       tuple(m for m in other if m.category == "hedge_equivocal"), history,
-                       any(m.category == "node_anchor" for m in scope), background_cue)
+    return ClauseFacts(tuple(anchors), subject, region, outside, findings, leaning, tuple(degrees),
+                       tuple(equivocal), history, any(m.category == "node_anchor" for m in scope), background_cue)
 
 
 class ClauseMatches(NamedTuple):
@@ -172,8 +180,8 @@ def _clause_matches(piece: str, a: int, b: int, found: Sequence[Match], language
                     facts: bool) -> ClauseMatches:
     text = piece[a:b]
     if found:
-        mine = [Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found
-                if a <= m.start and m.end <= b]
+        mine = found if a == 0 and b == len(piece) else [  # a clause matched on its own: as found
+            Match(m.start - a, m.end - a, m.text, m.entry, m.score) for m in found if a <= m.start and m.end <= b]
         scope, other = split_groups(mine)
     else:
         scope, other = (), ()
