@@ -18,6 +18,7 @@ import torch
 from scipy.stats import wilcoxon
 from sklearn.metrics import roc_auc_score
 
+from reportmine.core.errors import InputError
 from ynet.benchmark import (
     MAX_EPOCHS,
     MODEL_KEYS,
@@ -103,6 +104,15 @@ def test_every_model_gets_the_same_budget():
     cls_only = options.train_config("ynet_cls_only")  # no decoder, no mask to pool in or to score
     assert (cls_only.head, cls_only.dice_weight) == ("global", 0)
     assert Settings().key("ynet", "m") != options.key("ynet", "m")  # saved fits of other settings are refused
+    # the class term's weight is a Y-Net option: only seg+cls Y-Net's loss changes, and the
+    # default leaves every saved fit's key as it was
+    weighted = Settings(ynet_cls_weight=0.5)
+    assert [weighted.train_config(m).cls_weight for m in MODELS] == [0.5 if m == "ynet" else 1.0 for m in MODELS]
+    assert weighted.key("ynet", "m") != Settings().key("ynet", "m")
+    assert all(weighted.key(m, "m") == Settings().key(m, "m") for m in MODELS if m != "ynet")
+    assert Settings(ynet_cls_weight=1).key("ynet", "m") == Settings().key("ynet", "m")
+    with pytest.raises(InputError):
+        Settings(ynet_cls_weight=0)
     assert Settings().key("monai_unet", "m") != Settings(dice_weight=0).key("monai_unet", "m")
     # equal settings are one key whether a number is written 0 or 0.0 (saved fits are not refused)
     assert Settings(dice_weight=0).key("ynet", "m") == Settings(dice_weight=0.0).key("ynet", "m")

@@ -134,6 +134,7 @@ class Settings:
     ynet_select: str = "loss"  # loss | auc
     ynet_head: str = "global"  # global | mask (seg+cls Y-Net only)
     ynet_morphology: bool = False  # seg+cls Y-Net only
+    ynet_cls_weight: float = 1.0  # the class term's weight in seg+cls Y-Net's joint loss
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -143,6 +144,8 @@ class Settings:
             raise InputError(f"--epochs must be at least 1, got {self.epochs}")
         if self.ynet_tta not in ("off", "on", "auto"):
             raise InputError(f"--ynet-tta must be off, on or auto, got {self.ynet_tta!r}")
+        if not 0 < self.ynet_cls_weight <= 10:
+            raise InputError(f"--ynet-cls-weight must be in (0, 10], got {self.ynet_cls_weight!r}")
 
     def train_config(self, name: str) -> TrainConfig:
         """The trainer's configuration for ``name``: the same budget for every model."""
@@ -155,6 +158,7 @@ class Settings:
                            select=self.ynet_select if ynet else "loss",
                            head=self.ynet_head if name == "ynet" else "global",
                            morphology=self.ynet_morphology and name == "ynet",
+                           cls_weight=self.ynet_cls_weight if name == "ynet" else 1.0,
                            dice_weight=0.0 if name == "ynet_cls_only" else self.dice_weight,
                            duplicate_threshold=self.duplicate_threshold, drop_conflicts=not self.keep_conflicts,
                            max_train_seconds=None if self.max_fit_minutes is None else self.max_fit_minutes * 60)
@@ -594,6 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Y-Net classification head: global pooling (paper) or mask-guided pooling")
     parser.add_argument("--ynet-morphology", action="store_true",
                         help="feed the predicted node's shape to Y-Net's classification head")
+    parser.add_argument("--ynet-cls-weight", type=real(0, 10, open_low=True), default=1.0,
+                        help="weight of the class term in seg+cls Y-Net's joint loss (default 1, as the paper)")
     parser.add_argument("--max-fits", type=whole(1), help="stop after this many new fits (rerun to continue)")
     parser.add_argument("--workers", type=whole(1, 64), default=1,
                         help="fits run at once in local worker processes (default 1)")
@@ -629,6 +635,7 @@ def settings_from_args(args) -> Settings:
                     ynet_width=args.ynet_width, ynet_tta=args.ynet_tta,
                     ynet_class_balanced=args.ynet_class_balanced, ynet_select=args.ynet_select,
                     ynet_head=args.ynet_head, ynet_morphology=args.ynet_morphology,
+                    ynet_cls_weight=args.ynet_cls_weight,
                     dice_weight=args.dice_weight)
 
 
