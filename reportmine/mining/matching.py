@@ -184,6 +184,8 @@ class EnglishMatcher:
         self.first_tokens: dict[str, tuple[int, ...]] = {}
         for key in [*self.exact_ci, *(tuple(t.lower() for t in k) for k in self.exact_cs)]:
             self.first_tokens[key[0]] = tuple(sorted({*self.first_tokens.get(key[0], ()), len(key)}))
+        # the first tokens (lower case) of the case-sensitive terms: where the text as written is cut
+        self.case_sensitive_starts = frozenset(k[0].lower() for k in self.exact_cs)
         # per token count, the first and the last letters of its fuzzy terms: a window is only
         # ever matched to a term sharing one of them (one typo keeps the other; see _best)
         self.fuzzy_ends = {n: ({t[0] for t in terms}, {t[-1] for t in terms})
@@ -194,7 +196,7 @@ class EnglishMatcher:
         norm = normalize(text, "en")
         if norm.text.isascii():  # lower case moves no token boundary: cut the lowered text (C)
             lowers = _TOKEN.findall(norm.text.lower())
-            words = _TOKEN.findall(norm.text) if self.exact_cs else lowers
+            words = None  # as written: cut only when a case-sensitive term may start here
         else:
             words = _TOKEN.findall(norm.text)
             lowers = [w.lower() for w in words]
@@ -209,7 +211,9 @@ class EnglishMatcher:
                 if j > n_tokens:
                     break
                 entries = self.exact_ci.get(tuple(lowers[i:j]), [])
-                if self.exact_cs:
+                if lowers[i] in self.case_sensitive_starts:
+                    if words is None:
+                        words = _TOKEN.findall(norm.text)
                     entries = entries + self.exact_cs.get(tuple(words[i:j]), [])
                 if entries:
                     exact_at.add((i, n))
@@ -235,7 +239,8 @@ class EnglishMatcher:
         hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
         if hits:
             ends, lengths = self.fuzzy_ends, self.fuzzy_window_lengths
-            wordy = [w.isalpha() or w == "-" for w in words]  # as written: "İ".lower() is not alphabetic
+            # as written: "İ".lower() is not alphabetic (ASCII letters are alike in either case)
+            wordy = [w.isalpha() or w == "-" for w in (lowers if words is None else words)]
             starts = sorted({(h - place, n) for h, found in hits for n, place in found
                              if place <= h <= n_tokens - n + place})
             for i, n in starts:
