@@ -31,6 +31,12 @@ def engine():
     ("双侧颈部未见肿大淋巴结。", "肿大淋巴结", "negated", "未见"),
     ("右肾见无回声囊肿。", "囊肿", "affirmed", ""),  # 无回声 is an echo word, not a negation
     ("左侧III区淋巴结，不除外转移。", "转移", "possible", "不除外"),
+    # LAD (lymphadenopathy) is a node word: node-status semantics apply to it, as to
+    # "lymphadenopathy" (a generic concept reads these two "possible" and "affirmed")
+    ("Hilar LAD could be reactive or neoplastic.", "LAD", "affirmed", ""),
+    ("LAD noted, 0/12 positive.", "LAD", "negated", "0/12"),
+    ("Hilar lymphadenopathy could be reactive or neoplastic.", "lymphadenopathy", "affirmed", ""),
+    ("Lymphadenopathy noted, 0/12 positive.", "lymphadenopathy", "negated", "0/12"),
 ])
 def test_status_and_cue(engine, text, term, status, cue):
     result = engine(text, term)
