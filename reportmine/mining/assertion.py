@@ -50,8 +50,9 @@ CUE_CATEGORIES = frozenset({"negation_pre", "negation_post", "pseudo", "hedge_le
 # recent and the patient's (pseudo-cues, terminators and introducers only limit their scope).
 SCOPED_CUES = frozenset(NEGATIONS + HEDGES + CONTEXT_CATEGORIES + ("history",)) - {"current"}
 _STATUS_CUES = frozenset(NEGATIONS + HEDGES)
-# A node concept's state words give a status too.
-NODE_CUES = SCOPED_CUES | (STATUS_CATEGORIES - {"node_anchor", "degree_doubt"})
+# A node concept's state words give a status too, and a doubting degree word on a concept that
+# itself names an abnormal node ("borderline lymphadenopathy") makes it possible.
+NODE_CUES = SCOPED_CUES | (STATUS_CATEGORIES - {"node_anchor"})
 
 
 @dataclass(frozen=True)
