@@ -241,7 +241,7 @@ class EnglishMatcher:
             ends, lengths = self.fuzzy_ends, self.fuzzy_window_lengths
             # as written: "İ".lower() is not alphabetic (ASCII letters are alike in either case)
             wordy = [w.isalpha() or w == "-" for w in (lowers if words is None else words)]
-            starts = sorted({(h - place, n) for h, found in hits for n, place in found
+            starts = sorted({(h - place, n) for h, places in hits for n, place in places
                              if place <= h <= n_tokens - n + place})
             for i, n in starts:
                 if (i, n) in exact_at or not all(wordy[i:i + n]) \
