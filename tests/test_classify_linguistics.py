@@ -169,3 +169,12 @@ def test_options_are_validated():
         ReportClassifier(hedge_as="benign")
     with pytest.raises(ValueError):
         ReportClassifier(language="fr")
+
+
+@pytest.mark.parametrize("text", ["Non-enlarged lymph nodes bilaterally.", "Non-palpable, non-enlarged lymph nodes."])
+def test_a_prefixed_word_holds_no_term(clf, text):
+    # the word after a negating prefix and its hyphen is no term: "non-enlarged lymph nodes" holds
+    # no "enlarged lymph nodes" (the first text read malignant)
+    result = clf.classify(text)
+    assert result.label != "malignant", result.summary()
+    assert not any(f.match.entry.category == "enlargement" for f in result.findings), result.summary()

@@ -33,7 +33,13 @@ from .clauses import (
 from .dictionary import Dictionary, load_dictionary
 from .grammar import NODE_COUNT, PIECE_END
 from .matching import ChineseMatcher, EnglishMatcher, split_groups
-from .node_status import STATUS_CATEGORIES, is_node_concept, node_heads, node_status
+from .node_status import (
+    STATUS_CATEGORIES,
+    is_node_concept,
+    node_heads,
+    node_status,
+    prefix_negations,
+)
 from .properties import properties
 from .scope import hedge_cue, negation_cue
 
@@ -207,7 +213,10 @@ class AssertionEngine:
         if everything is None:
             if len(self._memo) >= 10_000:
                 self._memo.clear()
-            everything = self._memo[piece, node] = find_in_piece(piece, matchers, self.language)
+            everything = find_in_piece(piece, matchers, self.language)
+            if node and "en" in matchers:
+                everything += prefix_negations(piece, everything, matchers["en"])
+            self._memo[piece, node] = everything
         found = [m for m in everything if not (m.start < target[1] and target[0] < m.end)]
         present = {m.category for m in found}
         if not present & (NODE_CUES if node else SCOPED_CUES) and (not node or NODE_COUNT.search(piece) is None):

@@ -205,7 +205,11 @@ class EnglishMatcher:
         n_tokens = len(lowers)
         exact_at: set[tuple[int, int]] = set()
         first = self.first_tokens
-        for i in [i for i, w in enumerate(lowers) if w in first]:
+        # "non-Hodgkin", "non-enlarged": the word after a negating prefix and its hyphen is not
+        # that term (the whole word may be one, as non-enlarged is)
+        prefixed = {i + 2 for i in range(n_tokens - 2) if lowers[i + 1] == "-" and lowers[i] in NEGATING_PREFIXES} \
+            if "-" in lowers else ()
+        for i in [i for i, w in enumerate(lowers) if w in first and i not in prefixed]:
             for n in first[lowers[i]]:
                 j = i + n
                 if j > n_tokens:
@@ -234,7 +238,8 @@ class EnglishMatcher:
             for w in {w for w in lowers if w not in memo}:
                 self._remember(w, self._single_word_best(w))
             near = self._fuzzy_words
-            found_at = [(i, 1, memo[w]) for i, w in enumerate(lowers) if w in near and (i, 1) not in exact_at]
+            found_at = [(i, 1, memo[w]) for i, w in enumerate(lowers)
+                        if w in near and (i, 1) not in exact_at and i not in prefixed]
         vocabulary = self.fuzzy_vocabulary
         hits = [(i, vocabulary[w]) for i, w in enumerate(lowers) if w in vocabulary]
         if hits:
@@ -244,7 +249,7 @@ class EnglishMatcher:
             starts = sorted({(h - place, n) for h, places in hits for n, place in places
                              if place <= h <= n_tokens - n + place})
             for i, n in starts:
-                if (i, n) in exact_at or not all(wordy[i:i + n]) \
+                if (i, n) in exact_at or i in prefixed or not all(wordy[i:i + n]) \
                         or lowers[i][0] not in ends[n][0] and lowers[i + n - 1][-1] not in ends[n][1]:
                     continue
                 window = " ".join(lowers[i:i + n])

@@ -7,7 +7,8 @@ whether the node is mentioned:
 
 * ``negated``: a negation reaches the node ("no lymphadenopathy"), or the node is called
   normal (normal, unremarkable, reactive, benign, within normal limits, non-enlarged,
-  impalpable, tumour-free: ``benign_finding`` and ``node_status_normal`` terms), or an
+  impalpable, tumour-free: ``benign_finding`` and ``node_status_normal`` terms, or an
+  abnormal state word with a negating prefix: non-suspicious, nonpathologic), or an
   abnormal word on it is negated ("not enlarged", "negative for metastatic carcinoma",
   "free of tumour"), or a count of positive nodes is zero ("0/12");
 * ``affirmed``: an abnormal word on it stands (enlarged, metastatic, suspicious features,
@@ -27,14 +28,17 @@ keeps the generic reading (a mention is affirmed unless a negation or hedge reac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from .dictionary import Entry
 from .grammar import (
     ADJECTIVE_GAP,
     CLAUSE_JOINERS,
     COORDINATORS_EN,
     COPULAS,
     DEGREE_GAP,
+    NEGATING_PREFIXES,
     NODE_COUNT,
     RELATIVE_PRONOUNS,
 )
@@ -46,6 +50,26 @@ ABNORMAL_STATUS = frozenset({"malignant_finding", "suspicious_feature", "enlarge
                              "hilum_absent", "hilum_unclear", "hypervascularity", "node_status_abnormal"})
 # What the engine matches for a node concept besides its cues.
 STATUS_CATEGORIES = NORMAL_STATUS | ABNORMAL_STATUS | {"node_anchor", "degree_doubt"}
+
+
+# "non-suspicious", "nonpathologic", "unenlarged": a negating prefix on a word, hyphen or not
+_PREFIXED_WORD = re.compile(rf"\b(?:{'|'.join(NEGATING_PREFIXES)})-?([A-Za-z]{{4,}})\b", re.IGNORECASE)
+PREFIX_NORMAL = Entry("non- / un- + an abnormal state word", "node_status_normal", "en",
+                      note="a negating prefix on an abnormal state word names a normal node", source="node_status.py")
+
+
+def prefix_negations(piece: str, found: Sequence[Match], matcher) -> list[Match]:
+    """Normal state words made by a negating prefix on an abnormal one ("non-suspicious",
+    "nonpathologic", "unenlarged"), where the whole word is not a dictionary term itself
+    (non-enlarged and nonenlarged are): English, for node concepts."""
+    out = []
+    for m in _PREFIXED_WORD.finditer(piece):
+        if any(f.start <= m.start() and m.end() <= f.end for f in found):
+            continue
+        word = m.group(1)
+        if any(x.start == 0 and x.end == len(word) and x.category in ABNORMAL_STATUS for x in matcher.find(word)):
+            out.append(Match(m.start(), m.end(), m.group(0), PREFIX_NORMAL, 100.0))
+    return out
 
 
 def node_heads(dictionary, language: str) -> frozenset[str]:
