@@ -172,9 +172,15 @@ def hedge_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: str
     sarcoid", "lymphadenopathy of uncertain etiology"): then it doubts the cause.
     """
     clause = clauses[k]
+    # a hedge after the target that governs the phrase after it ("consistent with"): a later
+    # hedge in that phrase doubts what it governs ("adenopathy consistent with lymphoma versus
+    # sarcoidosis")
+    governed = min((c.end for c in clause.hedges if c.start >= end and GOVERNING_END.search(text[c.start:c.end])),
+                   default=None)
     for cue in clause.hedges:
         lo, hi = (cue.end, start) if cue.end <= start else (end, cue.start)
         if cue.start >= end and (GOVERNING_END.search(text[cue.start:cue.end])
+                                 or governed is not None and cue.start >= governed
                                  or CAUSE_CONNECTOR.search(text[lo:hi])
                                  or CAUSE_NOUN_NEXT.match(text, cue.end)
                                  or CAUSE_NOUN_BEFORE.search(text, lo, cue.start)):
