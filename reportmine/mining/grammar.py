@@ -79,6 +79,9 @@ QUIET_MARKS = ":：()（）[]。."  # and white space
 # --- Word forms ----------------------------------------------------------------------------
 #: Prefixes that negate a word: a fuzzy match never takes "nonenlarged" for "enlarged".
 NEGATING_PREFIXES = ("non", "un")
+#: Passive auxiliaries that may stand inside a "not …" term: "has not been identified" reads as
+#: "not identified", "could not be seen" as "not seen".
+AUXILIARIES_AFTER_NOT = frozenset({"been", "be", "being"})
 
 # --- Hedges on the cause, counts of nodes ---------------------------------------------------
 #: Words that link a finding to its cause or to another finding: a hedge after one of them

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from rapidfuzz import fuzz
 
 from .dictionary import Entry
-from .grammar import NEGATING_PREFIXES
+from .grammar import AUXILIARIES_AFTER_NOT, NEGATING_PREFIXES
 
 # Quotes, brackets of emphasis and spaces carry no meaning inside Chinese terms
 # ("淋巴门"结构 reads as 淋巴门结构), so they are dropped before matching Chinese.
@@ -226,6 +226,10 @@ class EnglishMatcher:
                     s, e = norm.span(spans[i][0], spans[j - 1][1])
                     for entry in entries:
                         found.append(Match(s, e, text[s:e], entry, 100.0))
+        if "not" in first and "not" in lowers:
+            if spans is None:
+                spans = tokenize(norm.text)
+            found.extend(self._not_with_auxiliary(lowers, spans, norm, text, exact_at))
         if not self.fuzzy:
             return found
         memo = self._window_memo
@@ -265,6 +269,23 @@ class EnglishMatcher:
             s, e = norm.span(spans[i][0], spans[i + n - 1][1])
             found.append(Match(s, e, text[s:e], entries[column], score))
         return found
+
+    def _not_with_auxiliary(self, lowers, spans, norm, text, exact_at) -> list[Match]:
+        """Terms that start with "not", read over a passive auxiliary after it ("has not been
+        identified" is "not identified"; the match spans the auxiliary too)."""
+        out = []
+        n_tokens = len(lowers)
+        for i in [i for i, w in enumerate(lowers[:-2]) if w == "not" and lowers[i + 1] in AUXILIARIES_AFTER_NOT]:
+            for n in self.first_tokens["not"]:
+                j = i + n + 1  # the term's n tokens and the auxiliary
+                if j > n_tokens:
+                    break
+                entries = self.exact_ci.get(("not", *lowers[i + 2:j]), []) if n > 1 else []
+                if entries:
+                    exact_at.add((i, n + 1))
+                    s, e = norm.span(spans[i][0], spans[j - 1][1])
+                    out.extend(Match(s, e, text[s:e], entry, 100.0) for entry in entries)
+        return out
 
     def _remember(self, window: str, best: tuple[int, float] | None) -> tuple[int, float] | None:
         self._window_memo[window] = best
