@@ -138,11 +138,9 @@ def post_cue(clauses: Sequence[Clause], k: int, end: int, text: str, kinds=("pos
     if k + 1 >= len(clauses):
         return None
     following = clauses[k + 1]
-    cues = sorted(_cues(following, kinds, text, forward=False))
-    if cues and quiet_before(following, cues[0].start, text) and (
-            following.separator in (":", "：")
-            or following.separator == "," and QUIET.match(text[cues[0].end:following.end])):
-        return cues[0]  # "Lymphadenopathy: not seen"; "Small bowel obstruction, resolved"
+    verdict = verdict_cue(following, kinds, text)
+    if verdict is not None:
+        return verdict  # "Lymphadenopathy: not seen"; "Small bowel obstruction, resolved"
     if clause.language == "en" and following.separator == "," and _bare(clause) \
             and not COPULA.search(text[clause.start:clause.end]):
         m = k + 1
@@ -155,6 +153,18 @@ def post_cue(clauses: Sequence[Clause], k: int, end: int, text: str, kinds=("pos
             if not _bare(clauses[m]):
                 return None
             m += 1
+    return None
+
+
+def verdict_cue(following: Clause, kinds, text: str) -> Match | None:
+    """The cue of a bare verdict clause on the clause before it: after a header colon, or after
+    a comma when nothing but the cue stands in it ("Lymphadenopathy: not seen"; "Small bowel
+    obstruction, resolved"; "淋巴结，性质待定")."""
+    cues = sorted(_cues(following, kinds, text, forward=False))
+    if cues and quiet_before(following, cues[0].start, text) and (
+            following.separator in (":", "：")
+            or following.separator == "," and QUIET.match(text[cues[0].end:following.end])):
+        return cues[0]
     return None
 
 
@@ -187,7 +197,12 @@ def hedge_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: str
             continue
         if not any(lo <= t.start and t.end <= hi for t in clause.terminators):
             return cue
-    return pre_cue(clauses, k, start, text, ("hedges",)) if not clause.hedges else None
+    if clause.hedges:
+        return None
+    cue = pre_cue(clauses, k, start, text, ("hedges",))
+    if cue is None and k + 1 < len(clauses):
+        cue = verdict_cue(clauses[k + 1], ("hedges",), text)  # "左颈部淋巴结，性质待定"; "Node: indeterminate"
+    return cue
 
 
 def negation_cue(clauses: Sequence[Clause], k: int, start: int, end: int, text: str) -> Match | None:
