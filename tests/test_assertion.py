@@ -67,6 +67,14 @@ def test_find_term_whitespace_and_case():
     assert find_term("x", "  ") is None
 
 
+def test_find_term_prefers_a_whole_word():
+    text = "No abnormal lymph nodes except for a node in level IV."
+    assert find_term(text, "node") == (37, 41)  # not the "node" inside "nodes"
+    assert find_term("Two lymph nodes.", "node") == (10, 14)  # inside a word only when there is no other
+    assert find_term("NODES: none. A node.", "nodes") == (0, 5)  # a header when it is the only whole word
+    assert find_term("Node: see below. The node is enlarged.", "node") == (21, 25)  # the header is skipped
+
+
 def _run(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()

@@ -107,24 +107,30 @@ def _span_text(span: tuple[int, int] | None) -> str:
 
 def find_term(text: str, term: str) -> tuple[int, int] | None:
     """The first mention of ``term`` in ``text``: case-insensitive, any run of whitespace
-    standing for any other (the term may be written "staph   bacteremia"). An occurrence that
-    is a section header ("ALLERGIES: no known allergies") is skipped when there is another."""
+    standing for any other (the term may be written "staph   bacteremia"). A mention that is a
+    whole word is preferred to one inside a longer word ("node" is not the one in "lymph
+    nodes" when "a node" follows), and a section header ("ALLERGIES: no known allergies") is
+    skipped when there is another."""
     words = term.lower().split()
     if not words:
         return None
     lowered = text.lower()
     if len(lowered) != len(text):  # a letter whose lower case is longer (İ): keep offsets aligned
         lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
-    found = []
+    best, best_rank = None, 4
     pos = lowered.find(words[0])
     while pos >= 0:
         end = _match_rest(lowered, pos + len(words[0]), words[1:])
         if end is not None:
-            found.append((pos, end))
-            if not _HEADER_AFTER.match(text, end):
+            inside = (pos > 0 and lowered[pos - 1].isalnum() and lowered[pos].isalnum()) or \
+                (end < len(lowered) and lowered[end].isalnum() and lowered[end - 1].isalnum())
+            rank = 2 * inside + (_HEADER_AFTER.match(text, end) is not None)
+            if rank == 0:
                 return pos, end
+            if rank < best_rank:
+                best, best_rank = (pos, end), rank
         pos = lowered.find(words[0], pos + 1)
-    return found[0] if found else None
+    return best
 
 
 def _match_rest(lowered: str, pos: int, words: list[str]) -> int | None:

@@ -210,4 +210,9 @@ def node_status(clauses, bounds, target: tuple[int, int], text: str, found: Sequ
         found_state = next((c for s, c in states if s == wanted), False)
         if found_state is not False:
             return answer, (found_state if answer != "affirmed" else None)
+    # no state word: a doubting degree word on the node itself ("a borderline node", 临界淋巴结)
+    degree = next((d for d in degrees if d.end <= target[0] and (
+        ADJECTIVE_GAP.match(text[d.end:target[0]]) or DEGREE_GAP.match(text[d.end:target[0]]))), None)
+    if degree is not None and status == "affirmed":
+        return "possible", degree
     return status, cue
