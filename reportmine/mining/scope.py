@@ -29,7 +29,9 @@ from .grammar import (
     GOVERNING_END,
     LINK_BEFORE,
     NEW_SUBJECT,
+    OPENING_COPULA,
     QUIET,
+    RELATIVE_PRONOUN,
 )
 from .matching import Match
 
@@ -44,6 +46,14 @@ def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
         return True  # a parenthesis closes, or "… and he is …" starts a new subject
     return any(lo <= i.start and i.end <= hi and LINK_BEFORE.search(text[lo:i.start])
                for i in clause.introducers)
+
+
+def _leaves_relative_clause(clause: Clause, cue: Match, start: int, text: str) -> bool:
+    """A cue inside a relative clause does not reach the main verb's words after it: "a node
+    that has not been biopsied | is enlarged" (a relative pronoun before the cue, a finite
+    copula between the cue and the target)."""
+    return RELATIVE_PRONOUN.search(text, clause.start, cue.start) is not None and \
+        COPULA.search(text, cue.end, start) is not None
 
 
 def _bare(clause: Clause) -> bool:
@@ -79,10 +89,11 @@ def pre_cue(clauses: Sequence[Clause], k: int, start: int, text: str, kinds=("pr
     clause = clauses[k]
     for cue in sorted(_cues(clause, kinds, text, forward=True), key=lambda c: -c.end):
         if cue.end <= start:
-            return None if _breaks(clause, cue.end, start, text) else cue
+            return None if _breaks(clause, cue.end, start, text) or _leaves_relative_clause(clause, cue, start, text) \
+                else cue
     if clause.language != "en" or clause.separator != "," or not _bare_before(clause, start) \
-            or clause.opens_with_modifier:
-        return None  # ", with Z": a new modifier phrase is no item of the negated list
+            or clause.opens_with_modifier or OPENING_COPULA.match(text, clause.start):
+        return None  # ", with Z": a new modifier phrase is no item of the negated list; ", is Z": a predicate
     j = k - 1
     while j >= 0:
         previous = clauses[j]
