@@ -73,6 +73,7 @@ def test_find_term_prefers_a_whole_word():
     assert find_term("Two lymph nodes.", "node") == (10, 14)  # inside a word only when there is no other
     assert find_term("NODES: none. A node.", "nodes") == (0, 5)  # a header when it is the only whole word
     assert find_term("Node: see below. The node is enlarged.", "node") == (21, 25)  # the header is skipped
+    assert find_term("颈部淋巴结肿大。淋巴结", "淋巴结") == (2, 5)  # Chinese has no word boundaries to prefer
 
 
 def _run(capsys, *argv):

@@ -278,10 +278,11 @@ def measure_speeds(models, settings: Settings, ttas: dict[str, bool], rounds: in
     built = {m: builder(m, settings)() for m in models}
     timed = time_inference({m: (model, ttas.get(m, False)) for m, model in built.items()}, settings.image_size,
                            rounds=rounds, min_seconds=min_seconds, threads=threads, device=device, seed=settings.seed)
+    cfg = settings.train_config(models[0])  # the budget is one for every model
     trained = time_training({m: (builder(m, settings)(), loss_for(settings.train_config(m), [0, 1]))
-                             for m in models}, settings.image_size, rounds=rounds,
-                            batch=settings.batch_size, min_seconds=min_seconds,
-                            threads=threads, device=device, seed=settings.seed)
+                             for m in models}, settings.image_size, rounds=rounds, batch=settings.batch_size,
+                            lr=cfg.lr, weight_decay=cfg.weight_decay, amp=cfg.amp and device.type == "cuda",
+                            min_seconds=min_seconds, threads=threads, device=device, seed=settings.seed)
     return {"threads": timed["threads"], "rounds": timed["rounds"], "train_batch": trained["batch"],
             "models": {m: {"params": sum(p.numel() for p in built[m].parameters()), **timed["models"][m],
                            **trained["models"][m]} for m in models}}

@@ -88,12 +88,14 @@ def time_inference(models: Mapping[str, tuple[torch.nn.Module, bool]], image_siz
 
 
 def time_training(models: Mapping[str, tuple[torch.nn.Module, JointLoss]], image_size: int, *, rounds: int = 5,
-                  batch: int = 8, lr: float = 1e-3, min_seconds: float = 1.0, warmup: int = 2,
-                  threads: int | None = None, device: torch.device | None = None, seed: int = 0) -> dict:
+                  batch: int = 8, lr: float = 1e-3, weight_decay: float = 0.0, amp: bool = False,
+                  min_seconds: float = 1.0, warmup: int = 2, threads: int | None = None,
+                  device: torch.device | None = None, seed: int = 0) -> dict:
     """``{name: {"train_runs": [training images/s per round]}}`` plus ``"threads"`` and ``"batch"``.
 
     ``models`` maps a name to (model, its training loss); each is trained in place with Adam
-    on one fixed batch of standardised noise, masks and labels (half of each class)."""
+    on one fixed batch of standardised noise, masks and labels (half of each class), as the
+    trainer steps (``amp``: bf16 autocast, which the trainer uses on CUDA)."""
     _check_rounds(rounds)
     device = device or torch.device("cpu")
     if threads is not None:
@@ -103,12 +105,13 @@ def time_training(models: Mapping[str, tuple[torch.nn.Module, JointLoss]], image
     mask = (torch.randn(batch, image_size, image_size, generator=generator) > 0.5).long().to(device)
     label = (torch.arange(batch) % 2).to(device)
     sync = _sync_for(device)
-    prepared = {name: (model.to(device).train(), loss.to(device), torch.optim.Adam(model.parameters(), lr=lr))
+    prepared = {name: (model.to(device).train(), loss.to(device),
+                       torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay))
                 for name, (model, loss) in models.items()}
 
     def step(name: str) -> None:
         model, loss, optimizer = prepared[name]
-        train_step(model, loss, optimizer, image, mask, label)
+        train_step(model, loss, optimizer, image, mask, label, amp=amp)
 
     for name in prepared:  # warm-up, never timed
         for _ in range(warmup):

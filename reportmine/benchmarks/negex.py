@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,8 +94,7 @@ def score(system: str, gold: list[bool], predicted: list[bool], seconds: float |
 
 
 def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
+    return statistics.median(values)
 
 
 def run_ours(pairs: list[Pair], repeats: int = 1):

@@ -102,7 +102,7 @@ def confusion_figure(tables: list[tuple[str, tuple[int, int, int, int]]]) -> byt
         for (r, c), v in np.ndenumerate(grid):
             ax.text(c, r, str(v), ha="center", va="center", fontsize=10,
                     color="white" if v > grid.max() * 0.6 else "black")
-        ax.set_xticks([0, 1], ["path. +", "path. −"], fontsize=7)
+        ax.set_xticks([0, 1], ["ref. +", "ref. −"], fontsize=7)  # the reference standard, named in the caption
         ax.set_yticks([0, 1], ["test +", "test −"], fontsize=7)
         ax.set_title(name.replace(" (", "\n("), fontsize=8)
     fig.tight_layout()

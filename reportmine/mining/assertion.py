@@ -110,7 +110,7 @@ def find_term(text: str, term: str) -> tuple[int, int] | None:
     standing for any other (the term may be written "staph   bacteremia"). A mention that is a
     whole word is preferred to one inside a longer word ("node" is not the one in "lymph
     nodes" when "a node" follows), and a section header ("ALLERGIES: no known allergies") is
-    skipped when there is another."""
+    skipped when there is another of the same kind."""
     words = term.lower().split()
     if not words:
         return None
@@ -122,8 +122,8 @@ def find_term(text: str, term: str) -> tuple[int, int] | None:
     while pos >= 0:
         end = _match_rest(lowered, pos + len(words[0]), words[1:])
         if end is not None:
-            inside = (pos > 0 and lowered[pos - 1].isalnum() and lowered[pos].isalnum()) or \
-                (end < len(lowered) and lowered[end].isalnum() and lowered[end - 1].isalnum())
+            inside = (pos > 0 and _latin(lowered[pos - 1]) and _latin(lowered[pos])) or \
+                (end < len(lowered) and _latin(lowered[end]) and _latin(lowered[end - 1]))
             rank = 2 * inside + (_HEADER_AFTER.match(text, end) is not None)
             if rank == 0:
                 return pos, end
@@ -131,6 +131,11 @@ def find_term(text: str, term: str) -> tuple[int, int] | None:
                 best, best_rank = (pos, end), rank
         pos = lowered.find(words[0], pos + 1)
     return best
+
+
+def _latin(ch: str) -> bool:
+    """A letter or digit of a spaced script: Chinese has no word boundaries to prefer."""
+    return ch.isalnum() and (ch.isascii() or not ("\u2e80" <= ch <= "\u9fff"))
 
 
 def _match_rest(lowered: str, pos: int, words: list[str]) -> int | None:

@@ -82,6 +82,9 @@ NEGATING_PREFIXES = ("non", "un")
 #: Passive auxiliaries that may stand inside a "not …" term: "has not been identified" reads as
 #: "not identified", "could not be seen" as "not seen".
 AUXILIARIES_AFTER_NOT = frozenset({"been", "be", "being"})
+#: Auxiliaries of a relative clause's verb before its negation ("that has not", "who does not").
+AUXILIARIES = ("has", "have", "had", "does", "do", "did", "is", "are", "was", "were", "can", "could",
+               "will", "would", "may", "might", "should")
 
 # --- Hedges on the cause, counts of nodes ---------------------------------------------------
 #: Words that link a finding to its cause or to another finding: a hedge after one of them
@@ -135,7 +138,10 @@ CAUSE_NOUN_NEXT = re.compile(rf"\s*(?:{_alternation(CAUSE_NOUNS)})\b", re.IGNORE
 CAUSE_NOUN_BEFORE = re.compile(rf"\b(?:{_alternation(CAUSE_NOUNS)})\s*(?:is\s+|are\s+|remains\s+)?$", re.IGNORECASE)
 GOVERNING_END = re.compile(rf"\b(?:{_alternation(GOVERNING_PREPOSITIONS)})\s*$", re.IGNORECASE)
 OPENING_COPULA = re.compile(rf"\s*(?:{_alternation(COPULAS)})\b", re.IGNORECASE)  # use with .match(text, pos)
-RELATIVE_PRONOUN = re.compile(rf"\b(?:{_alternation(RELATIVE_PRONOUNS)})\b", re.IGNORECASE)
+#: A relative pronoun and the auxiliaries of its own verb, right before a verb negation: "that
+#: has not", "who does not", "which is not" (a negation inside a relative clause).
+RELATIVE_NEGATED = re.compile(rf"\b(?:{_alternation(RELATIVE_PRONOUNS)})\s+(?:(?:{_alternation(AUXILIARIES)})\s+)*$",
+                              re.IGNORECASE)
 RELATIVE_END = re.compile(rf"\b(?:{_alternation(RELATIVE_PRONOUNS)})\s*$", re.IGNORECASE)
 QUIET = re.compile(rf"^[\s{_char_class(QUIET_MARKS)[1:-1]}]*$")
 VERDICT_GAP = re.compile(r"^[\s:：]*$")  # only spaces or a header colon between a node and its verdict

@@ -72,6 +72,13 @@ def prefix_negations(piece: str, found: Sequence[Match], matcher) -> list[Match]
     return out
 
 
+def _modifies(gap: str) -> bool:
+    """A word before a node word modifies it across ``gap``: nothing, or up to two adjectives
+    with no joining word ("borderline | right | node"; not "borderline cardiomegaly and | nodes")."""
+    return DEGREE_GAP.match(gap) is not None or (
+        ADJECTIVE_GAP.match(gap) is not None and not any(w.lower() in _NOT_MODIFIERS for w in gap.split()))
+
+
 def node_heads(dictionary, language: str) -> frozenset[str]:
     """The node words of a language (``node_anchor`` terms), lower case."""
     return frozenset(e.term.lower() for e in dictionary.for_language(language) if e.category == "node_anchor")
@@ -211,8 +218,7 @@ def node_status(clauses, bounds, target: tuple[int, int], text: str, found: Sequ
         if found_state is not False:
             return answer, (found_state if answer != "affirmed" else None)
     # no state word: a doubting degree word on the node itself ("a borderline node", 临界淋巴结)
-    degree = next((d for d in degrees if d.end <= target[0] and (
-        ADJECTIVE_GAP.match(text[d.end:target[0]]) or DEGREE_GAP.match(text[d.end:target[0]]))), None)
+    degree = next((d for d in degrees if d.end <= target[0] and _modifies(text[d.end:target[0]])), None)
     if degree is not None and status == "affirmed":
         return "possible", degree
     return status, cue

@@ -31,7 +31,7 @@ from .grammar import (
     NEW_SUBJECT,
     OPENING_COPULA,
     QUIET,
-    RELATIVE_PRONOUN,
+    RELATIVE_NEGATED,
 )
 from .matching import Match
 
@@ -49,10 +49,12 @@ def _breaks(clause: Clause, lo: int, hi: int, text: str) -> bool:
 
 
 def _leaves_relative_clause(clause: Clause, cue: Match, start: int, text: str) -> bool:
-    """A cue inside a relative clause does not reach the main verb's words after it: "a node
-    that has not been biopsied | is enlarged" (a relative pronoun before the cue, a finite
-    copula between the cue and the target)."""
-    return RELATIVE_PRONOUN.search(text, clause.start, cue.start) is not None and \
+    """A verb negation inside a relative clause does not reach the main verb's words after it:
+    "a node that has not been biopsied | is enlarged" (a relative pronoun and auxiliaries right
+    before the cue, a finite copula between the cue and the target). A determiner ("that no
+    node is enlarged or necrotic") is no verb negation."""
+    return cue.text.lower() in ("not", "never") and \
+        RELATIVE_NEGATED.search(text[clause.start:cue.start]) is not None and \
         COPULA.search(text, cue.end, start) is not None
 
 
