@@ -155,30 +155,27 @@ class EnglishMatcher:
                 self.exact_ci.setdefault(tuple(t.lower() for t in tokens), []).append(entry)
             if entry.match == "fuzzy":
                 fuzzy.setdefault(n, []).append((" ".join(tokens).lower(), entry))
-        # per token count: the terms, their entries and minimum scores
-        self.fuzzy = {n: ([t for t, _ in items], [e for _, e in items],
-                          [e.min_score for _, e in items], min(e.min_score for _, e in items))
-                      for n, items in fuzzy.items()}
+        # the fuzzy terms, ordered by token count: a window is scored against its candidates among them
+        flat = sorted(((n, term, entry) for n, items in fuzzy.items() for term, entry in items), key=lambda x: x[0])
+        self._fuzzy_terms = [term for _, term, _ in flat]
+        self._fuzzy_entries = [entry for _, _, entry in flat]
+        self._fuzzy_minimums = [entry.min_score for _, _, entry in flat]
+        self._fuzzy_counts = [n for n, _, _ in flat]
+        self.fuzzy = {n: [term for term, _ in items] for n, items in fuzzy.items()}  # per token count
         # One typo changes one word: a window of several words can only be within one typo of
         # a term if one of its words is the term's word at the same place (prunes almost every
         # window): word -> the (token count, place) of its terms
         places: dict[str, set[tuple[int, int]]] = {}
-        for n, (terms, *_) in self.fuzzy.items():
+        for n, terms in self.fuzzy.items():
             if n > 1:
                 for term in terms:
                     for place, word in enumerate(term.split()):
                         places.setdefault(word, set()).add((n, place))
         self.fuzzy_vocabulary = {word: tuple(sorted(found)) for word, found in places.items()}
-        # all fuzzy terms in one list; a window is scored against its candidates among them
-        self.fuzzy_all = ([t for n in sorted(self.fuzzy) for t in self.fuzzy[n][0]],
-                          [e for n in sorted(self.fuzzy) for e in self.fuzzy[n][1]],
-                          [m for n in sorted(self.fuzzy) for m in self.fuzzy[n][2]],
-                          [n for n in sorted(self.fuzzy) for _ in self.fuzzy[n][0]],
-                          min((v[3] for v in self.fuzzy.values()), default=100))
         # Per fuzzy term, the window lengths that can reach its minimum score at all (ratio is
         # at most 200·min(a, b)/(a + b) for strings of lengths a and b), and their union: most
         # windows are ruled out by their length alone, before rapidfuzz is called.
-        self._fuzzy_lengths = [_reachable_lengths(len(t), m) for t, m in zip(self.fuzzy_all[0], self.fuzzy_all[2])]
+        self._fuzzy_lengths = [_reachable_lengths(len(t), m) for t, m in zip(self._fuzzy_terms, self._fuzzy_minimums)]
         self.fuzzy_window_lengths = frozenset(n for lo, hi in self._fuzzy_lengths for n in range(lo, hi + 1))
         # first token -> the token counts of the exact terms it starts (look only those up)
         self.first_tokens: dict[str, tuple[int, ...]] = {}
@@ -187,9 +184,8 @@ class EnglishMatcher:
         # the first tokens (lower case) of the case-sensitive terms: where the text as written is cut
         self.case_sensitive_starts = frozenset(k[0].lower() for k in self.exact_cs)
         # per token count, the first and the last letters of its fuzzy terms: a window is only
-        # ever matched to a term sharing one of them (one typo keeps the other; see _best)
-        self.fuzzy_ends = {n: ({t[0] for t in terms}, {t[-1] for t in terms})
-                           for n, (terms, *_) in self.fuzzy.items()}
+        # ever matched to a term sharing one of them (one typo keeps the other; see _candidates)
+        self.fuzzy_ends = {n: ({t[0] for t in terms}, {t[-1] for t in terms}) for n, terms in self.fuzzy.items()}
 
     def find(self, text: str) -> list[Match]:
         """Every exact or fuzzy entry in ``text`` (spans into ``text``; overlaps unresolved)."""
@@ -236,7 +232,7 @@ class EnglishMatcher:
         if len(memo) >= self.cache_size:
             memo.clear()  # bounded memory (plus one text's windows); common words come straight back
             self._fuzzy_words.clear()
-        entries = self.fuzzy_all[1]
+        entries = self._fuzzy_entries
         found_at: list[tuple[int, int, tuple[int, float]]] = []  # (start token, token count, best)
         if 1 in self.fuzzy_ends:
             for w in {w for w in lowers if w not in memo}:
@@ -303,7 +299,7 @@ class EnglishMatcher:
         """The best fuzzy term within its own minimum score that is not the window itself nor
         the window without a negating prefix: (its column, the score rounded to 0.1), or None.
         Ties go to the earlier term."""
-        terms, _, minimums, _, _ = self.fuzzy_all
+        terms, minimums = self._fuzzy_terms, self._fuzzy_minimums
         best, best_score = None, 0.0
         for column in self._candidates(window):
             term = terms[column]
@@ -320,9 +316,9 @@ class EnglishMatcher:
         found = self._candidate_memo.get(key)
         if found is None:
             n, first, last = key
-            terms, _, _, counts, _ = self.fuzzy_all
             found = self._candidate_memo[key] = tuple(
-                (column, *self._fuzzy_lengths[column]) for column, (term, count) in enumerate(zip(terms, counts))
+                (column, *self._fuzzy_lengths[column])
+                for column, (term, count) in enumerate(zip(self._fuzzy_terms, self._fuzzy_counts))
                 if count == n and (term[0] == first or term[-1] == last))
         length = len(window)
         return [column for column, shortest, longest in found if shortest <= length <= longest]
