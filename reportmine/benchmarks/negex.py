@@ -93,20 +93,13 @@ def score(system: str, gold: list[bool], predicted: list[bool], seconds: float |
     return Scores(system, len(gold), correct / len(gold), precision, recall, f1, speed)
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def run_ours(pairs: list[Pair], repeats: int = 1):
-    """Results and the median seconds of ``repeats`` cold runs (a fresh engine each)."""
-    times = []
-    for _ in range(repeats):
-        engine = AssertionEngine(language="en")  # built before the clock starts
-        engine("Warm up: no fever.", "fever")  # first-call set-up of the libraries, not reading
-        start = time.perf_counter()
-        results = [engine(p.sentence, p.concept) for p in pairs]
-        times.append(time.perf_counter() - start)
-    return results, sorted(times)[len(times) // 2], engine
+def run_ours(pairs: list[Pair]):
+    """Results, seconds and the engine of one cold run (a fresh engine)."""
+    engine = AssertionEngine(language="en")  # built before the clock starts
+    engine("Warm up: no fever.", "fever")  # first-call set-up of the libraries, not reading
+    start = time.perf_counter()
+    results = [engine(p.sentence, p.concept) for p in pairs]
+    return results, time.perf_counter() - start, engine
 
 
 def run_classifier(pairs: list[Pair], repeats: int = 1) -> tuple[float, float]:
@@ -128,7 +121,7 @@ def run_classifier(pairs: list[Pair], repeats: int = 1) -> tuple[float, float]:
         for text in texts:
             classifier.classify(text)
         warms.append(time.perf_counter() - start)
-    cold, warm = sorted(colds)[repeats // 2], sorted(warms)[repeats // 2]
+    cold, warm = statistics.median(colds), statistics.median(warms)
     return len(texts) / cold, len(texts) / warm
 
 
@@ -199,14 +192,14 @@ def main(argv=None) -> int:
     with_peers = args.peer_python != "none"
     ours, rounds = [], []
     for _ in range(args.repeats if timing else 1):
-        results, seconds, engine = run_ours(pairs, 1)
+        results, seconds, engine = run_ours(pairs)
         ours.append(seconds)
         if with_peers:
             rounds.append(run_peers(pairs, args.peer_python, 1))
-    table = [score("reportmine context", gold, [r.status == "negated" for r in results], _median(ours))]
+    table = [score("reportmine context", gold, [r.status == "negated" for r in results], statistics.median(ours))]
     for name in ("negspaCy", "medspaCy ConText") if with_peers else ():
         table.append(score(f"{name} ({rounds[0]['versions'][name.split()[0].lower()]})", gold,
-                           rounds[0][name]["negated"], _median([r[name]["seconds"] for r in rounds])))
+                           rounds[0][name]["negated"], statistics.median([r[name]["seconds"] for r in rounds])))
     head = "| system | pairs | accuracy | Negated P | Negated R | Negated F1 |" + (" docs/s |" if timing else "")
     lines = [f"NegEx test corpus: {Path(file).name} ({len(pairs)} pairs, {sum(gold)} Negated)", "", head,
              "|---" * (7 if timing else 6) + "|", *(s.row(timing) for s in table)]
@@ -214,10 +207,10 @@ def main(argv=None) -> int:
               "scores": [s.__dict__ for s in table]}
     if timing and with_peers:
         ratios = sorted(r["negspaCy"]["seconds"] / o for o, r in zip(ours, rounds))
-        lines += ["", f"`reportmine context` / negspaCy throughput: **{_median(ratios):.1f}×** (median of "
+        lines += ["", f"`reportmine context` / negspaCy throughput: **{statistics.median(ratios):.1f}×** (median of "
                       f"{len(ratios)} paired rounds, min–max {ratios[0]:.1f}–{ratios[-1]:.1f}×; cold: a fresh "
                       "engine, every sentence read once)."]
-        record["context_over_negspacy"] = {"median": _median(ratios), "rounds": ratios}
+        record["context_over_negspacy"] = {"median": statistics.median(ratios), "rounds": ratios}
     if timing:
         cold, warm = run_classifier(pairs, args.repeats)
         lines += ["", f"Full report classifier on the {len(set(p.sentence for p in pairs))} distinct sentences: "
