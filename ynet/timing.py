@@ -39,10 +39,9 @@ def _images_per_s(run: Callable[[], object], batch: int, min_seconds: float, syn
 
 
 def _rotating(names: list[str], rounds: int):
-    """(round, name) in interleaved rounds, the order rotating by one each round."""
+    """The names in interleaved rounds, the order rotating by one each round."""
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            yield r, name
+        yield from names[r % len(names):] + names[:r % len(names)]
 
 
 def _check_rounds(rounds: int) -> None:
@@ -79,7 +78,7 @@ def time_inference(models: Mapping[str, tuple[torch.nn.Module, bool]], image_siz
                 infer(model, x[:batch], tta=tta[name])
     sync()
     runs = {name: {f"infer_runs_b{b}": [] for b in batches} for name in prepared}
-    for _, name in _rotating(list(prepared), rounds):
+    for name in _rotating(list(prepared), rounds):
         for batch in batches:
             speed = _images_per_s(lambda name=name, batch=batch: infer(prepared[name], x[:batch], tta=tta[name]),
                                   batch, min_seconds, sync)
@@ -118,7 +117,7 @@ def time_training(models: Mapping[str, tuple[torch.nn.Module, JointLoss]], image
             step(name)
     sync()
     runs = {name: {"train_runs": []} for name in prepared}
-    for _, name in _rotating(list(prepared), rounds):
+    for name in _rotating(list(prepared), rounds):
         runs[name]["train_runs"].append(_images_per_s(lambda name=name: step(name), batch, min_seconds, sync))
     return {"threads": torch.get_num_threads(), "rounds": rounds, "batch": batch, "min_seconds": min_seconds,
             "models": runs}
