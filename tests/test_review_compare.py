@@ -49,6 +49,8 @@ def test_compare_links_a_review_page_of_the_split(cohort, tmp_path):
     assert bench(["compare", "--manifest", str(manifest), "--predictions", str(predictions), "--threshold", "0.5",
                   "--out", str(out)]) == 0
     assert 'href="review.html"' in (out / "index.html").read_text(encoding="utf-8")
+    review = (out / "review.html").read_text(encoding="utf-8")
+    assert str(tmp_path) not in review and str(manifest.resolve()) not in review  # no machine paths
     parsed = _parse(out / "review.html")
     machine = _machine_calls(test)
     assert sorted(r["attrs"]["data-id"] for r in parsed.reports) == sorted(test.index)

@@ -46,7 +46,7 @@ from .analysis import (
     plural,
     reference_name,
 )
-from .page import write_outputs
+from .page import shown_path, write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,8 @@ def _write_review_page(options: CompareOptions, comparison: Comparison, provenan
     gold = {row: gold_by_id[str(i).strip()] for row, i in results["id"].items() if str(i).strip() in gold_by_id}
     output = ClassifyOutput(source, results, evidence, source, {}, comparison.reference, gold)
     page = build_review(output, classifier=None if options.reports else _default_classifier())
+    # the page names its source relative to the output folder, not by this machine's absolute path
+    page = replace(page, source=shown_path(source, provenance.get("output_folder")))
     (folder / "review.html").write_text(render_review(page, title=f"Reports of the split, against "
                                                       f"{comparison.reference}: {source.name}"), encoding="utf-8")
     return "review.html"
@@ -386,8 +388,8 @@ def _reference(manifest, ids: list[str], given: str | None) -> str:
     if given is not None and given.strip():
         return " ".join(given.split())
     scored = set(ids)
-    sources = {" ".join(str(n.meta.get("label_source", "")).split()) for n in manifest.nodes if n.id in scored}
-    return reference_name(sources.pop() if len(sources) == 1 else None)
+    names = {reference_name(n.meta.get("label_source")) for n in manifest.nodes if n.id in scored}
+    return names.pop() if len(names) == 1 else reference_name(None)
 
 
 def build_comparison(manifest_path: str | Path, options: CompareOptions, work: Path) -> tuple[Comparison, dict]:
